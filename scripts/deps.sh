@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every Debian package Sluice needs to build, test and benchmark.
+# The one list used by README.md and .ci/run. Run as root (or with sudo).
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake pkg-config clang clang-format libclang-rt-14-dev git
+  # libraries
+  libwebsockets-dev libnghttp2-dev libhttp-parser-dev libssl-dev libsqlite3-dev libcjson-dev
+  libcmocka-dev
+  # clients used by end-to-end tests and benchmarks
+  python3 python3-boto3 python3-pytest awscli curl nghttp2-client nginx-light wrk
+  sqlite3 procps
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PACKAGES[@]}"; exit 0; fi
+$SUDO apt-get update -qq
+# Node.js (for the JavaScript SDK tests) comes with the machine image; Debian's npm conflicts
+# with that build, so only fall back to Debian's packages where there is none.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
+$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
