@@ -1,0 +1,468 @@
+/* The group-commit writer thread shared by all logs of a store.
+ *
+ * Submitters on any thread append an op to a mutex-protected FIFO and signal a condition
+ * variable. Each op is one allocation: the op struct followed by the 32-byte entry header and the
+ * payload, copied there from the caller's iovecs (so the frame can be written with one iovec and
+ * the caller keeps its buffers). The queue is bounded by a byte and an op budget that is released
+ * only when an op has completed, so memory stays bounded by the budget; a full queue makes
+ * sl_writer_submit return SL_EFULL (back-pressure), sl_writer_submit_wait sleeps on `room`.
+ *
+ * The thread takes the whole FIFO as one batch and runs it through these states:
+ *
+ *   GROUP   ops are chained per log in submission order; drops run here, in order, so appends
+ *           before a drop in the same batch fail with SL_ENOTFOUND and appends to a re-created log
+ *           after it land in fresh files                                    (run_batch)
+ *   WRITE   per log, pwritev of all its frames, rolling segments           (sl_log_write_)
+ *   SYNC    per log, one fdatasync of the tail (+ folder fsync if new)     (sl_log_sync_)
+ *   PUBLISH durable ends advance; the entries become readable              (sl_log_publish_)
+ *   SQL     BEGIN; per op SAVEPOINT / fn / RELEASE (ROLLBACK TO on error); COMMIT  (run_sql)
+ *   DONE    done callbacks in submission order, then the budget is released
+ *
+ * Any failure in WRITE, SYNC or COMMIT sets `failed` (sticky): the whole batch completes with
+ * SL_ESTORAGE_FAILED, and so does every later op, without touching the disk again; fsync is never
+ * retried. Stopping (sl_writer_free_) lets the thread drain the queue before it exits. */
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/err.h"
+#include "sluice/log.h"
+#include "sluice/time.h"
+#include "storage_int.h"
+
+enum { OP_APPEND, OP_DROP };
+
+typedef struct op {
+    struct op *next;
+    int kind;
+    int rc;
+    sl_log *log;
+    sl_sql_fn sql;
+    sl_done_fn done;
+    void *arg;
+    size_t bytes; /* charged to the budget */
+    log_pending lp;
+    uint8_t frame[]; /* 32-byte header + payload, for appends */
+} op;
+
+struct sl_writer {
+    sl_store *st;
+    sqlite3 *db;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* queue non-empty or stopping */
+    pthread_cond_t room; /* budget released */
+    op *head, *tail;
+    size_t q_bytes, q_ops; /* charged: queued + in the running batch */
+    size_t max_bytes, max_ops;
+    int stopping;
+    _Atomic int failed;
+    pthread_t thread;
+    uint64_t gen; /* batch number, writer thread */
+    _Atomic uint64_t appends, fsyncs, batches;
+};
+
+static void fail_sticky(sl_writer *w, const char *what)
+{
+    if (!atomic_exchange(&w->failed, 1))
+        sl_error("storage", "%s failed: storage is now read-only; every write fails until restart",
+                 what);
+}
+
+static int run_sql_exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    int r = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (r != SQLITE_OK) {
+        sl_error("storage", "catalog: %s: %s", sql, err ? err : sqlite3_errstr(r));
+        sqlite3_free(err);
+        return SL_EIO;
+    }
+    return 0;
+}
+
+/* SQL phase: one transaction for the batch; each op's step in its own savepoint. */
+static void run_sql(sl_writer *w, op *batch)
+{
+    int any = 0;
+    for (op *o = batch; o; o = o->next)
+        if (o->sql && o->rc == 0)
+            any = 1;
+    if (!any)
+        return;
+    if (!w->db || run_sql_exec(w->db, "BEGIN IMMEDIATE") != 0) {
+        fail_sticky(w, "catalog BEGIN");
+        return;
+    }
+    for (op *o = batch; o; o = o->next) {
+        if (!o->sql || o->rc != 0)
+            continue;
+        if (run_sql_exec(w->db, "SAVEPOINT op") != 0) {
+            o->rc = SL_EIO;
+            continue;
+        }
+        int r = o->sql(w->db, o->arg, o->log ? &o->lp.entry : NULL);
+        if (r != 0) {
+            o->rc = r;
+            run_sql_exec(w->db, "ROLLBACK TO op");
+        }
+        run_sql_exec(w->db, "RELEASE op");
+    }
+    if (run_sql_exec(w->db, "COMMIT") != 0) {
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        fail_sticky(w, "catalog COMMIT");
+    }
+}
+
+typedef struct touched {
+    sl_log *log; /* NULL once dropped in this batch */
+    log_pending *first;
+    log_pending **link;
+} touched;
+
+static void run_batch(sl_writer *w, op *batch)
+{
+    touched *t = NULL;
+    size_t nt = 0, cap = 0;
+    uint64_t fsyncs = 0, appended = 0;
+    int ok = !atomic_load(&w->failed);
+
+    w->gen++;
+    /* GROUP: chain appends per log in submission order; run drops in place. */
+    for (op *o = batch; ok && o; o = o->next) {
+        if (o->kind == OP_DROP) {
+            /* Earlier appends to this log in the batch are discarded. */
+            for (op *p = batch; p != o; p = p->next)
+                if (p->kind == OP_APPEND && p->log == o->log && p->rc == 0) {
+                    p->rc = SL_ENOTFOUND;
+                    appended--;
+                }
+            for (size_t i = 0; i < nt; i++)
+                if (t[i].log == o->log)
+                    t[i].log = NULL;
+            o->log->batch_gen = 0;
+            o->rc = atomic_load(&o->log->dropped) ? SL_ENOTFOUND : sl_log_drop_files_(o->log);
+            continue;
+        }
+        if (!o->log)
+            continue;
+        if (atomic_load(&o->log->dropped)) {
+            o->rc = SL_ENOTFOUND;
+            continue;
+        }
+        /* The log remembers its slot in this batch (writer-thread fields). */
+        size_t i = o->log->batch_gen == w->gen ? o->log->batch_slot + 1 : 0;
+        if (i == 0) {
+            if (nt == cap) {
+                cap = cap ? cap * 2 : 16;
+                touched *nt2 = realloc(t, cap * sizeof(*nt2));
+                if (!nt2) {
+                    ok = 0;
+                    fail_sticky(w, "batch allocation");
+                    break;
+                }
+                t = nt2;
+            }
+            t[nt] = (touched){.log = o->log, .first = NULL};
+            t[nt].link = &t[nt].first;
+            o->log->batch_gen = w->gen;
+            o->log->batch_slot = nt;
+            i = ++nt;
+        }
+        o->lp.next_in_log = NULL;
+        *t[i - 1].link = &o->lp;
+        t[i - 1].link = &o->lp.next_in_log;
+        appended++;
+    }
+    /* WRITE, then SYNC each touched log once. */
+    for (size_t i = 0; ok && i < nt; i++) {
+        if (t[i].log && sl_log_write_(t[i].log, t[i].first, &fsyncs) != 0) {
+            ok = 0;
+            fail_sticky(w, "segment write");
+        }
+    }
+    for (size_t i = 0; ok && i < nt; i++) {
+        if (t[i].log && sl_log_sync_(t[i].log, &fsyncs) != 0) {
+            ok = 0;
+            fail_sticky(w, "segment fdatasync");
+        }
+    }
+    atomic_fetch_add(&w->fsyncs, fsyncs);
+    if (ok) {
+        for (size_t i = 0; i < nt; i++)
+            if (t[i].log)
+                sl_log_publish_(t[i].log);
+        atomic_fetch_add(&w->appends, appended);
+        run_sql(w, batch);
+    }
+    if (atomic_load(&w->failed)) {
+        for (op *o = batch; o; o = o->next)
+            if (o->kind == OP_APPEND)
+                o->rc = SL_ESTORAGE_FAILED;
+    }
+    atomic_fetch_add(&w->batches, 1);
+    free(t);
+
+    /* DONE */
+    size_t bytes = 0, n = 0;
+    while (batch) {
+        op *o = batch;
+        batch = o->next;
+        if (o->done)
+            o->done(o->arg, o->rc, o->log && o->kind == OP_APPEND ? &o->lp.entry : NULL);
+        bytes += o->bytes;
+        n++;
+        free(o);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->q_bytes -= bytes;
+    w->q_ops -= n;
+    pthread_cond_broadcast(&w->room);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *writer_main(void *arg)
+{
+    sl_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->head && !w->stopping)
+            pthread_cond_wait(&w->work, &w->mu);
+        if (!w->head && w->stopping)
+            break;
+        op *batch = w->head;
+        w->head = w->tail = NULL;
+        pthread_mutex_unlock(&w->mu);
+        run_batch(w, batch);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int sl_writer_new_(sl_store *st, sqlite3 *db, size_t max_bytes, size_t max_ops, sl_writer **out)
+{
+    sl_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return SL_ENOMEM;
+    w->st = st;
+    w->db = db;
+    w->max_bytes = max_bytes;
+    w->max_ops = max_ops;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work, NULL);
+    pthread_cond_init(&w->room, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->work);
+        pthread_cond_destroy(&w->room);
+        free(w);
+        return SL_ENOMEM;
+    }
+    *out = w;
+    return 0;
+}
+
+void sl_writer_free_(sl_writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->work);
+    pthread_cond_broadcast(&w->room);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->work);
+    pthread_cond_destroy(&w->room);
+    free(w);
+}
+
+/* Builds the op for a (NULL for SQL-only / drop). */
+static int op_make(const sl_append *a, op **out)
+{
+    size_t len = 0;
+    if (a->log) {
+        if (a->iovcnt < 0 || (a->iovcnt > 0 && !a->iov))
+            return SL_EINVAL;
+        for (int i = 0; i < a->iovcnt; i++) {
+            len += a->iov[i].iov_len;
+            if (len > SL_LOG_ENTRY_MAX)
+                return SL_ETOOBIG;
+        }
+    }
+    op *o = malloc(sizeof(*o) + (a->log ? SL_LOG_ENTRY_HEADER + len : 0));
+    if (!o)
+        return SL_ENOMEM;
+    *o = (op){.kind = OP_APPEND, .log = a->log, .sql = a->sql, .done = a->done, .arg = a->arg};
+    o->bytes = a->log ? SL_LOG_ENTRY_HEADER + len : 0;
+    if (a->log) {
+        int64_t ts = a->ts_ns ? a->ts_ns : sl_time_now_ns();
+        uint8_t *h = o->frame;
+        sl_put32_(h, ENTRY_MAGIC);
+        sl_put32_(h + 4, (uint32_t)len);
+        sl_put64_(h + 8, 0);
+        sl_put64_(h + 16, (uint64_t)ts);
+        sl_put32_(h + 24, 0);
+        sl_put32_(h + 28, 0);
+        uint8_t *d = h + SL_LOG_ENTRY_HEADER;
+        for (int i = 0; i < a->iovcnt; i++) {
+            if (a->iov[i].iov_len)
+                memcpy(d, a->iov[i].iov_base, a->iov[i].iov_len);
+            d += a->iov[i].iov_len;
+        }
+        o->lp.frame = h;
+        o->lp.len = (uint32_t)len;
+        o->lp.ts_ns = ts;
+        o->lp.entry = (sl_log_entry){.offset = UINT64_MAX, .ts_ns = ts, .len = (uint32_t)len};
+    }
+    *out = o;
+    return 0;
+}
+
+enum { Q_TRY, Q_WAIT, Q_FORCE };
+
+/* Queues o if the budget allows (Q_TRY), once it does (Q_WAIT), or regardless (Q_FORCE: drops,
+ * which are rare and carry no payload). Takes o on success. */
+static int enqueue(sl_writer *w, op *o, int mode)
+{
+    int rc = 0;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        if (w->stopping) {
+            rc = SL_ECLOSED;
+            break;
+        }
+        if (atomic_load(&w->failed)) {
+            rc = SL_ESTORAGE_FAILED;
+            break;
+        }
+        int empty = w->q_ops == 0;
+        if (empty || mode == Q_FORCE ||
+            (w->q_bytes + o->bytes <= w->max_bytes && w->q_ops + 1 <= w->max_ops))
+            break;
+        if (mode == Q_TRY) {
+            rc = SL_EFULL;
+            break;
+        }
+        pthread_cond_wait(&w->room, &w->mu);
+    }
+    if (rc == 0) {
+        w->q_bytes += o->bytes;
+        w->q_ops++;
+        o->next = NULL;
+        if (w->tail)
+            w->tail->next = o;
+        else
+            w->head = o;
+        w->tail = o;
+        pthread_cond_signal(&w->work);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+static int submit(sl_writer *w, const sl_append *a, int wait)
+{
+    if (!w || !a)
+        return SL_EINVAL;
+    if (atomic_load(&w->failed))
+        return SL_ESTORAGE_FAILED;
+    op *o = NULL;
+    int rc = op_make(a, &o);
+    if (rc == 0)
+        rc = enqueue(w, o, wait ? Q_WAIT : Q_TRY);
+    if (rc)
+        free(o);
+    return rc;
+}
+
+int sl_writer_submit(sl_writer *w, const sl_append *a)
+{
+    return submit(w, a, 0);
+}
+
+int sl_writer_submit_wait(sl_writer *w, const sl_append *a)
+{
+    return submit(w, a, 1);
+}
+
+int sl_writer_submit_fn(sl_writer *w, sl_sql_fn fn, sl_done_fn done, void *arg)
+{
+    if (!fn)
+        return SL_EINVAL;
+    sl_append a = {.sql = fn, .done = done, .arg = arg};
+    return submit(w, &a, 0);
+}
+
+int sl_writer_submit_drop_(sl_writer *w, sl_log *log, sl_done_fn done, void *arg)
+{
+    op *o = calloc(1, sizeof(*o));
+    if (!o)
+        return SL_ENOMEM;
+    o->kind = OP_DROP;
+    o->log = log;
+    o->done = done;
+    o->arg = arg;
+    int rc = enqueue(w, o, Q_FORCE);
+    if (rc)
+        free(o);
+    return rc;
+}
+
+typedef struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc;
+    sl_sql_fn fn;
+    void *arg;
+} sync_wait;
+
+static int sync_sql(sqlite3 *db, void *arg, const sl_log_entry *e)
+{
+    sync_wait *s = arg;
+    return s->fn(db, s->arg, e);
+}
+
+static void sync_done(void *arg, int rc, const sl_log_entry *e)
+{
+    sync_wait *s = arg;
+    pthread_mutex_lock(&s->mu);
+    s->rc = rc;
+    s->done = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int sl_writer_run_sync(sl_writer *w, sl_sql_fn fn, void *arg)
+{
+    sync_wait s = {.fn = fn, .arg = arg};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    sl_append a = {.sql = sync_sql, .done = sync_done, .arg = &s};
+    int rc = fn ? submit(w, &a, 1) : SL_EINVAL;
+    if (rc == 0) {
+        pthread_mutex_lock(&s.mu);
+        while (!s.done)
+            pthread_cond_wait(&s.cv, &s.mu);
+        rc = s.rc;
+        pthread_mutex_unlock(&s.mu);
+    }
+    pthread_mutex_destroy(&s.mu);
+    pthread_cond_destroy(&s.cv);
+    return rc;
+}
+
+int sl_writer_status(sl_writer *w)
+{
+    return atomic_load(&w->failed) ? SL_ESTORAGE_FAILED : 0;
+}
+
+void sl_writer_counters_(sl_writer *w, uint64_t *appends, uint64_t *fsyncs, uint64_t *batches)
+{
+    *appends = atomic_load(&w->appends);
+    *fsyncs = atomic_load(&w->fsyncs);
+    *batches = atomic_load(&w->batches);
+}
