@@ -1,0 +1,264 @@
+/* Sealed position tokens (format in ds_iterator.h): AES-256-CBC for opacity, HMAC-SHA256 over
+ * version, IV and ciphertext for integrity, checked in constant time before anything is
+ * decrypted. The base64 codec here is strict (standard alphabet, padding required, no
+ * whitespace) because a token must round-trip exactly; it is exercised by fuzz_iterator. */
+#include "ds_iterator.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "sluice/err.h"
+
+#define HDR_BYTES 8
+#define IV_BYTES  16
+#define MAC_BYTES 32
+#define MIN_PLAIN 96
+#define MAX_RAW   ((SL_DS_TOKEN_MAX_CHARS / 4) * 3)
+#define MAX_PLAIN (MAX_RAW - HDR_BYTES - IV_BYTES - MAC_BYTES)
+
+static const uint8_t version_hdr[HDR_BYTES] = {0, 0, 0, 0, 0, 0, 0, 1};
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int hmac(const uint8_t key[32], const void *p, size_t n, uint8_t out[32])
+{
+    unsigned int len = 0;
+    if (!HMAC(EVP_sha256(), key, 32, p, n, out, &len) || len != 32)
+        return SL_EINTERNAL;
+    return 0;
+}
+
+int sl_ds_token_key_init(sl_ds_token_key *k, const uint8_t secret[SL_DS_TOKEN_SECRET_BYTES])
+{
+    static const char enc_label[] = "sluice kinesis token encryption v1";
+    static const char mac_label[] = "sluice kinesis token mac v1";
+    int rc = hmac(secret, enc_label, sizeof(enc_label) - 1, k->enc);
+    if (rc == 0)
+        rc = hmac(secret, mac_label, sizeof(mac_label) - 1, k->mac);
+    return rc;
+}
+
+void sl_ds_token_key_cleanup(sl_ds_token_key *k)
+{
+    OPENSSL_cleanse(k, sizeof(*k));
+}
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static size_t b64_encode(const uint8_t *p, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Strict decode of s[0..len) into out (room for len/4*3 bytes). Returns the byte count or -1. */
+static long b64_decode(const char *s, size_t len, uint8_t *out)
+{
+    size_t o = 0;
+    if (len == 0 || len % 4 != 0)
+        return -1;
+    for (size_t i = 0; i < len; i += 4) {
+        int last = i + 4 == len;
+        int v[4];
+        for (int j = 0; j < 4; j++) {
+            v[j] = b64_value(s[i + j]);
+            if (v[j] < 0 && !(last && j >= 2 && s[i + j] == '='))
+                return -1;
+        }
+        if (v[2] < 0 && v[3] >= 0)
+            return -1;
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12;
+        w |= (uint32_t)(v[2] < 0 ? 0 : v[2]) << 6 | (uint32_t)(v[3] < 0 ? 0 : v[3]);
+        out[o++] = (uint8_t)(w >> 16);
+        if (v[2] >= 0)
+            out[o++] = (uint8_t)(w >> 8);
+        else if (w & 0xffff)
+            return -1; /* non-canonical: stray bits under the padding */
+        if (v[3] >= 0)
+            out[o++] = (uint8_t)w;
+        else if (v[2] >= 0 && (w & 0xff))
+            return -1;
+    }
+    return (long)o;
+}
+
+static int cbc(const uint8_t key[32], const uint8_t iv[16], const uint8_t *in, size_t n,
+               uint8_t *out, int encrypt)
+{
+    int rc = SL_EINTERNAL, l1 = 0, l2 = 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (!c)
+        return SL_ENOMEM;
+    if (EVP_CipherInit_ex(c, EVP_aes_256_cbc(), NULL, key, iv, encrypt) != 1)
+        goto out;
+    EVP_CIPHER_CTX_set_padding(c, 0);
+    if (EVP_CipherUpdate(c, out, &l1, in, (int)n) != 1)
+        goto out;
+    if (EVP_CipherFinal_ex(c, out + l1, &l2) != 1 || (size_t)(l1 + l2) != n)
+        goto out;
+    rc = 0;
+out:
+    EVP_CIPHER_CTX_free(c);
+    return rc;
+}
+
+int sl_ds_token_seal(const sl_ds_token_key *k, const sl_ds_token *t,
+                     char out[SL_DS_TOKEN_MAX_CHARS + 1])
+{
+    uint8_t plain[MAX_PLAIN], raw[MAX_RAW];
+    size_t name_len = strnlen(t->stream, sizeof(t->stream));
+    size_t n = 0, plain_len;
+    int rc;
+
+    if (name_len == 0 || name_len > SL_DS_STREAM_NAME_MAX)
+        return SL_EINVAL;
+    memset(plain, 0, sizeof(plain));
+    plain[n++] = t->kind;
+    plain[n++] = (uint8_t)name_len;
+    memcpy(plain + n, t->stream, name_len);
+    n += name_len;
+    put_be(plain + n, (uint64_t)t->stream_created_ms, 8);
+    n += 8;
+    put_be(plain + n, t->shard_index, 4);
+    n += 4;
+    put_be(plain + n, t->position, 8);
+    n += 8;
+    put_be(plain + n, (uint64_t)t->issued_ms, 8);
+    n += 8;
+    plain[n++] = t->flags;
+    plain_len = (n + 15) / 16 * 16;
+    if (plain_len < MIN_PLAIN)
+        plain_len = MIN_PLAIN;
+
+    memcpy(raw, version_hdr, HDR_BYTES);
+    if (RAND_bytes(raw + HDR_BYTES, IV_BYTES) != 1)
+        return SL_EINTERNAL;
+    rc = cbc(k->enc, raw + HDR_BYTES, plain, plain_len, raw + HDR_BYTES + IV_BYTES, 1);
+    OPENSSL_cleanse(plain, sizeof(plain));
+    if (rc)
+        return rc;
+    size_t body = HDR_BYTES + IV_BYTES + plain_len;
+    if ((rc = hmac(k->mac, raw, body, raw + body)))
+        return rc;
+    return (int)b64_encode(raw, body + MAC_BYTES, out);
+}
+
+int sl_ds_token_open(const sl_ds_token_key *k, const char *s, size_t len, sl_ds_token *t)
+{
+    uint8_t raw[MAX_RAW + 3], plain[MAX_PLAIN], mac[MAC_BYTES];
+    long got;
+    size_t n, plain_len, name_len, p = 0;
+
+    if (len > SL_DS_TOKEN_MAX_CHARS || (got = b64_decode(s, len, raw)) < 0)
+        return SL_EINVAL;
+    n = (size_t)got;
+    if (n < HDR_BYTES + IV_BYTES + MIN_PLAIN + MAC_BYTES ||
+        (n - HDR_BYTES - IV_BYTES - MAC_BYTES) % 16 != 0 ||
+        memcmp(raw, version_hdr, HDR_BYTES) != 0)
+        return SL_EINVAL;
+    plain_len = n - HDR_BYTES - IV_BYTES - MAC_BYTES;
+    if (hmac(k->mac, raw, n - MAC_BYTES, mac) != 0 ||
+        CRYPTO_memcmp(mac, raw + n - MAC_BYTES, MAC_BYTES) != 0)
+        return SL_EINVAL;
+    if (cbc(k->enc, raw + HDR_BYTES, raw + HDR_BYTES + IV_BYTES, plain_len, plain, 0) != 0)
+        return SL_EINVAL;
+    memset(t, 0, sizeof(*t));
+    t->kind = plain[p++];
+    name_len = plain[p++];
+    /* 2 + name + 8 + 4 + 8 + 8 + 1 must fit the plaintext. */
+    if (name_len == 0 || name_len > SL_DS_STREAM_NAME_MAX || 2 + name_len + 29 > plain_len)
+        goto bad;
+    memcpy(t->stream, plain + p, name_len);
+    p += name_len;
+    t->stream_created_ms = (int64_t)get_be(plain + p, 8);
+    p += 8;
+    t->shard_index = (uint32_t)get_be(plain + p, 4);
+    p += 4;
+    t->position = get_be(plain + p, 8);
+    p += 8;
+    t->issued_ms = (int64_t)get_be(plain + p, 8);
+    p += 8;
+    t->flags = plain[p++];
+    OPENSSL_cleanse(plain, sizeof(plain));
+    return 0;
+bad:
+    OPENSSL_cleanse(plain, sizeof(plain));
+    return SL_EINVAL;
+}
+
+int sl_ds_token_expired(int64_t issued_ms, int64_t now_ms)
+{
+    return now_ms - issued_ms > SL_DS_TOKEN_TTL_MS;
+}
+
+/* Java's Date.toString() in UTC: "Thu Jan 22 01:22:02 UTC 2015". */
+static void java_date(int64_t ms, char *out, size_t cap)
+{
+    static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm)) {
+        snprintf(out, cap, "?");
+        return;
+    }
+    snprintf(out, cap, "%s %s %02d %02d:%02d:%02d UTC %d", wd[tm.tm_wday], mo[tm.tm_mon],
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
+}
+
+void sl_ds_token_expired_message(int64_t issued_ms, int64_t now_ms, char *out, size_t cap)
+{
+    char a[48], b[48];
+    java_date(issued_ms, a, sizeof(a));
+    java_date(now_ms, b, sizeof(b));
+    snprintf(out, cap,
+             "Iterator expired. The iterator was created at time %s while right now it is %s "
+             "which is further in the future than the tolerated delay of %d milliseconds.",
+             a, b, SL_DS_TOKEN_TTL_MS);
+}
