@@ -270,6 +270,8 @@ int sl_log_read(sl_log *log, uint64_t offset, sl_log_entry *e, sl_buf *payload)
             goto out;
         uint32_t crc = sl_crc32c(sl_crc32c(0, h, 28), dst, len);
         if (crc != sl_get32_(h + 28)) {
+            sl_warn("storage", "log %s: CRC mismatch in entry at offset %" PRIu64, log->name,
+                    offset);
             rc = SL_ECORRUPT;
             goto out;
         }
@@ -282,8 +284,6 @@ int sl_log_read(sl_log *log, uint64_t offset, sl_log_entry *e, sl_buf *payload)
     e->len = len;
 out:
     pthread_rwlock_unlock(&log->lock);
-    if (rc == SL_ECORRUPT)
-        sl_warn("storage", "log %s: no valid entry at offset %" PRIu64, log->name, offset);
     return rc;
 }
 
