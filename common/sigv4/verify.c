@@ -184,13 +184,12 @@ int sl_sigv4_parse_authorization(sl_slice v, sl_sigv4_auth *out, sl_diag *diag)
     }
 missing:
     if (!have_cred || !have_sh || !have_sig) {
-        char msg[sizeof(diag->text)];
-        snprintf(msg, sizeof(msg), "%s%s%sAuthorization=%.*s",
-                 have_cred ? "" : "Authorization header requires 'Credential' parameter. ",
-                 have_sig ? "" : "Authorization header requires 'Signature' parameter. ",
-                 have_sh ? "" : "Authorization header requires 'SignedHeaders' parameter. ",
-                 (int)(n > 100 ? 100 : n), p);
-        return sl_diag_set(diag, SL_EAUTH_INCOMPLETE, i, "%s", msg);
+        return sl_diag_set(
+            diag, SL_EAUTH_INCOMPLETE, i, "%s%s%sAuthorization=%.*s",
+            have_cred ? "" : "Authorization header requires 'Credential' parameter. ",
+            have_sig ? "" : "Authorization header requires 'Signature' parameter. ",
+            have_sh ? "" : "Authorization header requires 'SignedHeaders' parameter. ",
+            (int)(n > 100 ? 100 : n), p);
     }
     if (!is_lower_hex64(sig, sig_len))
         return sl_diag_set(diag, SL_EAUTH_SIGNATURE, (size_t)(sig - p), "%s", SIG_MISMATCH);

@@ -247,7 +247,7 @@ static void vec_list_free(char **names, size_t n)
 }
 
 /* Strips trailing newlines of b (expected files sometimes end with one). */
-static void vec_chomp(sl_buf *b)
+static inline void vec_chomp(sl_buf *b)
 {
     while (b->len && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '\r'))
         b->data[--b->len] = '\0';
