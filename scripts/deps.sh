@@ -12,6 +12,8 @@ PACKAGES=(
   # clients used by end-to-end tests and benchmarks
   python3 python3-boto3 python3-pytest awscli curl nghttp2-client nginx-light wrk
   sqlite3 procps
+  # MKV test data generation and checks (tests/data/mkv/gen.sh, tests/unit/mkv)
+  ffmpeg mkvtoolnix
 )
 
 SUDO=""
