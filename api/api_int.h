@@ -1,0 +1,28 @@
+/* Declarations private to api/: the configuration kept by sl_api_init and the generic request
+ * handlers that route.c hands to the gateway. */
+#ifndef SL_API_INT_H
+#define SL_API_INT_H
+
+#include "sluice/api.h"
+#include "sluice/wire.h"
+
+/* The configuration copied by sl_api_init (defaults before it: us-east-1, 000000000000). */
+const char *sl_api_region(void);
+const char *sl_api_account_id(void);
+const char *sl_api_base_url(void);
+sl_store *sl_api_store(void);
+
+/* Route handlers (api/api.c). ud is the sl_op_def (NULL: unknown operation). */
+void sl_api_handle_json(sl_exchange *ex, const sl_http_request *req, void *ud);
+void sl_api_handle_rest(sl_exchange *ex, const sl_http_request *req, void *ud);
+void sl_api_handle_stream_unimplemented(sl_exchange *ex, const sl_http_request *req, void *ud);
+void sl_api_handle_access_denied(sl_exchange *ex, const sl_http_request *req, void *ud);
+void sl_api_handle_rest_unknown(sl_exchange *ex, const sl_http_request *req, void *ud);
+void sl_api_handle_not_found(sl_exchange *ex, const sl_http_request *req, void *ud);
+
+/* Pagination tokens: base64 of "<issued epoch ms>:<last name>". decode returns 0, SL_EINVAL
+ * (malformed) or SL_EAGAIN (older than max_age_ms; max_age_ms 0 never expires). */
+int sl_api_token_encode(const char *last, char *out, size_t out_len);
+int sl_api_token_decode(const char *token, int64_t max_age_ms, char *last, size_t last_len);
+
+#endif
