@@ -1,7 +1,7 @@
 /* Sealed position tokens (format in ds_iterator.h): AES-256-CBC for opacity, HMAC-SHA256 over
  * version, IV and ciphertext for integrity, checked in constant time before anything is
  * decrypted. The base64 codec here is strict (standard alphabet, padding required, no
- * whitespace) because a token must round-trip exactly; it is exercised by fuzz_iterator. */
+ * whitespace; ds_base64.c) because a token must round-trip exactly; fuzz_iterator exercises it. */
 #include "ds_iterator.h"
 
 #include <openssl/crypto.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ds_base64.h"
 #include "sluice/err.h"
 
 #define HDR_BYTES 8
@@ -22,7 +23,6 @@
 #define MAX_PLAIN (MAX_RAW - HDR_BYTES - IV_BYTES - MAC_BYTES)
 
 static const uint8_t version_hdr[HDR_BYTES] = {0, 0, 0, 0, 0, 0, 0, 1};
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int hmac(const uint8_t key[32], const void *p, size_t n, uint8_t out[32])
 {
@@ -61,70 +61,6 @@ static uint64_t get_be(const uint8_t *p, int n)
     for (int i = 0; i < n; i++)
         v = (v << 8) | p[i];
     return v;
-}
-
-static size_t b64_encode(const uint8_t *p, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        out[o++] = b64[(v >> 18) & 63];
-        out[o++] = b64[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return o;
-}
-
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Strict decode of s[0..len) into out (room for len/4*3 bytes). Returns the byte count or -1. */
-static long b64_decode(const char *s, size_t len, uint8_t *out)
-{
-    size_t o = 0;
-    if (len == 0 || len % 4 != 0)
-        return -1;
-    for (size_t i = 0; i < len; i += 4) {
-        int last = i + 4 == len;
-        int v[4];
-        for (int j = 0; j < 4; j++) {
-            v[j] = b64_value(s[i + j]);
-            if (v[j] < 0 && !(last && j >= 2 && s[i + j] == '='))
-                return -1;
-        }
-        if (v[2] < 0 && v[3] >= 0)
-            return -1;
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12;
-        w |= (uint32_t)(v[2] < 0 ? 0 : v[2]) << 6 | (uint32_t)(v[3] < 0 ? 0 : v[3]);
-        out[o++] = (uint8_t)(w >> 16);
-        if (v[2] >= 0)
-            out[o++] = (uint8_t)(w >> 8);
-        else if (w & 0xffff)
-            return -1; /* non-canonical: stray bits under the padding */
-        if (v[3] >= 0)
-            out[o++] = (uint8_t)w;
-        else if (v[2] >= 0 && (w & 0xff))
-            return -1;
-    }
-    return (long)o;
 }
 
 static int cbc(const uint8_t key[32], const uint8_t iv[16], const uint8_t *in, size_t n,
@@ -185,7 +121,7 @@ int sl_ds_token_seal(const sl_ds_token_key *k, const sl_ds_token *t,
     size_t body = HDR_BYTES + IV_BYTES + plain_len;
     if ((rc = hmac(k->mac, raw, body, raw + body)))
         return rc;
-    return (int)b64_encode(raw, body + MAC_BYTES, out);
+    return (int)sl_ds_b64_encode(raw, body + MAC_BYTES, out);
 }
 
 int sl_ds_token_open(const sl_ds_token_key *k, const char *s, size_t len, sl_ds_token *t)
@@ -194,7 +130,7 @@ int sl_ds_token_open(const sl_ds_token_key *k, const char *s, size_t len, sl_ds_
     long got;
     size_t n, plain_len, name_len, p = 0;
 
-    if (len > SL_DS_TOKEN_MAX_CHARS || (got = b64_decode(s, len, raw)) < 0)
+    if (len > SL_DS_TOKEN_MAX_CHARS || (got = sl_ds_b64_decode(s, len, raw, 1)) <= 0)
         return SL_EINVAL;
     n = (size_t)got;
     if (n < HDR_BYTES + IV_BYTES + MIN_PLAIN + MAC_BYTES ||

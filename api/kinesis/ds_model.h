@@ -67,6 +67,7 @@ typedef struct sl_ds_shard {
     int64_t closed_ms;   /* 0 while open */
     uint64_t end_offset; /* closed shards: log end offset at close */
     sl_log *log;         /* borrowed from the store; NULL until attached by the service */
+    uint32_t inflight;   /* appends submitted and not yet acknowledged (service bookkeeping) */
 } sl_ds_shard;
 
 typedef struct sl_ds_tag {

@@ -1,0 +1,818 @@
+/* Kinesis Data Streams data plane: PutRecord, PutRecords, GetShardIterator, GetRecords.
+ *
+ * Writes. A record goes to the open shard whose hash range holds its hash key (ExplicitHashKey,
+ * else MD5 of the partition key) and becomes one entry of that shard's log (payload: u16
+ * big-endian key length | key | data; entry timestamp = arrival time in ms). Entries are queued
+ * to the storage writer with sl_writer_submit; the writer's completion (on the writer thread,
+ * after the fdatasync that covers the entry) counts down the call's pending entries and posts
+ * the reply to the loop. So an acknowledged record is on disk, and its sequence number is
+ * derived from its log offset (ds_seqno.h). A full writer queue answers
+ * ProvisionedThroughputExceededException, which every client retries.
+ *
+ * Reads. GetShardIterator resolves the position without touching the disk: a log offset
+ * (TRIM_HORIZON: 0, clamped at read time to the first retained entry; LATEST: the durable end;
+ * AT/AFTER_SEQUENCE_NUMBER: the counter of the number, with an "after" flag) or, for
+ * AT_TIMESTAMP, the timestamp itself with a "scan" flag. GetRecords opens the iterator, takes
+ * what it needs from the model on the loop, then reads on the reader thread (ds_service.c),
+ * skipping entries older than the retention period, and returns at most Limit records and
+ * 10 MiB of data with a fresh iterator -- or, at the end of a closed shard, no iterator and the
+ * ChildShards. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds_base64.h"
+#include "ds_service.h"
+#include "sl_api_handlers.h"
+#include "sluice/log.h"
+#include "sluice/loop.h"
+#include "sluice/time.h"
+
+#define PUT_RECORDS_MAX_BYTES     ((size_t)5 << 20)
+#define GET_RECORDS_MAX_BYTES     ((size_t)10 << 20)
+#define GET_RECORDS_DEFAULT_LIMIT 10000
+
+enum { POS_AFTER = 1, POS_TIMESTAMP = 2 };
+
+static int64_t now_ms(void)
+{
+    return sl_time_now_ns() / 1000000;
+}
+
+/* ---- writes ------------------------------------------------------------------------------- */
+
+typedef struct put_job put_job;
+
+typedef struct put_entry {
+    put_job *job;
+    uint32_t shard;
+    int64_t shard_created_ms;
+    int64_t ts_ms;
+    int rc; /* 0, or SL_E* (submit or completion) */
+    uint64_t offset;
+} put_entry;
+
+struct put_job {
+    sl_ds_call k;
+    char stream[129];
+    int64_t stream_created_ms;
+    int single; /* PutRecord */
+    size_t n;
+    atomic_size_t pending;
+    put_entry *e;
+};
+
+static void put_job_free(put_job *j)
+{
+    sl_ds_call_release(&j->k);
+    free(j->e);
+    free(j);
+}
+
+static void entry_error(const put_entry *pe, const sl_ds_model *m, const char *stream,
+                        const char **type, char *msg, size_t cap)
+{
+    if (pe->rc == SL_EFULL) {
+        *type = "ProvisionedThroughputExceededException";
+        snprintf(msg, cap, "Rate exceeded for shard shardId-%012u in stream %s under account %s.",
+                 pe->shard, stream, m->account);
+    } else if (pe->rc == SL_ENOTFOUND) {
+        *type = "ResourceNotFoundException";
+        snprintf(msg, cap, "Stream %s under account %s not found.", stream, m->account);
+    } else {
+        *type = "InternalFailure";
+        snprintf(msg, cap, "Internal Service Failure");
+    }
+}
+
+static void put_finish(void *arg)
+{
+    put_job *j = arg;
+    sl_ds_model *m = sl_ds_model_of(j->k.region);
+    sl_ds_stream *s = m ? sl_ds_model_find(m, j->stream) : NULL;
+    cJSON *out = NULL;
+    int bad = 0;
+
+    if (s && s->created_ms != j->stream_created_ms)
+        s = NULL;
+    for (size_t i = 0; s && i < j->n; i++) {
+        if (j->e[i].shard < s->n_shards && s->shards[j->e[i].shard].inflight)
+            s->shards[j->e[i].shard].inflight--;
+    }
+    if (!m) {
+        sl_wire_call_error_code(&j->k.call, SL_ENOMEM);
+        goto out;
+    }
+    if (j->single) {
+        put_entry *pe = &j->e[0];
+        if (pe->rc) {
+            const char *type;
+            char msg[400];
+            entry_error(pe, m, j->stream, &type, msg, sizeof(msg));
+            sl_wire_reply_error(j->k.call.ex, j->k.call.op->service->proto, j->k.call.op->service,
+                                strcmp(type, "InternalFailure") == 0 ? 500 : 400, type, msg, NULL);
+            goto out;
+        }
+        char id[21], seq[SL_DS_SEQNO_STRLEN];
+        sl_ds_shard tmp = {.index = pe->shard, .created_ms = pe->shard_created_ms};
+        sl_ds_shard_id(pe->shard, id);
+        sl_ds_format_seq(&tmp, pe->offset, pe->ts_ms, seq);
+        out = cJSON_CreateObject();
+        bad |= !out || !cJSON_AddStringToObject(out, "ShardId", id);
+        bad |= bad || !cJSON_AddStringToObject(out, "SequenceNumber", seq);
+        bad |= bad || !cJSON_AddStringToObject(out, "EncryptionType", "NONE");
+    } else {
+        size_t failed = 0;
+        cJSON *arr;
+        out = cJSON_CreateObject();
+        bad |= !out || !(arr = cJSON_AddArrayToObject(out, "Records"));
+        for (size_t i = 0; !bad && i < j->n; i++) {
+            put_entry *pe = &j->e[i];
+            cJSON *o = cJSON_CreateObject();
+            bad |= !o || !cJSON_AddItemToArray(arr, o);
+            if (bad)
+                break;
+            if (pe->rc) {
+                const char *type;
+                char msg[400];
+                entry_error(pe, m, j->stream, &type, msg, sizeof(msg));
+                bad |= !cJSON_AddStringToObject(o, "ErrorCode", type);
+                bad |= !cJSON_AddStringToObject(o, "ErrorMessage", msg);
+                failed++;
+                continue;
+            }
+            char id[21], seq[SL_DS_SEQNO_STRLEN];
+            sl_ds_shard tmp = {.index = pe->shard, .created_ms = pe->shard_created_ms};
+            sl_ds_shard_id(pe->shard, id);
+            sl_ds_format_seq(&tmp, pe->offset, pe->ts_ms, seq);
+            bad |= !cJSON_AddStringToObject(o, "SequenceNumber", seq);
+            bad |= !cJSON_AddStringToObject(o, "ShardId", id);
+        }
+        bad |= bad || !cJSON_AddNumberToObject(out, "FailedRecordCount", (double)failed);
+        bad |= bad || !cJSON_AddStringToObject(out, "EncryptionType", "NONE");
+    }
+    if (bad)
+        sl_wire_call_error_code(&j->k.call, SL_ENOMEM);
+    else
+        sl_wire_reply_ok(&j->k.call, out);
+out:
+    cJSON_Delete(out);
+    put_job_free(j);
+}
+
+/* Writer thread (or the loop, for submissions that failed). */
+static void put_done(void *arg, int rc, const sl_log_entry *e)
+{
+    put_entry *pe = arg;
+    put_job *j = pe->job;
+    pe->rc = rc;
+    if (rc == 0 && e)
+        pe->offset = e->offset;
+    if (atomic_fetch_sub(&j->pending, 1) == 1 && sl_loop_post(put_finish, j) != 0)
+        sl_error("kinesis", "cannot post a put completion: out of memory");
+}
+
+/* One record's checks (ExplicitHashKey range, the stream's record size) and its shard. Returns
+ * 0 and sets *shard, or fills e. */
+static int route_record(const sl_ds_model *m, sl_ds_stream *s, const char *pk, const char *ehk,
+                        size_t data_len, sl_ds_shard **shard, sl_ds_err *e)
+{
+    sl_u128 k;
+    if (ehk) {
+        int rc = sl_ds_hashkey_parse(ehk, strlen(ehk), &k);
+        if (rc)
+            return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                                 "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
+                                 "[0, 2^128-1]. Specified value was %s",
+                                 ehk);
+    } else {
+        k = sl_ds_hashkey_of_partition_key(pk, strlen(pk));
+    }
+    size_t max = (size_t)s->max_record_kib * 1024;
+    if (data_len + strlen(pk) > max)
+        return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                             "Record size %zu bytes (data plus partition key) exceeds the maximum "
+                             "record size of %zu bytes of stream %s under account %s.",
+                             data_len + strlen(pk), max, s->name, m->account);
+    *shard = sl_ds_stream_shard_for_hash(s, k);
+    if (!*shard || !(*shard)->log)
+        return sl_ds_err_set(e, SL_EINTERNAL, "InternalFailure", "Internal Service Failure");
+    return 0;
+}
+
+/* Decodes a validated base64 Data member into a new buffer (*out, free()). */
+static int decode_data(const char *b64, uint8_t **out, size_t *len)
+{
+    size_t n = strlen(b64);
+    uint8_t *p = malloc(n / 4 * 3 + 1);
+    if (!p)
+        return SL_ENOMEM;
+    long got = sl_ds_b64_decode(b64, n, p, 0);
+    if (got < 0) {
+        free(p);
+        return SL_EPARSE;
+    }
+    *out = p;
+    *len = (size_t)got;
+    return 0;
+}
+
+static int submit_record(put_entry *pe, sl_ds_shard *sh, const char *pk, const uint8_t *data,
+                         size_t len)
+{
+    size_t pk_len = strlen(pk);
+    uint8_t hdr[2] = {(uint8_t)(pk_len >> 8), (uint8_t)pk_len};
+    struct iovec iov[3] = {
+        {hdr, 2},
+        {(void *)pk, pk_len},
+        {(void *)data, len},
+    };
+    sl_append a = {
+        .log = sh->log,
+        .iov = iov,
+        .iovcnt = len ? 3 : 2,
+        .ts_ns = pe->ts_ms * 1000000,
+        .done = put_done,
+        .arg = pe,
+    };
+    pe->shard = sh->index;
+    pe->shard_created_ms = sh->created_ms;
+    int rc = sl_writer_submit(sl_store_writer(sl_ds_store()), &a);
+    if (rc == 0)
+        sh->inflight++;
+    return rc;
+}
+
+static put_job *put_job_new(sl_api_call *call, const sl_ds_stream *s, size_t n, int single)
+{
+    put_job *j = calloc(1, sizeof(*j));
+    if (!j || !(j->e = calloc(n, sizeof(*j->e)))) {
+        free(j);
+        return NULL;
+    }
+    snprintf(j->stream, sizeof(j->stream), "%s", s->name);
+    j->stream_created_ms = s->created_ms;
+    j->single = single;
+    j->n = n;
+    atomic_init(&j->pending, n + 1); /* +1 held by the submitting handler */
+    for (size_t i = 0; i < n; i++)
+        j->e[i].job = j;
+    sl_ds_call_keep(&j->k, call);
+    return j;
+}
+
+/* Drops the handler's hold on j; finishes at once when every entry has completed. */
+static void put_job_release_hold(put_job *j)
+{
+    if (atomic_fetch_sub(&j->pending, 1) == 1)
+        put_finish(j);
+}
+
+static sl_ds_model *model_or_reply(sl_api_call *call)
+{
+    if (sl_ds_ready_or_reply(call))
+        return NULL;
+    sl_ds_model *m = sl_ds_model_of(call->region);
+    if (!m)
+        sl_wire_call_error_code(call, SL_ENOMEM);
+    return m;
+}
+
+void sl_kinesis_put_record(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
+    const char *pk = sl_ds_in_str(call->input, "PartitionKey");
+    const char *ehk = sl_ds_in_str(call->input, "ExplicitHashKey");
+    const char *order = sl_ds_in_str(call->input, "SequenceNumberForOrdering");
+    const char *b64 = sl_ds_in_str(call->input, "Data");
+    uint8_t *data = NULL;
+    size_t len = 0;
+    sl_ds_shard *sh;
+    sl_ds_err e;
+    put_job *j;
+    int rc;
+
+    if (!s)
+        return;
+    if (order) {
+        sl_ds_seqno q;
+        if (sl_ds_seqno_parse(order, strlen(order), &q) != 0 ||
+            (int64_t)q.record_s > now_ms() / 1000 + 1) {
+            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                          "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under "
+                          "account %s is invalid.",
+                          order, s->name, m->account);
+            sl_ds_reply_err(call, &e);
+            return;
+        }
+    }
+    if ((rc = decode_data(b64 ? b64 : "", &data, &len))) {
+        sl_wire_call_error_code(call, rc);
+        return;
+    }
+    if (route_record(m, s, pk, ehk, len, &sh, &e)) {
+        sl_ds_reply_err(call, &e);
+        goto out;
+    }
+    if (!(j = put_job_new(call, s, 1, 1))) {
+        sl_wire_call_error_code(call, SL_ENOMEM);
+        goto out;
+    }
+    j->e[0].ts_ms = now_ms();
+    if ((rc = submit_record(&j->e[0], sh, pk, data, len)))
+        put_done(&j->e[0], rc, NULL);
+    put_job_release_hold(j);
+out:
+    free(data);
+}
+
+void sl_kinesis_put_records(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
+    const cJSON *records = cJSON_GetObjectItemCaseSensitive(call->input, "Records"), *r;
+    size_t n = (size_t)cJSON_GetArraySize(records), i = 0, total = 0;
+    uint8_t **data = NULL;
+    size_t *lens = NULL;
+    sl_ds_shard **shards = NULL;
+    sl_ds_err e;
+    put_job *j;
+
+    if (!s)
+        return;
+    data = calloc(n + 1, sizeof(*data));
+    lens = calloc(n + 1, sizeof(*lens));
+    shards = calloc(n + 1, sizeof(*shards));
+    if (!data || !lens || !shards) {
+        sl_wire_call_error_code(call, SL_ENOMEM);
+        goto out;
+    }
+    /* Check every entry before writing any: a bad one fails the whole call. */
+    cJSON_ArrayForEach(r, records)
+    {
+        const char *pk = sl_ds_in_str(r, "PartitionKey");
+        int rc =
+            decode_data(sl_ds_in_str(r, "Data") ? sl_ds_in_str(r, "Data") : "", &data[i], &lens[i]);
+        if (rc) {
+            sl_wire_call_error_code(call, rc);
+            goto out;
+        }
+        if (route_record(m, s, pk ? pk : "", sl_ds_in_str(r, "ExplicitHashKey"), lens[i],
+                         &shards[i], &e)) {
+            sl_ds_reply_err(call, &e);
+            goto out;
+        }
+        total += lens[i] + strlen(pk ? pk : "");
+        i++;
+    }
+    size_t cap = s->max_record_kib > 1024 ? (size_t)10 << 20 : PUT_RECORDS_MAX_BYTES;
+    if (total > cap) {
+        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                      "Records size %zu bytes exceeds the limit of %zu bytes per PutRecords "
+                      "request.",
+                      total, cap);
+        sl_ds_reply_err(call, &e);
+        goto out;
+    }
+    if (!(j = put_job_new(call, s, n, 0))) {
+        sl_wire_call_error_code(call, SL_ENOMEM);
+        goto out;
+    }
+    int64_t ts = now_ms();
+    i = 0;
+    cJSON_ArrayForEach(r, records)
+    {
+        const char *pk = sl_ds_in_str(r, "PartitionKey");
+        j->e[i].ts_ms = ts;
+        int rc = submit_record(&j->e[i], shards[i], pk ? pk : "", data[i], lens[i]);
+        if (rc) {
+            j->e[i].shard = shards[i]->index;
+            put_done(&j->e[i], rc, NULL);
+        }
+        i++;
+    }
+    put_job_release_hold(j);
+out:
+    for (size_t k = 0; data && k < n; k++)
+        free(data[k]);
+    free(data);
+    free(lens);
+    free(shards);
+}
+
+/* ---- GetShardIterator --------------------------------------------------------------------- */
+
+static sl_ds_shard *shard_or_reply(sl_api_call *call, sl_ds_model *m, sl_ds_stream *s,
+                                   const char *id)
+{
+    sl_ds_shard *sh = id ? sl_ds_stream_find_shard(s, id) : NULL;
+    if (!sh) {
+        sl_ds_err e;
+        const char *digits = id && strncmp(id, "shardId-", 8) == 0 ? id + 8 : id;
+        char padded[64];
+        if (digits && *digits && strspn(digits, "0123456789") == strlen(digits) &&
+            strlen(digits) <= 12)
+            snprintf(padded, sizeof(padded), "shardId-%012llu", strtoull(digits, NULL, 10));
+        else
+            snprintf(padded, sizeof(padded), "%s", id ? id : "");
+        sl_ds_err_set(&e, SL_ENOTFOUND, "ResourceNotFoundException",
+                      "Shard %s in stream %s under account %s does not exist", padded, s->name,
+                      m->account);
+        sl_ds_reply_err(call, &e);
+    }
+    return sh;
+}
+
+void sl_kinesis_get_shard_iterator(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
+    sl_ds_shard *sh = s ? shard_or_reply(call, m, s, sl_ds_in_str(call->input, "ShardId")) : NULL;
+    if (!sh)
+        return;
+    const char *type = sl_ds_in_str(call->input, "ShardIteratorType");
+    const char *seq = sl_ds_in_str(call->input, "StartingSequenceNumber");
+    const cJSON *tso = cJSON_GetObjectItemCaseSensitive(call->input, "Timestamp");
+    int64_t now = now_ms();
+    char id[21];
+    sl_ds_token t;
+    sl_ds_err e;
+    static const char must[] =
+        "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER "
+        "and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no "
+        "StartingSequenceNumber.";
+
+    sl_ds_shard_id(sh->index, id);
+    memset(&t, 0, sizeof(t));
+    int by_seq = type && (strcmp(type, "AT_SEQUENCE_NUMBER") == 0 ||
+                          strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0);
+    if (by_seq && !seq) {
+        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                      "%s Request specified %s and no StartingSequenceNumber.", must, type);
+        goto fail;
+    }
+    if (!by_seq && seq && type && strcmp(type, "AT_TIMESTAMP") != 0) {
+        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                      "%s Request specified %s and also a StartingSequenceNumber.", must, type);
+        goto fail;
+    }
+    if (by_seq) {
+        sl_ds_seqno q;
+        if (sl_ds_seqno_parse(seq, strlen(seq), &q) != 0) {
+            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                          "StartingSequenceNumber %s used in GetShardIterator on shard %s in "
+                          "stream %s under account %s is invalid.",
+                          seq, id, s->name, m->account);
+            goto fail;
+        }
+        if (q.shard_index != sh->index) {
+            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                          "Invalid StartingSequenceNumber. It encodes shardId-%012u, while it was "
+                          "used in a call to a shard with %s",
+                          q.shard_index, id);
+            goto fail;
+        }
+        uint64_t end = sl_log_end_offset(sh->log);
+        if (q.shard_created_s != (uint64_t)(sh->created_ms / 1000) ||
+            (q.counter > end && q.counter != SL_DS_SEQNO_COUNTER_END)) {
+            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                          "StartingSequenceNumber %s used in GetShardIterator on shard %s in "
+                          "stream %s under account %s is invalid because it did not come from "
+                          "this stream.",
+                          seq, id, s->name, m->account);
+            goto fail;
+        }
+        if (q.counter == SL_DS_SEQNO_COUNTER_END) {
+            t.position = end;
+        } else {
+            t.position = q.counter;
+            t.flags = strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0 ? POS_AFTER : 0;
+        }
+    } else if (strcmp(type, "TRIM_HORIZON") == 0) {
+        t.position = 0;
+    } else if (strcmp(type, "LATEST") == 0) {
+        t.position = sl_log_end_offset(sh->log);
+    } else { /* AT_TIMESTAMP */
+        if (!cJSON_IsNumber(tso)) {
+            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                          "Must specify timestampInMillis parameter for iterator of type "
+                          "AT_TIMESTAMP. Current request has no timestamp parameter.");
+            goto fail;
+        }
+        int64_t ts = (int64_t)(tso->valuedouble * 1000.0 + 0.5);
+        if (ts > now) {
+            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                          "The timestampInMillis parameter cannot be greater than the "
+                          "currentTimestampInMillis. timestampInMillis: %lld, "
+                          "currentTimestampInMillis: %lld",
+                          (long long)ts, (long long)now);
+            goto fail;
+        }
+        t.position = ts < 0 ? 0 : (uint64_t)ts;
+        t.flags = POS_TIMESTAMP;
+    }
+    t.kind = SL_DS_TOKEN_ITERATOR;
+    snprintf(t.stream, sizeof(t.stream), "%s", s->name);
+    t.stream_created_ms = s->created_ms;
+    t.shard_index = sh->index;
+    t.issued_ms = now;
+    char enc[SL_DS_TOKEN_MAX_CHARS + 1];
+    int rc = sl_ds_token_seal(sl_ds_key(), &t, enc);
+    cJSON *out = rc > 0 ? cJSON_CreateObject() : NULL;
+    if (!out || !cJSON_AddStringToObject(out, "ShardIterator", enc))
+        sl_wire_call_error_code(call, SL_ENOMEM);
+    else
+        sl_wire_reply_ok(call, out);
+    cJSON_Delete(out);
+    return;
+fail:
+    sl_ds_reply_err(call, &e);
+}
+
+/* ---- GetRecords --------------------------------------------------------------------------- */
+
+typedef struct read_job {
+    sl_ds_call k;
+    sl_log *log;
+    sl_ds_token t;     /* the iterator (position, flags, stream) */
+    sl_ds_shard shard; /* copy: index, created_ms */
+    size_t limit;
+    int64_t cutoff_ms; /* entries older than this are past retention */
+    int closed;        /* shard closed and no append in flight */
+    cJSON *children;   /* ChildShards, owned */
+    /* result */
+    cJSON *out;
+    const char *err_type;
+    char err_msg[200];
+    int err_status;
+} read_job;
+
+static int add_record(cJSON *arr, const read_job *r, const sl_log_entry *e, const sl_buf *payload,
+                      size_t *data_bytes)
+{
+    const uint8_t *p = (const uint8_t *)payload->data;
+    if (payload->len < 2)
+        return SL_ECORRUPT;
+    size_t pk_len = (size_t)p[0] << 8 | p[1];
+    if (2 + pk_len > payload->len)
+        return SL_ECORRUPT;
+    size_t dlen = payload->len - 2 - pk_len;
+    char seq[SL_DS_SEQNO_STRLEN];
+    char *pk = malloc(pk_len + 1), *b64 = malloc(SL_DS_B64_LEN(dlen) + 1);
+    cJSON *o = cJSON_CreateObject();
+    int added = pk && b64 && o && cJSON_AddItemToArray(arr, o);
+    if (!added) {
+        cJSON_Delete(o);
+        free(pk);
+        free(b64);
+        return SL_ENOMEM;
+    }
+    int bad = 0;
+    memcpy(pk, p + 2, pk_len);
+    pk[pk_len] = '\0';
+    sl_ds_b64_encode(p + 2 + pk_len, dlen, b64);
+    int64_t ts_ms = e->ts_ns / 1000000;
+    sl_ds_format_seq(&r->shard, e->offset, ts_ms, seq);
+    bad |= !cJSON_AddStringToObject(o, "SequenceNumber", seq);
+    bad |= sl_wire_json_add_timestamp(o, "ApproximateArrivalTimestamp", ts_ms) != 0;
+    bad |= !cJSON_AddStringToObject(o, "Data", b64);
+    bad |= !cJSON_AddStringToObject(o, "PartitionKey", pk);
+    bad |= !cJSON_AddStringToObject(o, "EncryptionType", "NONE");
+    free(pk);
+    free(b64);
+    *data_bytes += dlen + pk_len;
+    return bad ? SL_ENOMEM : 0;
+}
+
+static void read_fail(read_job *r, int status, const char *type, const char *msg)
+{
+    r->err_status = status;
+    r->err_type = type;
+    snprintf(r->err_msg, sizeof(r->err_msg), "%s", msg);
+    cJSON_Delete(r->out);
+    r->out = NULL;
+}
+
+/* Reader thread. */
+static void read_work(void *arg)
+{
+    read_job *r = arg;
+    sl_buf payload = SL_BUF_INIT;
+    sl_log_entry e;
+    uint64_t pos = r->t.position;
+    int64_t last_ts_ms = -1;
+    size_t n = 0, bytes = 0;
+    int at_end = 0, rc;
+    cJSON *records;
+
+    r->out = cJSON_CreateObject();
+    if (!r->out || !(records = cJSON_AddArrayToObject(r->out, "Records"))) {
+        read_fail(r, 500, "InternalFailure", "Internal Service Failure");
+        goto out;
+    }
+    if (r->t.flags & POS_TIMESTAMP)
+        pos = 0;
+    if (pos < sl_log_first_offset(r->log))
+        pos = sl_log_first_offset(r->log);
+    if (r->t.flags & POS_TIMESTAMP) {
+        int64_t want_ns = (int64_t)r->t.position * 1000000;
+        while ((rc = sl_log_read(r->log, pos, &e, NULL)) == 0 && e.ts_ns < want_ns)
+            pos = e.next_offset;
+    } else if (r->t.flags & POS_AFTER) {
+        rc = sl_log_read(r->log, pos, &e, NULL);
+        if (rc == 0)
+            pos = e.next_offset;
+        else if (rc == SL_ECORRUPT) {
+            read_fail(r, 400, "InvalidArgumentException", "Invalid ShardIterator.");
+            goto out;
+        }
+    }
+    while (n < r->limit && bytes < GET_RECORDS_MAX_BYTES) {
+        sl_buf_reset(&payload);
+        rc = sl_log_read(r->log, pos, &e, &payload);
+        if (rc == SL_EAGAIN) {
+            at_end = 1;
+            break;
+        }
+        if (rc == SL_ERANGE) { /* removed by retention meanwhile */
+            uint64_t first = sl_log_first_offset(r->log);
+            if (first <= pos)
+                break;
+            pos = first;
+            continue;
+        }
+        if (rc == SL_ENOTFOUND) {
+            read_fail(r, 400, "ResourceNotFoundException", "The shard no longer exists.");
+            goto out;
+        }
+        if (rc == SL_ECORRUPT && n == 0 && pos == r->t.position) {
+            read_fail(r, 400, "InvalidArgumentException", "Invalid ShardIterator.");
+            goto out;
+        }
+        if (rc) {
+            sl_error("kinesis", "GetRecords: reading %s at %llu: %s", sl_log_name(r->log),
+                     (unsigned long long)pos, sl_err_str(rc));
+            read_fail(r, 500, "InternalFailure", "Internal Service Failure");
+            goto out;
+        }
+        if (e.ts_ns / 1000000 >= r->cutoff_ms) {
+            if ((rc = add_record(records, r, &e, &payload, &bytes))) {
+                read_fail(r, 500, "InternalFailure", "Internal Service Failure");
+                goto out;
+            }
+            last_ts_ms = e.ts_ns / 1000000;
+            n++;
+        }
+        pos = e.next_offset;
+    }
+    if (!at_end && sl_log_end_offset(r->log) <= pos)
+        at_end = 1;
+    /* Behind = newest entry's arrival minus the last one returned (or the next unread one). */
+    int64_t behind = 0;
+    uint64_t last;
+    if (!at_end && sl_log_last_offset(r->log, &last) == 0) {
+        sl_log_entry tip, next;
+        if (sl_log_read(r->log, last, &tip, NULL) == 0) {
+            int64_t ref = last_ts_ms;
+            if (ref < 0 && sl_log_read(r->log, pos, &next, NULL) == 0)
+                ref = next.ts_ns / 1000000;
+            if (ref >= 0 && tip.ts_ns / 1000000 > ref)
+                behind = tip.ts_ns / 1000000 - ref;
+        }
+    }
+    if (!cJSON_AddNumberToObject(r->out, "MillisBehindLatest", (double)behind)) {
+        read_fail(r, 500, "InternalFailure", "Internal Service Failure");
+        goto out;
+    }
+    if (at_end && r->closed) {
+        cJSON_AddItemToObject(r->out, "ChildShards", r->children);
+        r->children = NULL;
+    } else {
+        sl_ds_token t = r->t;
+        char enc[SL_DS_TOKEN_MAX_CHARS + 1];
+        t.position = pos;
+        t.flags = 0;
+        t.issued_ms = sl_time_now_ns() / 1000000;
+        if (sl_ds_token_seal(sl_ds_key(), &t, enc) < 0 ||
+            !cJSON_AddStringToObject(r->out, "NextShardIterator", enc))
+            read_fail(r, 500, "InternalFailure", "Internal Service Failure");
+    }
+out:
+    sl_buf_cleanup(&payload);
+}
+
+static void read_done(void *arg)
+{
+    read_job *r = arg;
+    if (r->out)
+        sl_wire_reply_ok(&r->k.call, r->out);
+    else
+        sl_wire_reply_error(r->k.call.ex, r->k.call.op->service->proto, r->k.call.op->service,
+                            r->err_status, r->err_type, r->err_msg, NULL);
+    cJSON_Delete(r->out);
+    cJSON_Delete(r->children);
+    sl_ds_call_release(&r->k);
+    free(r);
+}
+
+static cJSON *child_shards(const sl_ds_stream *s, uint32_t parent)
+{
+    cJSON *arr = cJSON_CreateArray();
+    int bad = !arr;
+    for (size_t i = 0; !bad && i < s->n_shards; i++) {
+        const sl_ds_shard *c = &s->shards[i];
+        if (c->parent != parent && c->adjacent_parent != parent)
+            continue;
+        char id[21], a[SL_DS_HASHKEY_STRLEN], b[SL_DS_HASHKEY_STRLEN];
+        cJSON *o = cJSON_CreateObject(), *ps, *hk;
+        bad |= !o || !cJSON_AddItemToArray(arr, o);
+        if (bad)
+            break;
+        sl_ds_shard_id(c->index, id);
+        bad |= !cJSON_AddStringToObject(o, "ShardId", id);
+        bad |= !(ps = cJSON_AddArrayToObject(o, "ParentShards"));
+        if (!bad && c->parent != SL_DS_NO_PARENT) {
+            sl_ds_shard_id(c->parent, id);
+            bad |= !cJSON_AddItemToArray(ps, cJSON_CreateString(id));
+        }
+        if (!bad && c->adjacent_parent != SL_DS_NO_PARENT) {
+            sl_ds_shard_id(c->adjacent_parent, id);
+            bad |= !cJSON_AddItemToArray(ps, cJSON_CreateString(id));
+        }
+        sl_ds_hashkey_format(c->start_hash, a);
+        sl_ds_hashkey_format(c->end_hash, b);
+        bad |= bad || !(hk = cJSON_AddObjectToObject(o, "HashKeyRange"));
+        bad |= bad || !cJSON_AddStringToObject(hk, "StartingHashKey", a);
+        bad |= bad || !cJSON_AddStringToObject(hk, "EndingHashKey", b);
+    }
+    if (bad) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+void sl_kinesis_get_records(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    if (!m)
+        return;
+    const char *it = sl_ds_in_str(call->input, "ShardIterator");
+    int64_t now = now_ms();
+    read_job *r = NULL;
+    sl_ds_token t;
+    sl_ds_err e;
+
+    if (!it || sl_ds_token_open(sl_ds_key(), it, strlen(it), &t) != 0 ||
+        t.kind != SL_DS_TOKEN_ITERATOR) {
+        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException", "Invalid ShardIterator.");
+        goto fail;
+    }
+    if (sl_ds_token_expired(t.issued_ms, now)) {
+        sl_ds_err_set(&e, SL_EINVAL, "ExpiredIteratorException", "x");
+        sl_ds_token_expired_message(t.issued_ms, now, e.msg, sizeof(e.msg));
+        goto fail;
+    }
+    sl_ds_stream *s = sl_ds_model_find_live(m, t.stream, &e);
+    if (!s)
+        goto fail;
+    if (s->created_ms != t.stream_created_ms || t.shard_index >= s->n_shards) {
+        sl_ds_err_set(&e, SL_ENOTFOUND, "ResourceNotFoundException",
+                      "Shard shardId-%012u in stream %s under account %s does not exist",
+                      t.shard_index, s->name, m->account);
+        goto fail;
+    }
+    sl_ds_shard *sh = &s->shards[t.shard_index];
+    r = calloc(1, sizeof(*r));
+    if (!r) {
+        sl_wire_call_error_code(call, SL_ENOMEM);
+        return;
+    }
+    r->log = sh->log;
+    r->t = t;
+    r->shard.index = sh->index;
+    r->shard.created_ms = sh->created_ms;
+    double lim = sl_ds_in_num(call->input, "Limit", GET_RECORDS_DEFAULT_LIMIT);
+    r->limit =
+        lim >= 1 && lim < GET_RECORDS_DEFAULT_LIMIT ? (size_t)lim : GET_RECORDS_DEFAULT_LIMIT;
+    r->cutoff_ms = now - (int64_t)s->retention_hours * 3600000;
+    r->closed = sh->closed_ms != 0 && sh->inflight == 0;
+    if (r->closed && !(r->children = child_shards(s, sh->index))) {
+        free(r);
+        sl_wire_call_error_code(call, SL_ENOMEM);
+        return;
+    }
+    sl_ds_call_keep(&r->k, call);
+    int rc = sl_ds_reader_submit(read_work, read_done, r);
+    if (rc) {
+        sl_ds_call_release(&r->k);
+        cJSON_Delete(r->children);
+        free(r);
+        sl_wire_call_error_code(call, rc);
+    }
+    return;
+fail:
+    sl_ds_reply_err(call, &e);
+}
