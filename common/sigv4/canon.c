@@ -160,7 +160,8 @@ int sl_sigv4_canonical_query(sl_buf *out, sl_slice query, int skip_signature)
     if (query.len == 0)
         goto out;
     pairs = malloc(max_pairs * sizeof(*pairs));
-    if (!pairs) {
+    /* decoding never grows a component and encoding at most triples it */
+    if (!pairs || sl_buf_reserve(&scratch, query.len * 3 + 1) != 0) {
         rc = SL_ENOMEM;
         goto out;
     }

@@ -27,10 +27,15 @@ static int is_sep(char c)
     return c == ',' || c == ' ' || c == '\t';
 }
 
+/* Copies a field that must fit and hold no control bytes (a NUL would cut the C string short:
+ * "AK\0junk" must not become the key "AK"). */
 static int copy_field(char *dst, size_t cap, const char *p, size_t n)
 {
     if (n >= cap)
         return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            return -1;
     memcpy(dst, p, n);
     dst[n] = '\0';
     return 0;
@@ -258,7 +263,7 @@ int sl_sigv4_query_is_presigned(sl_slice query)
 int sl_sigv4_parse_presigned(sl_slice query, sl_sigv4_auth *out, sl_diag *diag)
 {
     presig_scan s;
-    char tmp[512];
+    char tmp[1024];
     size_t tl;
     memset(&s, 0, sizeof(s));
     memset(out, 0, sizeof(*out));
@@ -307,8 +312,9 @@ int sl_sigv4_parse_presigned(sl_slice query, sl_sigv4_auth *out, sl_diag *diag)
                                "604800");
         out->expires_s = e;
     }
-    if (s.val[P_SH].len == 0 || decode_into(out->signed_headers, sizeof(out->signed_headers),
-                                            s.val[P_SH].ptr, s.val[P_SH].len, NULL))
+    if (s.val[P_SH].len == 0 ||
+        decode_into(tmp, sizeof(tmp), s.val[P_SH].ptr, s.val[P_SH].len, &tl) ||
+        copy_field(out->signed_headers, sizeof(out->signed_headers), tmp, tl))
         return sl_diag_set(diag, SL_EAUTH_INCOMPLETE, 0,
                            "AWS query-string parameters must include 'X-Amz-SignedHeaders'.");
     if (decode_into(tmp, sizeof(tmp), s.val[P_SIG].ptr, s.val[P_SIG].len, &tl) ||

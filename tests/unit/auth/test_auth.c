@@ -438,6 +438,10 @@ static void test_suite_vectors(void **state)
 
 /* ---- requests captured from the AWS video producer ---- */
 
+static const char KEYS_BOTO[] =
+    "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
+
 static const char KVS_UA[] =
     "AWS-SDK-KVS-CPP-CLIENT/3.6.0/1.6.2 GCC/12.2.0 Linux/6.18.44-fc-v669 x86_64 CPPSDK";
 
@@ -544,6 +548,67 @@ static void test_kvssink_captures(void **state)
     /* a route for another service refuses it */
     assert_int_equal(sl_auth_verify(a, &ge, "kinesis", (const uint8_t *)body3, 51, t, &res, &d),
                      SL_EAUTH_SIGNATURE);
+    sl_auth_free(a);
+}
+
+/* ---- requests signed by botocore 1.29 (Debian's python3-botocore), at 20240101T000000Z with
+ * AKIAIOSFODNN7EXAMPLE/us-east-1: the Kinesis JSON root path, a Kinesis Video REST path, an
+ * encoded path with dot and empty segments (double-encoded and normalised) and a query ---- */
+
+static void test_botocore_requests(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *path, *query, *service, *ctype, *target, *body, *sh, *sig;
+    } cases[] = {
+        {"POST", "/", "", "kinesis", "application/x-amz-json-1.1", "Kinesis_20131202.ListStreams",
+         "{}", "content-type;host;x-amz-date;x-amz-target",
+         "2c546ede9e095b64262c9cbbe9dcd9685050fae2fd8a028cf6579effdd54e5ce"},
+        {"POST", "/listStreams", "", "kinesisvideo", "application/json", NULL,
+         "{\"MaxResults\":10}", "content-type;host;x-amz-date",
+         "c87a6149b29942c90fedac99646694beb56fa66ae3e6ded10bdb86c519bd89ef"},
+        {"POST", "/a%20b/./c//d", "", "kinesisvideo", NULL, NULL, "", "host;x-amz-date",
+         "0bfe32d3f9370a1314cd6fba81636e541dc2edd584e472ef5d7b09ad5d060ca7"},
+        {"GET", "/x", "b=2&a=1&c=%2Fq%20r", "kinesisvideo", NULL, NULL, "", "host;x-amz-date",
+         "c199c0b37642212a5742ad4a81f0011bd6aa7e4e1115bcb416930ae01103c711"},
+    };
+    sl_auth *a = auth_with(KEYS_BOTO);
+    int64_t t;
+    assert_int_equal(sl_sigv4_parse_amz_date(SL_SLICE_LIT("20240101T000000Z"), &t), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char authz[512];
+        snprintf(authz, sizeof(authz),
+                 "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/%s/"
+                 "aws4_request, SignedHeaders=%s, Signature=%s",
+                 cases[i].service, cases[i].sh, cases[i].sig);
+        sl_http_header h[6];
+        size_t n = 0;
+        h[n++] = (sl_http_header){SL_SLICE_LIT("host"), SL_SLICE_LIT("localhost:4567")};
+        h[n++] = (sl_http_header){SL_SLICE_LIT("x-amz-date"), SL_SLICE_LIT("20240101T000000Z")};
+        h[n++] = (sl_http_header){SL_SLICE_LIT("authorization"), {authz, strlen(authz)}};
+        h[n++] = (sl_http_header){SL_SLICE_LIT("user-agent"), SL_SLICE_LIT("Boto3/1.26")};
+        if (cases[i].ctype)
+            h[n++] = (sl_http_header){SL_SLICE_LIT("content-type"),
+                                      {cases[i].ctype, strlen(cases[i].ctype)}};
+        if (cases[i].target)
+            h[n++] = (sl_http_header){SL_SLICE_LIT("x-amz-target"),
+                                      {cases[i].target, strlen(cases[i].target)}};
+        sl_http_request r = {.method_name = {cases[i].method, strlen(cases[i].method)},
+                             .path = {cases[i].path, strlen(cases[i].path)},
+                             .query = {cases[i].query, strlen(cases[i].query)},
+                             .authority = SL_SLICE_LIT("localhost:4567"),
+                             .headers = h,
+                             .n_headers = n,
+                             .version = 11};
+        sl_diag d;
+        sl_auth_result res;
+        int rc = sl_auth_verify(a, &r, cases[i].service, (const uint8_t *)cases[i].body,
+                                strlen(cases[i].body), t, &res, &d);
+        if (rc)
+            print_error("botocore case %zu (%s): %s %s\n", i, cases[i].path, sl_err_name(rc),
+                        d.text);
+        assert_int_equal(rc, 0);
+    }
     sl_auth_free(a);
 }
 
@@ -1039,10 +1104,15 @@ static void test_throughput(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_credentials_files), cmocka_unit_test(test_generate_file),
-        cmocka_unit_test(test_kvssink_captures),  cmocka_unit_test(test_messages),
-        cmocka_unit_test(test_streamed_payload),  cmocka_unit_test(test_presigned_roundtrip),
-        cmocka_unit_test(test_suite_vectors),     cmocka_unit_test(test_throughput),
+        cmocka_unit_test(test_credentials_files),
+        cmocka_unit_test(test_generate_file),
+        cmocka_unit_test(test_kvssink_captures),
+        cmocka_unit_test(test_botocore_requests),
+        cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_streamed_payload),
+        cmocka_unit_test(test_presigned_roundtrip),
+        cmocka_unit_test(test_suite_vectors),
+        cmocka_unit_test(test_throughput),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
