@@ -1,0 +1,526 @@
+/* Client connections: bytes in, bytes out, protocol detection and the HTTP/1.1 driver.
+ *
+ * Every accepted socket is an lws raw socket (server.c adopts it). On RAW_RX the bytes go
+ * through TLS when on (tls.c), then into `inbuf`. The first bytes decide the protocol: the
+ * 24-byte HTTP/2 client preface (prior knowledge, or ALPN "h2" on TLS) -> h2.c, anything else
+ * -> HTTP/1.x through the sl_h1_parser below.
+ *
+ * Everything that can move a connection forward happens in sl_conn_progress(), which is
+ * level-triggered: it looks at the state and does whatever is possible now (parse more
+ * requests, deliver paused body, finish exchanges). It runs after RX and in every WRITEABLE
+ * callback; handlers never call it directly -- their calls only queue output and ask for a
+ * WRITEABLE callback (sl_conn_kick), so no handler re-enters the parser.
+ *
+ * HTTP/1.1 per connection (one exchange at a time; later pipelined requests wait in inbuf):
+ *
+ *   idle --head--> exchange [dispatch] --body...--> END --response ended--> finish --> idle
+ *                   (sl_exchange_dispatch_)                                (h1_finish)
+ *
+ * Reading stops (lws_rx_flow_control 0) while inbuf holds SL_INBUF_HIGH bytes or the exchange's
+ * body is paused; on the raw role that only drops POLLIN, so responses keep flowing (verified by
+ * tests/e2e/test_http.py: progress chunks arrive during a paused 1 GiB upload).
+ *
+ * Writing: one lws_write() of at most SL_SCRATCH_BYTES per WRITEABLE callback, copied from the
+ * output queue (encrypted on the way when TLS is on). Closing waits until lws has flushed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "sluice/err.h"
+#include "sluice/log.h"
+
+#define SL_INBUF_HIGH (256u * 1024u)
+/* HTTP/1: body bytes read and dropped after an early answer before giving up on keep-alive. */
+#define SL_DISCARD_MAX (4u * 1024u * 1024u)
+
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* ---- output queue ---- */
+
+int sl_oq_append(sl_oq *q, const void *src, size_t n)
+{
+    const uint8_t *p = src;
+    sl_oblk *t = q->tail;
+    if (n == 0)
+        return 0;
+    if (t && t->cap > t->len) {
+        size_t k = t->cap - t->len < n ? t->cap - t->len : n;
+        memcpy(t->data + LWS_PRE + t->len, p, k);
+        t->len += k;
+        q->bytes += k;
+        p += k;
+        n -= k;
+    }
+    if (n == 0)
+        return 0;
+    size_t cap = n > 16384 ? n : 16384;
+    sl_oblk *b = malloc(sizeof(*b) + LWS_PRE + cap);
+    if (!b)
+        return SL_ENOMEM;
+    b->next = NULL;
+    b->off = 0;
+    b->len = n;
+    b->cap = cap;
+    memcpy(b->data + LWS_PRE, p, n);
+    if (q->tail)
+        q->tail->next = b;
+    else
+        q->head = b;
+    q->tail = b;
+    q->bytes += n;
+    return 0;
+}
+
+size_t sl_oq_read(sl_oq *q, uint8_t *dst, size_t n)
+{
+    size_t done = 0;
+    while (done < n && q->head) {
+        sl_oblk *b = q->head;
+        size_t k = b->len - b->off;
+        if (k > n - done)
+            k = n - done;
+        memcpy(dst + done, b->data + LWS_PRE + b->off, k);
+        b->off += k;
+        done += k;
+        if (b->off == b->len) {
+            q->head = b->next;
+            if (!q->head)
+                q->tail = NULL;
+            free(b);
+        }
+    }
+    q->bytes -= done;
+    return done;
+}
+
+void sl_oq_clear(sl_oq *q)
+{
+    while (q->head) {
+        sl_oblk *b = q->head;
+        q->head = b->next;
+        free(b);
+    }
+    q->tail = NULL;
+    q->bytes = 0;
+}
+
+/* ---- connection ---- */
+
+sl_conn *sl_conn_new(sl_server *s, int fd, const char *peer)
+{
+    (void)fd;
+    sl_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->srv = s;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    sl_buf_init(&c->inbuf);
+    if (s->ssl_ctx && sl_tls_new(s->ssl_ctx, &c->tls) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    s->metrics.conns_accepted++;
+    return c;
+}
+
+static void arm_idle(sl_conn *c)
+{
+    if (!c->wsi || c->dead)
+        return;
+    if (!sl_conn_busy(c)) {
+        if (!c->idle_armed) {
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->srv->cfg.idle_timeout_s);
+            c->idle_armed = 1;
+        }
+    } else if (c->idle_armed) {
+        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+        c->idle_armed = 0;
+    }
+}
+
+void sl_conn_attach(sl_conn *c, struct lws *wsi)
+{
+    c->wsi = wsi;
+    arm_idle(c);
+}
+
+void sl_conn_kick(sl_conn *c)
+{
+    if (c && c->wsi && !c->dead)
+        lws_callback_on_writable(c->wsi);
+}
+
+int sl_conn_busy(const sl_conn *c)
+{
+    if (c->proto == SL_CONN_H2)
+        return c->streams != NULL;
+    return c->ex != NULL;
+}
+
+static int h1_body(void *ctx, const uint8_t *p, size_t n)
+{
+    sl_conn *c = ctx;
+    sl_exchange *ex = c->ex;
+    if (!ex)
+        return 0;
+    sl_exchange_body_(ex, p, n);
+    if (ex->discard && ex->discarded > SL_DISCARD_MAX) {
+        /* Too much to drain: answer, then close instead of reading the rest. */
+        ex->close_after = 1;
+        return 1;
+    }
+    return ex->paused && !ex->discard ? 1 : 0;
+}
+
+static void fill_request_from_head(sl_exchange *ex, const sl_h1_head *h)
+{
+    sl_http_request *r = &ex->req;
+    r->method = h->method;
+    r->method_name = h->method_name;
+    r->target = h->target;
+    const char *q = memchr(h->target.ptr, '?', h->target.len);
+    if (q) {
+        r->path = (sl_slice){h->target.ptr, (size_t)(q - h->target.ptr)};
+        r->query = (sl_slice){q + 1, h->target.len - r->path.len - 1};
+    } else {
+        r->path = h->target;
+        r->query = (sl_slice){"", 0};
+    }
+    r->authority = h->authority;
+    r->headers = ex->hdrs;
+    r->n_headers = h->n_headers;
+    r->version = h->version;
+    r->content_length = h->chunked ? -1 : h->content_length;
+    ex->is_head = h->method == SL_HTTP_HEAD;
+    ex->keep_alive = h->keep_alive && !ex->conn->srv->stopping;
+    ex->expect_continue = h->expect_continue && h->version >= 11 && h->has_body;
+}
+
+static void h1_on_head(sl_conn *c)
+{
+    const sl_h1_head *h = sl_h1_parser_head(c->h1);
+    sl_exchange *ex = sl_exchange_new_(c);
+    if (!ex) {
+        c->closing = 1;
+        return;
+    }
+    sl_h1_parser_take_head(c->h1, &ex->head_mem, &ex->hdrs);
+    c->ex = ex;
+    fill_request_from_head(ex, h);
+    arm_idle(c);
+    sl_h1_parser_resume(c->h1);
+    sl_exchange_dispatch_(ex);
+}
+
+static void h1_finish(sl_conn *c)
+{
+    sl_exchange *ex = c->ex;
+    if (ex->close_after || !ex->keep_alive)
+        c->closing = 1;
+    c->ex = NULL;
+    sl_exchange_detach_(ex, !ex->body_done);
+    sl_h1_parser_resume(c->h1);
+    sl_conn_kick(c);
+}
+
+/* A request the parser refused: answer it (400/431/505...) and close. */
+static void h1_fail(sl_conn *c, int status)
+{
+    sl_exchange *ex = c->ex;
+    if (!ex) {
+        ex = sl_exchange_new_(c);
+        if (!ex) {
+            c->closing = 1;
+            return;
+        }
+        c->ex = ex;
+        ex->req.version = 11;
+        ex->req.method_name = SL_SLICE_LIT("");
+        ex->req.target = ex->req.path = ex->req.query = SL_SLICE_LIT("");
+        snprintf(ex->operation, sizeof(ex->operation), "bad_request");
+    }
+    ex->close_after = 1;
+    ex->body_done = 1;
+    ex->discard = 1;
+    if (!ex->started) {
+        const char *msg = status == 431   ? "Request header fields too large"
+                          : status == 505 ? "HTTP version not supported"
+                                          : "Malformed HTTP request";
+        sl_reply_error(ex, ex->dispatched ? ex->route.proto : SL_PROTO_PLAIN, status, SL_EPARSE,
+                       NULL, msg);
+    } else if (!ex->ended) {
+        ex->ended = 1; /* cut the streamed response short; the close tells the client */
+    }
+}
+
+static void h1_progress(sl_conn *c)
+{
+    for (;;) {
+        sl_exchange *ex = c->ex;
+        if (c->dead)
+            return;
+        if (ex) {
+            if (ex->ended && !ex->body_done && !ex->discard) {
+                /* Answered before the body ended: drop the rest of the body. A client waiting
+                 * for 100-continue will never send it, so close instead. */
+                ex->discard = 1;
+                if (ex->expect_continue && !ex->continue_sent)
+                    ex->close_after = 1;
+            }
+            if (ex->ended && (ex->body_done || ex->close_after)) {
+                h1_finish(c);
+                continue;
+            }
+        }
+        if (c->closing || !c->h1)
+            return;
+        sl_h1_event pending = sl_h1_parser_stopped_at(c->h1);
+        if (pending != SL_H1_MORE) {
+            if (pending == SL_H1_END && ex)
+                return; /* waiting for the response */
+            if (pending == SL_H1_BODY_PAUSE && ex && ex->paused && !ex->discard)
+                return;
+            if (pending == SL_H1_BODY_PAUSE && ex && ex->close_after)
+                return;
+            sl_h1_parser_resume(c->h1);
+        }
+        if (ex && ex->paused && !ex->discard)
+            return;
+        if (c->inbuf.len == 0) {
+            if (c->eof) {
+                if (ex && !ex->body_done)
+                    sl_exchange_detach_(ex, 1), c->ex = NULL;
+                c->closing = 1;
+                sl_conn_kick(c);
+            }
+            return;
+        }
+        size_t used = 0;
+        sl_h1_event ev =
+            sl_h1_parser_feed(c->h1, (const uint8_t *)c->inbuf.data, c->inbuf.len, &used);
+        sl_buf_consume(&c->inbuf, used);
+        switch (ev) {
+        case SL_H1_MORE:
+            break;
+        case SL_H1_HEAD:
+            h1_on_head(c);
+            break;
+        case SL_H1_BODY_PAUSE:
+            break;
+        case SL_H1_END:
+            if (c->ex)
+                sl_exchange_body_end_(c->ex);
+            break;
+        case SL_H1_ERROR:
+            h1_fail(c, sl_h1_parser_status(c->h1));
+            sl_buf_reset(&c->inbuf);
+            break;
+        }
+    }
+}
+
+static int detect_proto(sl_conn *c)
+{
+    if (c->tls) {
+        int h2 = 0;
+        if (!sl_tls_ready(c->tls, &h2))
+            return 0;
+        if (h2) {
+            c->proto = SL_CONN_H2;
+            return sl_h2_start(c);
+        }
+    }
+    size_t n = c->inbuf.len < 24 ? c->inbuf.len : 24;
+    if (n == 0)
+        return 0;
+    if (memcmp(c->inbuf.data, h2_preface, n) == 0) {
+        if (n < 24)
+            return 0; /* could still be the preface */
+        c->proto = SL_CONN_H2;
+        return sl_h2_start(c);
+    }
+    c->h1 = sl_h1_parser_new(c->srv->cfg.max_header_bytes, h1_body, c);
+    if (!c->h1)
+        return SL_ENOMEM;
+    c->proto = SL_CONN_H1;
+    return 0;
+}
+
+static void update_rx_flow(sl_conn *c)
+{
+    if (!c->wsi || c->dead)
+        return;
+    int want_off = c->inbuf.len >= SL_INBUF_HIGH ||
+                   (c->ex && c->ex->paused && !c->ex->discard && c->inbuf.len > 0);
+    if (want_off && !c->rx_off) {
+        lws_rx_flow_control(c->wsi, 0);
+        c->rx_off = 1;
+    } else if (!want_off && c->rx_off) {
+        lws_rx_flow_control(c->wsi, 1);
+        c->rx_off = 0;
+    }
+}
+
+void sl_conn_progress(sl_conn *c)
+{
+    if (c->in_progress) {
+        c->again = 1;
+        return;
+    }
+    c->in_progress = 1;
+    do {
+        c->again = 0;
+        if (c->proto == SL_CONN_UNKNOWN && !c->dead && !c->closing) {
+            if (detect_proto(c) != 0) {
+                c->close_now = 1;
+                break;
+            }
+        }
+        if (c->proto == SL_CONN_H1)
+            h1_progress(c);
+        else if (c->proto == SL_CONN_H2)
+            sl_h2_progress(c);
+    } while (c->again && !c->dead);
+    c->in_progress = 0;
+    update_rx_flow(c);
+    arm_idle(c);
+}
+
+int sl_conn_on_rx(sl_conn *c, const uint8_t *p, size_t n)
+{
+    c->srv->metrics.bytes_in += n;
+    if (c->tls) {
+        int rc = sl_tls_input(c->tls, p, n, &c->inbuf);
+        if (sl_tls_pending_out(c->tls))
+            sl_conn_kick(c);
+        if (rc == SL_ECLOSED)
+            c->eof = 1;
+        else if (rc != 0)
+            return -1;
+    } else if (sl_buf_append(&c->inbuf, p, n) != 0) {
+        return -1;
+    }
+    sl_conn_progress(c);
+    if (c->close_now)
+        return -1;
+    return 0;
+}
+
+static void notify_writable(sl_conn *c)
+{
+    if (c->proto == SL_CONN_H1) {
+        sl_exchange *ex = c->ex;
+        if (ex && ex->want_writable && ex->open && c->out.bytes < SL_WRITABLE_LOW_BYTES) {
+            ex->want_writable = 0;
+            if (ex->ops && ex->ops->on_writable)
+                ex->ops->on_writable(ex, ex->ud);
+        }
+        return;
+    }
+    if (c->proto != SL_CONN_H2 || c->out.bytes >= SL_WRITABLE_LOW_BYTES)
+        return;
+    for (sl_exchange *ex = c->streams; ex; ex = ex->next) {
+        if (ex->want_writable && ex->open && ex->sq.bytes < SL_WRITABLE_LOW_BYTES) {
+            sl_exchange_ref(ex);
+            ex->want_writable = 0;
+            if (ex->ops && ex->ops->on_writable)
+                ex->ops->on_writable(ex, ex->ud);
+            int gone = ex->refs == 1 && ex->conn == NULL;
+            sl_exchange_unref(ex);
+            if (gone)
+                break; /* list changed under us; the next WRITEABLE continues */
+        }
+    }
+}
+
+int sl_conn_on_writable(sl_conn *c)
+{
+    sl_server *s = c->srv;
+    if (c->close_now)
+        return -1;
+    sl_conn_progress(c);
+    if (c->close_now)
+        return -1;
+    if (c->proto == SL_CONN_H2 && sl_h2_fill_output(c) != 0)
+        return -1;
+    uint8_t *buf = s->scratch + LWS_PRE;
+    size_t n;
+    if (c->tls) {
+        int h2;
+        if (sl_tls_ready(c->tls, &h2) && c->out.bytes) {
+            uint8_t *plain = buf + SL_SCRATCH_BYTES;
+            size_t k = sl_oq_read(&c->out, plain, SL_SCRATCH_BYTES * 3 / 4);
+            if (sl_tls_write(c->tls, plain, k) != 0)
+                return -1;
+        }
+        n = sl_tls_take(c->tls, buf, SL_SCRATCH_BYTES);
+    } else {
+        n = sl_oq_read(&c->out, buf, SL_SCRATCH_BYTES);
+    }
+    if (n) {
+        if (lws_write(c->wsi, buf, n, LWS_WRITE_RAW) < (int)n)
+            return -1;
+        s->metrics.bytes_out += n;
+    }
+    notify_writable(c);
+    if (c->proto == SL_CONN_H2)
+        sl_h2_progress(c);
+    int more = c->out.bytes || (c->tls && sl_tls_pending_out(c->tls)) ||
+               (c->proto == SL_CONN_H2 && c->h2 && nghttp2_session_want_write(c->h2));
+    if (more) {
+        sl_conn_kick(c);
+        return 0;
+    }
+    if (c->closing) {
+        if (n) {
+            sl_conn_kick(c); /* one more round so lws has flushed what it buffered */
+            return 0;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+void sl_conn_on_close(sl_conn *c)
+{
+    sl_server *s = c->srv;
+    c->dead = 1;
+    if (c->ex) {
+        sl_exchange *ex = c->ex;
+        c->ex = NULL;
+        sl_exchange_detach_(ex, 1);
+    }
+    if (c->proto == SL_CONN_H2)
+        sl_h2_free(c);
+    sl_h1_parser_free(c->h1);
+    sl_tls_free(c->tls);
+    sl_buf_cleanup(&c->inbuf);
+    sl_oq_clear(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    free(c);
+}
+
+void sl_conn_shutdown(sl_conn *c)
+{
+    if (c->proto == SL_CONN_H2) {
+        sl_h2_shutdown(c);
+    } else if (c->ex) {
+        c->ex->keep_alive = 0;
+        c->ex->close_after = 1;
+    } else {
+        c->closing = 1;
+    }
+    sl_conn_kick(c);
+}

@@ -1,0 +1,647 @@
+"""End-to-end tests of Sluice's HTTP layer (gateway/server.c, conn.c, h1.c, h2.c, tls.c).
+
+Each test starts tests/support/testd/http_testd -- the real sl_server with test routes (/echo,
+/sink, /stream, /headers; see that file) -- on 127.0.0.1:0, waits for its "listening on" line,
+drives it with real clients (curl, nghttp, raw sockets, http.client) and stops it with SIGTERM,
+checking that it exits 0. No fixed sleeps: every wait polls a condition with a deadline.
+"""
+import hashlib
+import http.client
+import json
+import os
+import re
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+UUID4 = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+MiB = 1024 * 1024
+
+
+def find_testd():
+    p = os.environ.get("HTTP_TESTD")
+    if not p:
+        p = os.path.join(os.environ.get("SL_BINARY_DIR", "build"), "tests", "support",
+                         "http_testd")
+    if not os.path.exists(p):
+        pytest.fail(f"http_testd not built at {p}")
+    return p
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+class Server:
+    def __init__(self, *args):
+        raise_nofile()  # inherited by the server
+        self.proc = subprocess.Popen([find_testd(), "--listen", "127.0.0.1:0", "--auth", "none",
+                                      *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        line = b""
+        deadline = time.monotonic() + 15
+        while not line.endswith(b"\n"):
+            if time.monotonic() > deadline or not sel.select(deadline - time.monotonic()):
+                self.proc.kill()
+                raise RuntimeError("http_testd did not start: " + self.proc.stderr.read().decode())
+            ch = os.read(self.proc.stdout.fileno(), 1)
+            if not ch:
+                raise RuntimeError("http_testd exited: " + self.proc.stderr.read().decode())
+            line += ch
+        m = re.match(rb"listening on (https?)://([0-9.]+):(\d+)", line)
+        assert m, line
+        self.scheme, self.host, self.port = m.group(1).decode(), m.group(2).decode(), int(m.group(3))
+        self.url = f"{self.scheme}://{self.host}:{self.port}"
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for ln in f:
+                if ln.startswith("VmRSS:"):
+                    return int(ln.split()[1])
+        return 0
+
+    def stop(self, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("http_testd did not stop on SIGTERM")
+        err = self.proc.stderr.read().decode(errors="replace")
+        assert rc == 0, f"http_testd exited {rc}: {err[-2000:]}"
+        return err
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+def connect(srv):
+    return socket.create_connection((srv.host, srv.port), timeout=30)
+
+
+def read_response(sock, buf=b""):
+    """Reads one HTTP/1.1 response (Content-Length or chunked). Returns (status, headers, body,
+    rest)."""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(65536)
+        if not d:
+            raise EOFError(buf)
+        buf += d
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for ln in lines[1:]:
+        k, v = ln.split(b":", 1)
+        hdrs[k.strip().lower().decode()] = v.strip().decode()
+    if status == 100:
+        return status, hdrs, b"", buf
+    if "content-length" in hdrs:
+        n = int(hdrs["content-length"])
+        while len(buf) < n:
+            d = sock.recv(65536)
+            if not d:
+                raise EOFError
+            buf += d
+        return status, hdrs, buf[:n], buf[n:]
+    if hdrs.get("transfer-encoding") == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in buf:
+                buf += sock.recv(65536)
+            size_line, buf = buf.split(b"\r\n", 1)
+            n = int(size_line.split(b";")[0], 16)
+            while len(buf) < n + 2:
+                buf += sock.recv(65536)
+            body += buf[:n]
+            buf = buf[n + 2:]
+            if n == 0:
+                return status, hdrs, body, buf
+    body = buf
+    while True:
+        d = sock.recv(65536)
+        if not d:
+            return status, hdrs, body, b""
+        body += d
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, timeout=kw.pop("timeout", 300), **kw)
+
+
+def need(tool):
+    if not shutil.which(tool):
+        pytest.skip(f"{tool} not installed")
+
+
+# ---- basics -------------------------------------------------------------------------------------
+
+def test_health_metrics_and_common_headers(server):
+    c = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    c.request("GET", "/health")
+    r = c.getresponse()
+    assert r.status == 200
+    assert json.loads(r.read()) == {"status": "ok"}
+    assert UUID4.fullmatch(r.getheader("x-amzn-RequestId").encode())
+    assert r.getheader("Date").endswith(" GMT")
+    c.request("POST", "/echo", body=b"x" * 1000)
+    r = c.getresponse()
+    assert r.status == 200 and r.read() == b"x" * 1000
+    c.request("GET", "/nowhere")
+    r = c.getresponse()
+    assert r.status == 404
+    r.read()
+    c.request("GET", "/metrics")
+    r = c.getresponse()
+    text = r.read().decode()
+    assert r.status == 200
+    assert re.search(r'^sluice_requests_total\{operation="health",status="200"\} 1$', text, re.M)
+    assert re.search(r'^sluice_requests_total\{operation="Test.Echo",status="200"\} 1$', text, re.M)
+    assert re.search(r'^sluice_requests_total\{operation="Test.NotFound",status="404"\} 1$', text,
+                     re.M)
+    assert re.search(r'^sluice_request_duration_seconds_bucket\{operation="Test.Echo",le="\+Inf"\} 1$',
+                     text, re.M)
+    assert re.search(r"^sluice_open_connections 1$", text, re.M)
+    assert int(re.search(r"^sluice_received_bytes_total (\d+)$", text, re.M).group(1)) > 1000
+
+
+def test_head_request_has_no_body(server):
+    c = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    c.request("HEAD", "/health")
+    r = c.getresponse()
+    assert r.status == 200 and r.getheader("Content-Length") == "15"
+    assert r.read() == b""
+    c.request("GET", "/health")  # the connection is still in sync
+    assert c.getresponse().read() == b'{"status":"ok"}'
+
+
+# ---- the 1 GiB chunked upload with a response streamed during it --------------------------------
+
+def test_1gib_chunked_upload_streams_progress_and_hash(server):
+    total = 1024 * MiB
+    block = hashlib.sha256(b"seed").digest() * (MiB // 32)  # 1 MiB, not all zeros
+    pause_ms = 700
+    s = connect(server)
+    s.setblocking(False)
+    head = (f"POST /sink?pause_ms={pause_ms}&pause_at={64 * MiB} HTTP/1.1\r\nHost: t\r\n"
+            "Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    frame = b"%x\r\n" % len(block) + block + b"\r\n"
+    out = memoryview(head)
+    sent_body = 0
+    h = hashlib.sha256()
+    got = b""
+    first_progress_at = None  # body bytes sent when the first {"received"} arrived
+    paused_t = resumed_t = None
+    rss_max = 0
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    finished_sending = False
+    deadline = time.monotonic() + 240
+    last_rss = 0.0
+    while b'"done":true' not in got:
+        assert time.monotonic() < deadline, "upload too slow"
+        for key, ev in sel.select(1.0):
+            if ev & selectors.EVENT_READ:
+                d = s.recv(1 << 20)
+                assert d, "server closed the connection"
+                got += d
+                if first_progress_at is None and b'"received"' in got:
+                    first_progress_at = sent_body
+                if paused_t is None and b'"paused_at"' in got:
+                    paused_t = time.monotonic()
+                if resumed_t is None and b'"resumed_at"' in got:
+                    resumed_t = time.monotonic()
+            if ev & selectors.EVENT_WRITE and not finished_sending:
+                if not out:
+                    if sent_body < total:
+                        h.update(block)
+                        out = memoryview(frame)
+                        sent_body += len(block)
+                    else:
+                        out = memoryview(b"0\r\n\r\n")
+                        finished_sending = True
+                try:
+                    n = s.send(out)
+                    out = out[n:]
+                except BlockingIOError:
+                    pass
+                if finished_sending and not out:
+                    sel.modify(s, selectors.EVENT_READ)
+        if time.monotonic() - last_rss > 0.2:
+            rss_max = max(rss_max, server.rss_kib())
+            last_rss = time.monotonic()
+    s.close()
+    body = got.split(b"\r\n\r\n", 1)[1]
+    # Undo the chunk framing of the response.
+    lines = []
+    while body:
+        size_line, body = body.split(b"\r\n", 1)
+        n = int(size_line, 16)
+        lines.append(body[:n])
+        body = body[n + 2:]
+        if n == 0:
+            break
+    text = b"".join(lines).decode()
+    events = [json.loads(x) for x in text.splitlines()]
+    final = events[-1]
+    assert final["done"] is True and final["bytes"] == total
+    assert final["sha256"] == h.hexdigest()
+    assert first_progress_at is not None and first_progress_at < total // 2, \
+        f"first progress chunk only after {first_progress_at} bytes"
+    received = [e["received"] for e in events if "received" in e]
+    assert len(received) >= 100 and received == sorted(received)
+    # The body was paused for pause_ms, and the response kept flowing meanwhile: the
+    # "paused_at" line (written when the pause began) arrived about pause_ms before "resumed_at".
+    assert paused_t and resumed_t and resumed_t - paused_t >= pause_ms / 1000 * 0.7
+    print(f"\n1 GiB chunked upload: server VmRSS max {rss_max} KiB, first progress after "
+          f"{first_progress_at // MiB} MiB sent")
+    assert rss_max < 64 * 1024, f"server RSS grew to {rss_max} KiB"
+
+
+def test_chunked_upload_with_curl(server, tmp_path):
+    need("curl")
+    data = os.urandom(48 * MiB)
+    p = tmp_path / "up.bin"
+    p.write_bytes(data)
+    r = run(["curl", "-sS", "-N", "-T", str(p), "-H", "Transfer-Encoding: chunked",
+             server.url + "/sink"])
+    assert r.returncode == 0, r.stderr
+    final = json.loads(r.stdout.decode().splitlines()[-1])
+    assert final == {"done": True, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+# ---- Expect: 100-continue ---------------------------------------------------------------------------
+
+def test_expect_100_continue_answered_at_once(server, tmp_path):
+    need("curl")
+    p = tmp_path / "2m.bin"
+    p.write_bytes(os.urandom(2 * MiB))
+    r = run(["curl", "-sv", "-o", "/dev/null", "-w", "%{time_total}", "-H",
+             "Expect: 100-continue", "--data-binary", "@" + str(p), server.url + "/echo"])
+    assert r.returncode == 0
+    assert b"< HTTP/1.1 100 Continue" in r.stderr
+    assert float(r.stdout) < 0.5, f"curl took {r.stdout} s (it waits 1 s without a 100)"
+    # And on a raw socket: the 100 comes before any body byte is sent.
+    s = connect(server)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+    s.settimeout(2)
+    st, _, _, rest = read_response(s)
+    assert st == 100
+    s.sendall(b"hello")
+    st, _, body, _ = read_response(s, rest)
+    assert st == 200 and body == b"hello"
+
+
+def test_expect_100_refused_when_too_large(server):
+    s = connect(server)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+              b"Content-Length: 999999999\r\n\r\n")
+    st, hdrs, body, _ = read_response(s)
+    assert st == 413 and hdrs.get("connection") == "close"
+    assert b"larger than" in body
+
+
+# ---- keep-alive and pipelining ------------------------------------------------------------------
+
+def test_keepalive_and_pipelining_in_order(server):
+    s = connect(server)
+    reqs = b"".join([
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nfirst",
+        b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nthi\r\n2\r\nrd\r\n0\r\n\r\n",
+        b"GET /stream?n=3&size=5 HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nlast",
+    ])
+    s.sendall(reqs)  # all in one write
+    rest = b""
+    bodies, ids = [], set()
+    for _ in range(5):
+        st, hdrs, body, rest = read_response(s, rest)
+        assert st == 200
+        bodies.append(body)
+        ids.add(hdrs["x-amzn-requestid"])
+    assert bodies == [b"first", b'{"status":"ok"}', b"third", b"aaaaabbbbbccccc", b"last"]
+    assert len(ids) == 5
+    # Still open: one more request on the same connection.
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    st, hdrs, body, rest = read_response(s, rest)
+    assert st == 200 and hdrs["connection"] == "close"
+    assert s.recv(10) == b""
+
+
+def test_http10(server):
+    s = connect(server)
+    s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+    st, hdrs, body, _ = read_response(s)
+    assert st == 200 and body == b'{"status":"ok"}'
+    assert s.recv(10) == b""  # 1.0 without keep-alive: closed
+    s = connect(server)
+    s.sendall(b"GET /stream?n=2&size=3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    st, hdrs, body, _ = read_response(s)  # streamed to 1.0: close-delimited
+    assert st == 200 and body == b"aaabbb" and "transfer-encoding" not in hdrs
+
+
+# ---- HTTP/2 -------------------------------------------------------------------------------------
+
+def test_h2c_prior_knowledge_curl(server, tmp_path):
+    need("curl")
+    r = run(["curl", "-sS", "--http2-prior-knowledge", "-H", "X-Amz-Target: Kinesis_20131202.ListStreams",
+             "-H", "X-Amz-Date: 20260101T000000Z", "-d", "{}", "-w", "\n%{http_version}",
+             server.url + "/headers?a=b"])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert out.endswith("\n2")
+    assert "version: 20\n" in out and "method: POST\n" in out and "query: a=b\n" in out
+    assert "x-amz-target: Kinesis_20131202.ListStreams\n" in out
+    assert "x-amz-date: 20260101T000000Z\n" in out
+    assert f"authority: 127.0.0.1:{server.port}\n" in out
+    # Streamed upload and streamed download over h2c.
+    data = os.urandom(40 * MiB)
+    p = tmp_path / "up.bin"
+    p.write_bytes(data)
+    r = run(["curl", "-sS", "-N", "--http2-prior-knowledge", "-T", str(p), server.url + "/sink"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert json.loads(lines[-1]) == {"done": True, "bytes": len(data),
+                                     "sha256": hashlib.sha256(data).hexdigest()}
+    assert sum('"received"' in x for x in lines) == 5
+    r = run(["curl", "-sS", "--http2-prior-knowledge", server.url + "/stream?n=800"])
+    assert r.returncode == 0
+    assert len(r.stdout) == 800 * 65536
+    assert r.stdout[:65536] == b"a" * 65536 and r.stdout[-65536:] == bytes([97 + 799 % 26]) * 65536
+
+
+def test_h2c_nghttp(server, tmp_path):
+    need("nghttp")
+    data = os.urandom(24 * MiB)
+    p = tmp_path / "up.bin"
+    p.write_bytes(data)
+    r = run(["nghttp", "-d", str(p), server.url + "/sink"])
+    assert r.returncode == 0, r.stderr
+    final = json.loads(r.stdout.decode().splitlines()[-1])
+    assert final["sha256"] == hashlib.sha256(data).hexdigest() and final["bytes"] == len(data)
+    r = run(["nghttp", server.url + "/stream?n=300&size=100000"])
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout) == 300 * 100000
+    # Several streams on one connection, headers intact.
+    r = run(["nghttp", "-v", "-H", "x-amz-target: Firehose_20150804.PutRecord",
+             server.url + "/headers", server.url + "/health", server.url + "/stream?n=2&size=7"])
+    assert r.returncode == 0, r.stderr
+    assert b"x-amz-target: Firehose_20150804.PutRecord" in r.stdout
+    assert b'{"status":"ok"}' in r.stdout and b"aaaaaaabbbbbbb" in r.stdout
+    assert r.stdout.count(b"x-amzn-requestid") >= 3 or r.stdout.count(b"version: 20") == 1
+
+
+# ---- TLS ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def tls_server(tmp_path):
+    need("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    r = run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+             "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=IP:127.0.0.1"])
+    assert r.returncode == 0, r.stderr
+    s = Server("--tls-cert", str(cert), "--tls-key", str(key))
+    s.cert = str(cert)
+    yield s
+    s.stop()
+
+
+def test_tls_alpn_h2_and_http11(tls_server, tmp_path):
+    need("curl")
+    srv = tls_server
+    assert srv.scheme == "https"
+    r = run(["curl", "-sS", "--cacert", srv.cert, "--http2", "-o", "/dev/null", "-w",
+             "%{http_version}", srv.url + "/health"])
+    assert r.returncode == 0 and r.stdout == b"2", (r.stdout, r.stderr)
+    r = run(["curl", "-sS", "--cacert", srv.cert, "--http1.1", "-w", "\n%{http_version}",
+             srv.url + "/headers"])
+    assert r.returncode == 0 and r.stdout.endswith(b"\n1.1") and b"version: 11" in r.stdout
+    # Python's ssl + http.client (HTTP/1.1 over TLS, keep-alive).
+    ctx = ssl.create_default_context(cafile=srv.cert)
+    c = http.client.HTTPSConnection(srv.host, srv.port, context=ctx, timeout=10)
+    for i in range(3):
+        c.request("POST", "/echo", body=b"tls%d" % i)
+        assert c.getresponse().read() == b"tls%d" % i
+    # Streamed upload over h2 + TLS.
+    data = os.urandom(32 * MiB)
+    p = tmp_path / "up.bin"
+    p.write_bytes(data)
+    r = run(["curl", "-sS", "-N", "--cacert", srv.cert, "--http2", "-T", str(p),
+             srv.url + "/sink"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.decode().splitlines()[-1])["sha256"] == \
+        hashlib.sha256(data).hexdigest()
+
+
+def test_tls_nghttp_alpn(tls_server):
+    need("nghttp")
+    r = run(["nghttp", "-v", tls_server.url + "/stream?n=20"])
+    assert r.returncode == 0, r.stderr
+    assert b"The negotiated protocol: h2" in r.stdout
+    assert r.stdout.count(b"recv DATA frame") >= 20 * 4
+
+
+# ---- many idle connections ----------------------------------------------------------------------
+
+def test_10000_idle_keepalive_connections(server):
+    n = 10000
+    hard = raise_nofile()
+    if hard < n + 200:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} too low")
+    rss0 = server.rss_kib()
+    sel = selectors.DefaultSelector()
+    socks = []
+    req = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+    pending = {}
+    deadline = time.monotonic() + 120
+    # Open in waves so the listen backlog never overflows; each does one request, then idles.
+    for wave in range(0, n, 1000):
+        for _ in range(1000):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            s.connect_ex((server.host, server.port))
+            socks.append(s)
+            pending[s.fileno()] = [s, b"", False]
+            sel.register(s, selectors.EVENT_WRITE)
+        while pending:
+            assert time.monotonic() < deadline, f"{len(pending)} connections unanswered"
+            for key, ev in sel.select(5):
+                st = pending[key.fd]
+                s = st[0]
+                if ev & selectors.EVENT_WRITE and not st[2]:
+                    s.send(req)
+                    st[2] = True
+                    sel.modify(s, selectors.EVENT_READ)
+                elif ev & selectors.EVENT_READ:
+                    d = s.recv(4096)
+                    assert d, "server closed an idle connection"
+                    st[1] += d
+                    if st[1].endswith(b'{"status":"ok"}'):
+                        sel.unregister(s)
+                        del pending[key.fd]
+    # All idle now. The server still answers a new client at once.
+    t = time.monotonic()
+    c = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    elapsed = time.monotonic() - t
+    open_conns = int(re.search(r"^sluice_open_connections (\d+)$", text, re.M).group(1))
+    rss1 = server.rss_kib()
+    per_conn = (rss1 - rss0) * 1024 / n
+    print(f"\n{n} idle keep-alive connections: server RSS {rss0} -> {rss1} KiB, "
+          f"{per_conn:.0f} bytes per idle connection; new request answered in "
+          f"{elapsed * 1000:.1f} ms")
+    assert open_conns == n + 1
+    assert elapsed < 1.0
+    assert per_conn < 16 * 1024
+    # Every idle connection still works.
+    for s in socks[:: n // 50]:
+        s.setblocking(True)
+        s.settimeout(10)
+        s.sendall(req)
+        st, _, body, _ = read_response(s)
+        assert st == 200
+    for s in socks:
+        s.close()
+
+
+# ---- limits and timeouts ------------------------------------------------------------------------
+
+def test_oversized_head_431_and_garbage_400(server):
+    s = connect(server)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n")
+    st, hdrs, body, _ = read_response(s)
+    assert st == 431 and hdrs["connection"] == "close"
+    s = connect(server)
+    s.sendall(b"GARBAGE\r\n\r\n")
+    st, hdrs, _, _ = read_response(s)
+    assert st == 400 and hdrs["connection"] == "close"
+    assert s.recv(10) == b""
+    s = connect(server)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+    st, _, _, _ = read_response(s)
+    assert st == 400
+
+
+def test_small_max_header_bytes():
+    srv = Server("--max-header-bytes", "1024")
+    try:
+        s = connect(srv)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: " + b"b" * 1100 + b"\r\n\r\n")
+        assert read_response(s)[0] == 431
+        s = connect(srv)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: " + b"b" * 800 + b"\r\n\r\n")
+        assert read_response(s)[0] == 200
+    finally:
+        srv.stop()
+
+
+def wait_closed(sock, limit):
+    sock.settimeout(limit)
+    t = time.monotonic()
+    try:
+        while sock.recv(100):
+            pass
+    except (ConnectionResetError, socket.timeout):
+        pass
+    return time.monotonic() - t
+
+
+def test_idle_and_slow_clients_are_closed():
+    srv = Server("--idle-timeout", "2")
+    try:
+        idle = connect(srv)  # says nothing at all
+        slow = connect(srv)  # slowloris: a head byte every 300 ms never completes
+        kept = connect(srv)  # a request, then idle on keep-alive
+        kept.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_response(kept)[0] == 200
+        t0 = time.monotonic()
+        slow.settimeout(0.3)
+        closed = False
+        for ch in b"GET /health HTTP/1.1\r\nX-Slow: " + b"z" * 100:
+            try:
+                slow.send(bytes([ch]))
+                if slow.recv(10) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if time.monotonic() - t0 > 8:
+                break
+        slow_t = time.monotonic() - t0
+        assert closed and slow_t < 5, f"slow client still open after {slow_t:.1f} s"
+        assert wait_closed(idle, 10) < 6
+        assert wait_closed(kept, 10) < 6
+        c = http.client.HTTPConnection(srv.host, srv.port, timeout=5)  # server still fine
+        c.request("GET", "/health")
+        assert c.getresponse().status == 200
+    finally:
+        srv.stop()
+
+
+# ---- response back-pressure and stop ------------------------------------------------------------
+
+def test_slow_reader_keeps_server_memory_bounded(server):
+    s = connect(server)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.sendall(b"GET /stream?n=0 HTTP/1.1\r\nHost: t\r\n\r\n")  # endless
+    got = s.recv(65536)
+    assert got.startswith(b"HTTP/1.1 200")
+    rss0 = server.rss_kib()
+    # Do not read for a while: the producer must stop at its budget, not fill memory.
+    t = time.monotonic()
+    samples = []
+    while time.monotonic() - t < 1.5:
+        samples.append(server.rss_kib())
+        c = http.client.HTTPConnection(server.host, server.port, timeout=5)
+        c.request("GET", "/health")
+        assert c.getresponse().status == 200  # the loop is not stuck
+    assert max(samples) - rss0 < 8 * 1024, (rss0, max(samples))
+    # Then read fast: it flows.
+    total = 0
+    t = time.monotonic()
+    while total < 256 * MiB:
+        d = s.recv(1 << 20)
+        assert d
+        total += len(d)
+    rate = total / (time.monotonic() - t) / MiB
+    print(f"\nstreamed download over HTTP/1.1 chunked: {rate:.0f} MiB/s")
+    s.close()
+
+
+def test_graceful_stop_drains():
+    srv = Server("--drain-ms", "800")
+    s = connect(srv)
+    s.sendall(b"GET /stream?n=0 HTTP/1.1\r\nHost: t\r\n\r\n")  # never ends on its own
+    assert s.recv(100).startswith(b"HTTP/1.1 200")
+    idle = connect(srv)
+    idle.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert read_response(idle)[0] == 200
+    t = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    assert wait_closed(idle, 5) < 2  # idle keep-alive closed at once
+    srv.stop()  # exits 0 after the drain time closed the endless one
+    assert time.monotonic() - t < 5
