@@ -136,6 +136,8 @@ int sl_log_new_(sl_store *st, const sl_vfs *vfs, const char *data_dir, const cha
     pthread_mutex_init(&log->retain_mu, NULL);
     atomic_store(&log->last, UINT64_MAX);
     log->write_last = UINT64_MAX;
+    log->tail_fd = -1;
+    log->tail_max_ts = INT64_MIN;
     *out = log;
     log = NULL;
     rc = 0;
@@ -333,7 +335,8 @@ static int ensure_dir(sl_log *log)
     return 0;
 }
 
-/* Creates segment `base` with its header; appends it to segs. Its folder entry is synced by
+/* Creates segment `base` with its header and makes it the tail; the previous tail (if any) is
+ * sealed in the array with its final end and newest timestamp. Its folder entry is synced by
  * sl_log_sync_ (new_seg flag), before anything in it is acknowledged. */
 static int seg_create(sl_log *log, uint64_t base)
 {
@@ -364,9 +367,18 @@ static int seg_create(sl_log *log, uint64_t base)
         log->segs = ns;
         log->cap = cap;
     }
+    if (log->nsegs > 0) {
+        seg *old = &log->segs[log->nsegs - 1];
+        old->end = log->write_end;
+        old->max_ts_ns = log->tail_max_ts;
+        old->ts_known = 1;
+    }
     log->segs[log->nsegs++] =
-        (seg){.base = base, .end = base, .fd = fd, .ts_known = 1, .max_ts_ns = INT64_MIN};
+        (seg){.base = base, .end = base, .fd = fd, .ts_known = 0, .max_ts_ns = INT64_MIN};
     pthread_rwlock_unlock(&log->lock);
+    log->tail_fd = fd;
+    log->tail_base = base;
+    log->tail_max_ts = INT64_MIN;
     atomic_fetch_add(log->disk_bytes, SEG_HEADER);
     log->dirty = 1;
     log->new_seg = 1;
@@ -402,10 +414,9 @@ static int write_all(sl_log *log, int fd, struct iovec *iov, int n, uint64_t pos
 
 static int sync_tail(sl_log *log, uint64_t *fsyncs)
 {
-    seg *t = &log->segs[log->nsegs - 1];
     if (log->dirty) {
         (*fsyncs)++;
-        if (log->vfs->fdatasync(t->fd) != 0) {
+        if (log->vfs->fdatasync(log->tail_fd) != 0) {
             sl_error("storage", "log %s: fdatasync failed: %s", log->name, strerror(errno));
             return SL_EIO;
         }
@@ -426,23 +437,24 @@ int sl_log_write_(sl_log *log, log_pending *p, uint64_t *fsyncs)
 {
     struct iovec iov[MAX_IOV];
     int n = 0, rc = 0;
-    uint64_t start = log->write_end;
+    uint64_t start = log->write_end; /* logical offset of iov[0] */
     if (!log->dir_ready && (rc = ensure_dir(log)) != 0)
         return rc;
-    if (log->nsegs == 0 && (rc = seg_create(log, log->write_end)) != 0)
+    if (log->tail_fd < 0 && (rc = seg_create(log, log->write_end)) != 0)
         return rc;
-    seg *t = &log->segs[log->nsegs - 1];
     for (; p; p = p->next_in_log) {
         uint64_t frame = SL_LOG_ENTRY_HEADER + (uint64_t)p->len;
-        if (t->end > t->base && t->end - t->base + frame > log->segment_bytes) {
-            if (n && (rc = write_all(log, t->fd, iov, n, SEG_HEADER + start - t->base)) != 0)
+        uint64_t used = log->write_end - log->tail_base;
+        if (used > 0 && used + frame > log->segment_bytes) {
+            if (n && (rc = write_all(log, log->tail_fd, iov, n,
+                                     SEG_HEADER + start - log->tail_base)) != 0)
                 return rc;
             n = 0;
+            /* The old segment is durable before the new one exists (see recovery rules). */
             if ((rc = sync_tail(log, fsyncs)) != 0)
                 return rc;
             if ((rc = seg_create(log, log->write_end)) != 0)
                 return rc;
-            t = &log->segs[log->nsegs - 1];
             start = log->write_end;
         }
         uint64_t off = log->write_end;
@@ -454,26 +466,26 @@ int sl_log_write_(sl_log *log, log_pending *p, uint64_t *fsyncs)
         iov[n++] = (struct iovec){p->frame, (size_t)frame};
         log->write_end += frame;
         log->write_last = off;
-        t->end = log->write_end;
-        if (p->ts_ns > t->max_ts_ns)
-            t->max_ts_ns = p->ts_ns;
+        if (p->ts_ns > log->tail_max_ts)
+            log->tail_max_ts = p->ts_ns;
         log->dirty = 1;
         atomic_fetch_add(log->disk_bytes, frame);
         if (n == MAX_IOV) {
-            if ((rc = write_all(log, t->fd, iov, n, SEG_HEADER + start - t->base)) != 0)
+            if ((rc = write_all(log, log->tail_fd, iov, n, SEG_HEADER + start - log->tail_base)) !=
+                0)
                 return rc;
             n = 0;
             start = log->write_end;
         }
     }
     if (n)
-        rc = write_all(log, t->fd, iov, n, SEG_HEADER + start - t->base);
+        rc = write_all(log, log->tail_fd, iov, n, SEG_HEADER + start - log->tail_base);
     return rc;
 }
 
 int sl_log_sync_(sl_log *log, uint64_t *fsyncs)
 {
-    if (log->nsegs == 0)
+    if (log->tail_fd < 0)
         return 0;
     return sync_tail(log, fsyncs);
 }
@@ -493,6 +505,7 @@ int sl_log_drop_files_(sl_log *log)
     atomic_store(&log->dropped, 1);
     for (size_t i = 0; i < log->nsegs; i++) {
         seg *s = &log->segs[i];
+        uint64_t end = i + 1 == log->nsegs ? log->write_end : s->end;
         sl_seg_path_(log, s->base, path, sizeof(path));
         if (s->fd >= 0)
             log->vfs->close(s->fd);
@@ -501,9 +514,10 @@ int sl_log_drop_files_(sl_log *log)
             sl_error("storage", "cannot remove %s: %s", path, strerror(errno));
             rc = SL_EIO;
         }
-        atomic_fetch_sub(log->disk_bytes, SEG_HEADER + (s->end - s->base));
+        atomic_fetch_sub(log->disk_bytes, SEG_HEADER + (end - s->base));
     }
     log->nsegs = 0;
+    log->tail_fd = -1;
     pthread_rwlock_unlock(&log->lock);
     pthread_mutex_unlock(&log->retain_mu);
     /* Remove the folder and the parents it leaves empty, up to logs/. */

@@ -304,7 +304,11 @@ int sl_log_recover_(sl_log *log)
         }
     }
     if (log->nsegs > 0) {
-        log->write_end = log->segs[log->nsegs - 1].end;
+        seg *t = &log->segs[log->nsegs - 1];
+        log->write_end = t->end;
+        log->tail_fd = t->fd;
+        log->tail_base = t->base;
+        log->tail_max_ts = t->max_ts_ns;
         atomic_store(&log->first, log->segs[0].base);
     }
     sl_log_publish_(log);

@@ -38,6 +38,12 @@ struct sl_log {
     _Atomic uint64_t durable; /* durable end */
     _Atomic uint64_t last;    /* offset of the last durable entry, UINT64_MAX if none */
     _Atomic int dropped;
+    /* The tail segment as the writer sees it. Writer-thread fields, never in the shared array
+     * (retention moves array entries under the lock while the writer appends): the array's last
+     * entry gets its end and max_ts copied in only when it is sealed (seg_create). */
+    int tail_fd; /* -1: no segment yet */
+    uint64_t tail_base;
+    int64_t tail_max_ts;
     uint64_t write_end;           /* writer thread: end including written-not-yet-synced */
     uint64_t write_last;          /* writer thread: offset of the last written entry */
     int dir_ready;                /* writer thread: folder exists on disk */

@@ -192,8 +192,19 @@ void sl_store_close(sl_store *s)
         sl_log_free_(s->grave[i]);
     free(s->logs);
     free(s->grave);
-    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
-        sl_error("storage", "catalog close: %s", sqlite3_errmsg(s->db));
+    if (s->db && sqlite3_close(s->db) == SQLITE_BUSY) {
+        /* A service left prepared statements on the writer connection: finalize them so the
+         * file is closed cleanly (the writer thread is gone, nothing else uses them). */
+        sqlite3_stmt *st;
+        int n = 0;
+        while ((st = sqlite3_next_stmt(s->db, NULL)) != NULL) {
+            sqlite3_finalize(st);
+            n++;
+        }
+        sl_warn("storage", "catalog close: finalized %d statement(s) left prepared", n);
+        if (sqlite3_close(s->db) != SQLITE_OK)
+            sl_error("storage", "catalog close: %s", sqlite3_errmsg(s->db));
+    }
     pthread_mutex_destroy(&s->reg_mu);
     free(s->dir);
     free(s->catalog_path);

@@ -59,7 +59,8 @@ struct sl_writer {
     int stopping;
     _Atomic int failed;
     pthread_t thread;
-    uint64_t gen; /* batch number, writer thread */
+    uint64_t gen;        /* batch number, writer thread */
+    sqlite3_stmt *tx[6]; /* writer thread: prepared transaction statements */
     _Atomic uint64_t appends, fsyncs, batches;
 };
 
@@ -70,16 +71,25 @@ static void fail_sticky(sl_writer *w, const char *what)
                  what);
 }
 
-static int run_sql_exec(sqlite3 *db, const char *sql)
+/* Transaction control statements, prepared once on the writer connection. */
+enum { TX_BEGIN, TX_SAVEPOINT, TX_ROLLBACK_TO, TX_RELEASE, TX_COMMIT, TX_ROLLBACK, TX_N };
+static const char *const tx_sql[TX_N] = {"BEGIN IMMEDIATE", "SAVEPOINT op", "ROLLBACK TO op",
+                                         "RELEASE op",      "COMMIT",       "ROLLBACK"};
+
+static int tx(sl_writer *w, int which)
 {
-    char *err = NULL;
-    int r = sqlite3_exec(db, sql, NULL, NULL, &err);
-    if (r != SQLITE_OK) {
-        sl_error("storage", "catalog: %s: %s", sql, err ? err : sqlite3_errstr(r));
-        sqlite3_free(err);
-        return SL_EIO;
+    sqlite3_stmt **st = &w->tx[which];
+    int r = SQLITE_OK;
+    if (!*st)
+        r = sqlite3_prepare_v2(w->db, tx_sql[which], -1, st, NULL);
+    if (r == SQLITE_OK) {
+        r = sqlite3_step(*st);
+        sqlite3_reset(*st);
+        if (r == SQLITE_DONE)
+            return 0;
     }
-    return 0;
+    sl_error("storage", "catalog: %s: %s", tx_sql[which], sqlite3_errmsg(w->db));
+    return SL_EIO;
 }
 
 /* SQL phase: one transaction for the batch; each op's step in its own savepoint. */
@@ -91,26 +101,27 @@ static void run_sql(sl_writer *w, op *batch)
             any = 1;
     if (!any)
         return;
-    if (!w->db || run_sql_exec(w->db, "BEGIN IMMEDIATE") != 0) {
+    if (!w->db || tx(w, TX_BEGIN) != 0) {
         fail_sticky(w, "catalog BEGIN");
         return;
     }
     for (op *o = batch; o; o = o->next) {
         if (!o->sql || o->rc != 0)
             continue;
-        if (run_sql_exec(w->db, "SAVEPOINT op") != 0) {
+        if (tx(w, TX_SAVEPOINT) != 0) {
             o->rc = SL_EIO;
             continue;
         }
         int r = o->sql(w->db, o->arg, o->log ? &o->lp.entry : NULL);
         if (r != 0) {
             o->rc = r;
-            run_sql_exec(w->db, "ROLLBACK TO op");
+            tx(w, TX_ROLLBACK_TO);
         }
-        run_sql_exec(w->db, "RELEASE op");
+        tx(w, TX_RELEASE);
     }
-    if (run_sql_exec(w->db, "COMMIT") != 0) {
-        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    if (tx(w, TX_COMMIT) != 0) {
+        if (!sqlite3_get_autocommit(w->db))
+            tx(w, TX_ROLLBACK);
         fail_sticky(w, "catalog COMMIT");
     }
 }
@@ -274,6 +285,8 @@ void sl_writer_free_(sl_writer *w)
     pthread_cond_broadcast(&w->room);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    for (size_t i = 0; i < sizeof(w->tx) / sizeof(w->tx[0]); i++)
+        sqlite3_finalize(w->tx[i]);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->room);
