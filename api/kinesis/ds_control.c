@@ -1,6 +1,6 @@
 /* Kinesis Data Streams control plane: CreateStream, DeleteStream, DescribeStream,
  * DescribeStreamSummary, ListShards, DescribeLimits, retention, tags, enhanced monitoring,
- * SplitShard and MergeShards.
+ * SplitShard, MergeShards and UpdateShardCount.
  *
  * Every handler runs on the loop thread with an input already validated against the model
  * (api/wire/validate.c). Changes are made to the in-memory model first (so the next request
@@ -677,4 +677,46 @@ void sl_kinesis_merge_shards(sl_api_call *call)
         return;
     }
     after_reshard(call, m, s);
+}
+
+void sl_kinesis_update_shard_count(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
+    sl_ds_err e;
+    char arn[300];
+    if (!s)
+        return;
+    uint32_t current = sl_ds_stream_open_shards(s);
+    double target = sl_ds_in_num(call->input, "TargetShardCount", 0);
+    if (target < 1 || target > 100000) {
+        sl_ds_err_set(&e, SL_ERANGE, "ValidationException",
+                      "1 validation error detected: Value '%.0f' at 'targetShardCount' failed to "
+                      "satisfy constraint: Member must have value between 1 and 100000",
+                      target);
+        sl_ds_reply_err(call, &e);
+        return;
+    }
+    if (sl_ds_stream_update_shard_count(m, s, (uint32_t)target, now_ms(), log_end, NULL, &e)) {
+        sl_ds_reply_err(call, &e);
+        return;
+    }
+    int rc = sl_ds_attach_logs(m, s);
+    if (rc) {
+        sl_wire_call_error_code(call, rc);
+        return;
+    }
+    cJSON *out = cJSON_CreateObject();
+    sl_ds_stream_arn(m, s, arn, sizeof(arn));
+    int bad = !out || !cJSON_AddStringToObject(out, "StreamName", s->name);
+    bad |= bad || !cJSON_AddNumberToObject(out, "CurrentShardCount", current);
+    bad |= bad || !cJSON_AddNumberToObject(out, "TargetShardCount", target);
+    bad |= bad || !cJSON_AddStringToObject(out, "StreamARN", arn);
+    if (bad) {
+        cJSON_Delete(out);
+        out = NULL;
+    }
+    sl_ds_registry_put(m, s);
+    sl_ds_persist_and_reply(call, m, s, out);
+    sl_ds_schedule_transition(m, s);
 }

@@ -629,7 +629,11 @@ static void read_work(void *arg)
             goto out;
         }
     }
-    while (n < r->limit && bytes < GET_RECORDS_MAX_BYTES) {
+    /* Bytes looked at, returned or skipped: bounds the work of one call when a long stretch
+     * of the log is past retention but not yet removed. */
+    uint64_t scanned = 0;
+    while (n < r->limit && bytes < GET_RECORDS_MAX_BYTES &&
+           scanned < 4 * (uint64_t)GET_RECORDS_MAX_BYTES) {
         sl_buf_reset(&payload);
         rc = sl_log_read(r->log, pos, &e, &payload);
         if (rc == SL_EAGAIN) {
@@ -665,6 +669,7 @@ static void read_work(void *arg)
             last_ts_ms = e.ts_ns / 1000000;
             n++;
         }
+        scanned += e.next_offset - e.offset;
         pos = e.next_offset;
     }
     if (!at_end && sl_log_end_offset(r->log) <= pos)
@@ -719,26 +724,27 @@ static void read_done(void *arg)
 
 static cJSON *child_shards(const sl_ds_stream *s, uint32_t parent)
 {
+    const sl_ds_shard *p = &s->shards[parent];
     cJSON *arr = cJSON_CreateArray();
     int bad = !arr;
     for (size_t i = 0; !bad && i < s->n_shards; i++) {
         const sl_ds_shard *c = &s->shards[i];
-        if (c->parent != parent && c->adjacent_parent != parent)
+        if (!sl_ds_stream_is_child(s, p, c))
             continue;
         char id[21], a[SL_DS_HASHKEY_STRLEN], b[SL_DS_HASHKEY_STRLEN];
         cJSON *o = cJSON_CreateObject(), *ps, *hk;
-        bad |= !o || !cJSON_AddItemToArray(arr, o);
-        if (bad)
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            bad = 1;
             break;
+        }
         sl_ds_shard_id(c->index, id);
         bad |= !cJSON_AddStringToObject(o, "ShardId", id);
         bad |= !(ps = cJSON_AddArrayToObject(o, "ParentShards"));
-        if (!bad && c->parent != SL_DS_NO_PARENT) {
-            sl_ds_shard_id(c->parent, id);
-            bad |= !cJSON_AddItemToArray(ps, cJSON_CreateString(id));
-        }
-        if (!bad && c->adjacent_parent != SL_DS_NO_PARENT) {
-            sl_ds_shard_id(c->adjacent_parent, id);
+        for (size_t j = 0; !bad && j < c->index; j++) {
+            if (!sl_ds_stream_is_child(s, &s->shards[j], c))
+                continue;
+            sl_ds_shard_id((uint32_t)j, id);
             bad |= !cJSON_AddItemToArray(ps, cJSON_CreateString(id));
         }
         sl_ds_hashkey_format(c->start_hash, a);

@@ -459,6 +459,71 @@ int sl_ds_stream_merge(sl_ds_model *m, sl_ds_stream *s, const char *shard_id,
     return 0;
 }
 
+int sl_ds_stream_update_shard_count(sl_ds_model *m, sl_ds_stream *s, uint32_t target,
+                                    int64_t now_ms, sl_ds_end_offset_fn eo, void *arg, sl_ds_err *e)
+{
+    uint32_t open = sl_ds_stream_open_shards(s);
+    int rc;
+
+    if (s->status != SL_DS_ACTIVE)
+        return not_active(m, s, e);
+    if (target > 2 * (uint64_t)open)
+        return sl_ds_err_set(e, SL_ERANGE, "ValidationException",
+                             "UpdateShardCount failed for stream %s under account %s. Cannot "
+                             "scale up over double your current open shard count. Current open "
+                             "shard count: %u Target shard count: %u",
+                             s->name, m->account, open, target);
+    if (target == 0 || 2 * (uint64_t)target < open)
+        return sl_ds_err_set(e, SL_ERANGE, "ValidationException",
+                             "UpdateShardCount failed for stream %s under account %s. Cannot "
+                             "scale down below half your current open shard count. Current open "
+                             "shard count: %u Target shard count: %u",
+                             s->name, m->account, open, target);
+    if (target > open && (rc = shard_limit_check(m, target - open, e)))
+        return rc;
+    if (reserve_shards(s, target))
+        return sl_ds_err_set(e, SL_ENOMEM, "InternalFailure", "Internal Service Failure");
+    size_t first_new = s->n_shards;
+    for (uint32_t i = 0; i < target; i++) {
+        sl_u128 a, b;
+        uint32_t parent = SL_DS_NO_PARENT, adjacent = SL_DS_NO_PARENT;
+        sl_ds_hashkey_split(target, i, &a, &b);
+        for (size_t j = 0; j < first_new; j++) {
+            const sl_ds_shard *o = &s->shards[j];
+            if (o->closed_ms)
+                continue;
+            if (o->start_hash <= a && a <= o->end_hash)
+                parent = o->index;
+            if (o->start_hash <= b && b <= o->end_hash)
+                adjacent = o->index;
+        }
+        if (adjacent == parent)
+            adjacent = SL_DS_NO_PARENT;
+        add_shard(s, a, b, parent, adjacent, now_ms);
+    }
+    for (size_t j = 0; j < first_new; j++) {
+        sl_ds_shard *o = &s->shards[j];
+        if (o->closed_ms)
+            continue;
+        o->end_offset = eo ? eo(arg, o) : 0;
+        o->closed_ms = now_ms;
+    }
+    s->status = SL_DS_UPDATING;
+    return 0;
+}
+
+int sl_ds_stream_is_child(const sl_ds_stream *s, const sl_ds_shard *p, const sl_ds_shard *c)
+{
+    if (c == p || !p->closed_ms || c->index < p->index)
+        return 0;
+    if (c->parent == p->index || c->adjacent_parent == p->index)
+        return 1;
+    /* Opened by the same change (an UpdateShardCount) over part of p's range. */
+    return c->created_ms == p->closed_ms && c->start_hash <= p->end_hash &&
+           p->start_hash <= c->end_hash && c->parent != SL_DS_NO_PARENT &&
+           s->shards[c->parent].closed_ms == p->closed_ms;
+}
+
 int sl_ds_stream_set_retention(const sl_ds_model *m, sl_ds_stream *s, long hours, int increase,
                                sl_ds_err *e)
 {

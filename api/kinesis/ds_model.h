@@ -162,6 +162,21 @@ int sl_ds_stream_merge(sl_ds_model *m, sl_ds_stream *s, const char *shard_id,
                        const char *adjacent_id, int64_t now_ms, sl_ds_end_offset_fn eo, void *arg,
                        sl_ds_err *e);
 
+/* UpdateShardCount with UNIFORM_SCALING: closes every open shard and opens `target` shards that
+ * split the hash space evenly. Each new shard's ParentShardId is the old shard holding its
+ * starting key and its AdjacentParentShardId the old shard holding its ending key (when
+ * different); a new shard can overlap more old shards than that (scaling down by more than
+ * 1/2 of an uneven layout), which sl_ds_stream_is_child covers. The real service reaches the
+ * same layout through a series of splits and merges instead. Rules: ACTIVE (else
+ * ResourceInUseException), target within [ceil(open/2), 2*open] (ValidationException) and the
+ * shard limit (LimitExceededException). ACTIVE -> UPDATING. */
+int sl_ds_stream_update_shard_count(sl_ds_model *m, sl_ds_stream *s, uint32_t target,
+                                    int64_t now_ms, sl_ds_end_offset_fn eo, void *arg,
+                                    sl_ds_err *e);
+/* Whether shard c was opened when shard p was closed and took over part of its hash range
+ * (split/merge children by parent link, UpdateShardCount children by overlap). */
+int sl_ds_stream_is_child(const sl_ds_stream *s, const sl_ds_shard *p, const sl_ds_shard *c);
+
 /* Retention (24..8760 h); texts of spec §3.6. increase=1 for IncreaseStreamRetentionPeriod. */
 int sl_ds_stream_set_retention(const sl_ds_model *m, sl_ds_stream *s, long hours, int increase,
                                sl_ds_err *e);

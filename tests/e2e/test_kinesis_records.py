@@ -251,3 +251,37 @@ def test_sequence_numbers_increase_across_restart(make_gateway):
     gw.start()
     k = gw.client("kinesis")
     assert len(k.get_records(ShardIterator=it)["Records"]) == 10
+
+
+def test_update_shard_count_rescales_and_links_children(gw):
+    k = gw.client("kinesis")
+    make_stream(k, "u", 2)
+    old = {}
+    for i in range(40):
+        r = k.put_record(StreamName="u", Data=f"o{i}".encode(), PartitionKey=f"k{i}")
+        old.setdefault(r["ShardId"], []).append(r["SequenceNumber"])
+    out = k.update_shard_count(StreamName="u", TargetShardCount=3, ScalingType="UNIFORM_SCALING")
+    assert (out["CurrentShardCount"], out["TargetShardCount"]) == (2, 3)
+    deadline = time.monotonic() + 20
+    while k.describe_stream_summary(StreamName="u")["StreamDescriptionSummary"][
+            "StreamStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    open_now = k.list_shards(StreamName="u", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+    assert [s["ShardId"] for s in open_now] == [f"shardId-{i:012d}" for i in (2, 3, 4)]
+    assert open_now[1]["ParentShardId"] == "shardId-000000000000"
+    assert open_now[1]["AdjacentParentShardId"] == "shardId-000000000001"
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        k.update_shard_count(StreamName="u", TargetShardCount=7, ScalingType="UNIFORM_SCALING")
+    assert error_of(ei)[0] == "ValidationException"
+    for parent, seqs in old.items():
+        recs, last = read_all(k, "u", parent)
+        assert [x["SequenceNumber"] for x in recs] == seqs
+        assert "NextShardIterator" not in last
+        kids = {c["ShardId"] for c in last["ChildShards"]}
+        assert kids == ({"shardId-000000000002", "shardId-000000000003"}
+                        if parent.endswith("0") else
+                        {"shardId-000000000003", "shardId-000000000004"})
+    r = k.put_record(StreamName="u", Data=b"n", PartitionKey="k1")
+    assert r["ShardId"] in {"shardId-000000000002", "shardId-000000000003",
+                            "shardId-000000000004"}

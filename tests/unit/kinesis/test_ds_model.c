@@ -277,6 +277,58 @@ static void test_json_round_trip(void **state)
     sl_ds_model_cleanup(&m);
 }
 
+static void test_update_shard_count(void **state)
+{
+    (void)state;
+    sl_ds_model m;
+    sl_ds_stream *s;
+    sl_ds_err e;
+    sl_ds_model_init(&m, "123456789012", "us-east-1");
+    assert_int_equal(sl_ds_model_create_stream(&m, "u", 3, SL_DS_PROVISIONED, 1, &s, &e), 0);
+    sl_ds_stream_finish(s);
+    assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 7, 2, fake_end, NULL, &e), SL_ERANGE);
+    assert_string_equal(e.type, "ValidationException");
+    assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 1, 2, fake_end, NULL, &e), SL_ERANGE);
+    assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 5, 2, fake_end, NULL, &e), 0);
+    assert_int_equal(s->status, SL_DS_UPDATING);
+    assert_int_equal(sl_ds_stream_open_shards(s), 5);
+    assert_int_equal(s->n_shards, 8);
+    for (uint32_t i = 0; i < 5; i++) {
+        sl_u128 a, b;
+        sl_ds_hashkey_split(5, i, &a, &b);
+        assert_true(s->shards[3 + i].start_hash == a && s->shards[3 + i].end_hash == b);
+        assert_true(s->shards[3 + i].parent != SL_DS_NO_PARENT);
+    }
+    /* Every old shard has children, and every child of an old shard overlaps it. */
+    for (uint32_t p = 0; p < 3; p++) {
+        int kids = 0;
+        for (uint32_t c = 3; c < 8; c++) {
+            if (!sl_ds_stream_is_child(s, &s->shards[p], &s->shards[c]))
+                continue;
+            kids++;
+            assert_true(s->shards[c].start_hash <= s->shards[p].end_hash &&
+                        s->shards[p].start_hash <= s->shards[c].end_hash);
+        }
+        assert_true(kids >= 2);
+    }
+    /* Shard 4 = [1/5, 2/5) lies across old shards 0 and 1. */
+    assert_int_equal(s->shards[4].parent, 0);
+    assert_int_equal(s->shards[4].adjacent_parent, 1);
+    /* Not while UPDATING; then down to 3 (>= half of 5). */
+    assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 3, 3, fake_end, NULL, &e), SL_EBUSY);
+    sl_ds_stream_finish(s);
+    assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 3, 3, fake_end, NULL, &e), 0);
+    assert_int_equal(sl_ds_stream_open_shards(s), 3);
+    /* New shard 9 = [1/3, 2/3) overlaps old 4, 5 and 6 (of five): all three count as parents. */
+    int parents = 0;
+    for (uint32_t p = 3; p < 8; p++)
+        parents += sl_ds_stream_is_child(s, &s->shards[p], &s->shards[9]);
+    assert_int_equal(parents, 3);
+    /* Grandparents are not parents. */
+    assert_false(sl_ds_stream_is_child(s, &s->shards[0], &s->shards[9]));
+    sl_ds_model_cleanup(&m);
+}
+
 /* Random splits and merges; after each step the open shards must tile [0, 2^128-1] exactly. */
 static void test_random_reshard(void **state)
 {
@@ -334,7 +386,7 @@ int main(void)
         cmocka_unit_test(test_create_and_states),      cmocka_unit_test(test_limits),
         cmocka_unit_test(test_shard_lookup),           cmocka_unit_test(test_split_merge),
         cmocka_unit_test(test_retention_tags_metrics), cmocka_unit_test(test_json_round_trip),
-        cmocka_unit_test(test_random_reshard),
+        cmocka_unit_test(test_update_shard_count),     cmocka_unit_test(test_random_reshard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
