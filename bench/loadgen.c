@@ -326,7 +326,7 @@ static void generate_body(worker *w)
 {
     const config *cfg = w->cfg;
     sl_buf *b = &w->body;
-    int sample = w->gens++ % SAMPLE_EVERY == 0;
+    int sample = ++w->gens % SAMPLE_EVERY == 0; /* not the first, cold call */
     int64_t t0 = sample ? thread_cpu_ns() : 0;
     sl_buf_reset(b);
     sl_buf_append_str(b, "{\"StreamName\":\"");
@@ -374,7 +374,7 @@ static int render_request(worker *w, conn *c)
     for (size_t i = 0; i < cfg->n_headers; i++)
         sl_buf_printf(o, "%s: %s\r\n", cfg->headers[i].name, cfg->headers[i].value);
     if (cfg->sign) {
-        int sample = w->signs++ % SAMPLE_EVERY == 0;
+        int sample = ++w->signs % SAMPLE_EVERY == 0; /* not the first, cold call */
         int64_t t0 = sample ? thread_cpu_ns() : 0;
         sl_http_header hs[MAX_HEADERS + 1];
         size_t n = 0;
