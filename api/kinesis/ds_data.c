@@ -11,7 +11,7 @@
  *
  * Reads. GetShardIterator resolves the position without touching the disk: a log offset
  * (TRIM_HORIZON: 0, clamped at read time to the first retained entry; LATEST: the durable end;
- * AT/AFTER_SEQUENCE_NUMBER: the counter of the number, with an "after" flag) or, for
+ * AT/AFTER_SEQUENCE_NUMBER: the counter of the number, with an "at" or "after" flag) or, for
  * AT_TIMESTAMP, the timestamp itself with a "scan" flag. GetRecords opens the iterator, takes
  * what it needs from the model on the loop, then reads on the reader thread (ds_service.c),
  * skipping entries older than the retention period, and returns at most Limit records and
@@ -33,7 +33,10 @@
 #define GET_RECORDS_MAX_BYTES     ((size_t)10 << 20)
 #define GET_RECORDS_DEFAULT_LIMIT 10000
 
-enum { POS_AFTER = 1, POS_TIMESTAMP = 2 };
+/* Iterator flags: how `position` is to be read (resolved on the reader thread by
+ * resolve_start). 0: a log offset; POS_AT / POS_AFTER: a sequence-number counter; POS_TIMESTAMP:
+ * an arrival time in ms. */
+enum { POS_AFTER = 1, POS_TIMESTAMP = 2, POS_AT = 4 };
 
 static int64_t now_ms(void)
 {
@@ -117,7 +120,7 @@ static void put_finish(void *arg)
         char id[21], seq[SL_DS_SEQNO_STRLEN];
         sl_ds_shard tmp = {.index = pe->shard, .created_ms = pe->shard_created_ms};
         sl_ds_shard_id(pe->shard, id);
-        sl_ds_format_seq(&tmp, pe->offset, pe->ts_ms, seq);
+        sl_ds_format_seq(&tmp, pe->offset + 1, pe->ts_ms, seq);
         out = cJSON_CreateObject();
         bad |= !out || !cJSON_AddStringToObject(out, "ShardId", id);
         bad |= bad || !cJSON_AddStringToObject(out, "SequenceNumber", seq);
@@ -145,7 +148,7 @@ static void put_finish(void *arg)
             char id[21], seq[SL_DS_SEQNO_STRLEN];
             sl_ds_shard tmp = {.index = pe->shard, .created_ms = pe->shard_created_ms};
             sl_ds_shard_id(pe->shard, id);
-            sl_ds_format_seq(&tmp, pe->offset, pe->ts_ms, seq);
+            sl_ds_format_seq(&tmp, pe->offset + 1, pe->ts_ms, seq);
             bad |= !cJSON_AddStringToObject(o, "SequenceNumber", seq);
             bad |= !cJSON_AddStringToObject(o, "ShardId", id);
         }
@@ -488,7 +491,7 @@ void sl_kinesis_get_shard_iterator(sl_api_call *call)
             t.position = end;
         } else {
             t.position = q.counter;
-            t.flags = strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0 ? POS_AFTER : 0;
+            t.flags = strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0 ? POS_AFTER : POS_AT;
         }
     } else if (strcmp(type, "TRIM_HORIZON") == 0) {
         t.position = 0;
@@ -574,7 +577,7 @@ static int add_record(cJSON *arr, const read_job *r, const sl_log_entry *e, cons
     pk[pk_len] = '\0';
     sl_ds_b64_encode(p + 2 + pk_len, dlen, b64);
     int64_t ts_ms = e->ts_ns / 1000000;
-    sl_ds_format_seq(&r->shard, e->offset, ts_ms, seq);
+    sl_ds_format_seq(&r->shard, e->offset + 1, ts_ms, seq);
     bad |= !cJSON_AddStringToObject(o, "SequenceNumber", seq);
     bad |= sl_wire_json_add_timestamp(o, "ApproximateArrivalTimestamp", ts_ms) != 0;
     bad |= !cJSON_AddStringToObject(o, "Data", b64);
@@ -584,6 +587,38 @@ static int add_record(cJSON *arr, const read_job *r, const sl_log_entry *e, cons
     free(b64);
     *data_bytes += dlen + pk_len;
     return bad ? SL_ENOMEM : 0;
+}
+
+int sl_ds_resolve_start(sl_log *log, uint64_t position, uint8_t flags, uint64_t *out)
+{
+    uint64_t first = sl_log_first_offset(log), pos = position;
+    sl_log_entry e;
+    int rc;
+
+    if (flags & POS_TIMESTAMP) {
+        int64_t want_ns = (int64_t)position * 1000000;
+        pos = first;
+        while ((rc = sl_log_read(log, pos, &e, NULL)) == 0 && e.ts_ns < want_ns)
+            pos = e.next_offset;
+    } else if ((flags & (POS_AT | POS_AFTER)) && position > 0) {
+        /* Counter k names the record at offset k - 1, or -- when no record starts there -- the
+         * position k itself (an idle ContinuationSequenceNumber). */
+        rc = sl_log_read(log, position - 1, &e, NULL);
+        if (rc == 0)
+            pos = (flags & POS_AFTER) ? e.next_offset : e.offset;
+        else if (rc == SL_ECORRUPT || rc == SL_EAGAIN)
+            pos = position;
+        else if (rc == SL_ERANGE)
+            pos = first;
+        else
+            return rc;
+    } else if (flags & (POS_AT | POS_AFTER)) {
+        pos = 0;
+    }
+    if (pos < first)
+        pos = first;
+    *out = pos;
+    return 0;
 }
 
 static void read_fail(read_job *r, int status, const char *type, const char *msg)
@@ -612,22 +647,9 @@ static void read_work(void *arg)
         read_fail(r, 500, "InternalFailure", "Internal Service Failure");
         goto out;
     }
-    if (r->t.flags & POS_TIMESTAMP)
-        pos = 0;
-    if (pos < sl_log_first_offset(r->log))
-        pos = sl_log_first_offset(r->log);
-    if (r->t.flags & POS_TIMESTAMP) {
-        int64_t want_ns = (int64_t)r->t.position * 1000000;
-        while ((rc = sl_log_read(r->log, pos, &e, NULL)) == 0 && e.ts_ns < want_ns)
-            pos = e.next_offset;
-    } else if (r->t.flags & POS_AFTER) {
-        rc = sl_log_read(r->log, pos, &e, NULL);
-        if (rc == 0)
-            pos = e.next_offset;
-        else if (rc == SL_ECORRUPT) {
-            read_fail(r, 400, "InvalidArgumentException", "Invalid ShardIterator.");
-            goto out;
-        }
+    if ((rc = sl_ds_resolve_start(r->log, r->t.position, r->t.flags, &pos))) {
+        read_fail(r, 400, "InvalidArgumentException", "Invalid ShardIterator.");
+        goto out;
     }
     /* Bytes looked at, returned or skipped: bounds the work of one call when a long stretch
      * of the log is past retention but not yet removed. */

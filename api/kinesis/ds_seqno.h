@@ -13,11 +13,15 @@
  *     8        32    shard index
  *     1        4     0x2 (version)
  *
- * Sluice uses the shard log's byte offset of the record as the counter. Offsets are assigned by
- * the storage writer, strictly increase in write order and are never reused, also across
- * restarts (they are recovered from the log tail), so numbers strictly increase within a shard,
- * and a number maps back to its record without an index. A shard's StartingSequenceNumber uses
- * counter 0; a closed shard's EndingSequenceNumber uses SL_DS_SEQNO_COUNTER_END.
+ * Sluice uses the shard log's byte offset of the record plus one as the counter. Offsets are
+ * assigned by the storage writer, strictly increase in write order and are never reused, also
+ * across restarts (they are recovered from the log tail), so numbers strictly increase within a
+ * shard, and a number maps back to its record without an index. Because log entries are at
+ * least 32 bytes long, a counter k either names the record at offset k - 1 or -- when no entry
+ * starts there -- the position between records at offset k; SubscribeToShard uses the latter as
+ * ContinuationSequenceNumber when it has delivered nothing yet. A shard's
+ * StartingSequenceNumber uses counter 0 (before every record); a closed shard's
+ * EndingSequenceNumber uses SL_DS_SEQNO_COUNTER_END.
  *
  * Pure computation: any thread, no allocation. */
 #ifndef SLUICE_DS_SEQNO_H

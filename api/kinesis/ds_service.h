@@ -20,7 +20,7 @@
  * Shard logs are named "kinesis/<region>/<stream creation ms>.<stream>/<shard index>", so a
  * stream re-created under the same name never sees an old incarnation's records. Each log entry
  * is one record: u16 big-endian partition-key length | key bytes | data bytes; the entry
- * timestamp is the arrival time (ms precision) and the entry offset is the counter of the
+ * timestamp is the arrival time (ms precision) and the entry offset + 1 is the counter of the
  * record's sequence number (ds_seqno.h). */
 #ifndef SLUICE_DS_SERVICE_H
 #define SLUICE_DS_SERVICE_H
@@ -83,6 +83,11 @@ void sl_ds_persist(sl_ds_model *m, sl_ds_stream *s);
 void sl_ds_schedule_transition(sl_ds_model *m, sl_ds_stream *s);
 /* Updates the ListStreams registry entry of s. */
 void sl_ds_registry_put(const sl_ds_model *m, const sl_ds_stream *s);
+
+/* Where a read starts in log for an iterator position and its flags (ds_data.c): clamps to the
+ * first retained entry, resolves sequence-number counters and timestamps. Reads headers from
+ * disk: reader thread. Returns 0, or an SL_E* from the log. */
+int sl_ds_resolve_start(sl_log *log, uint64_t position, uint8_t flags, uint64_t *out);
 
 /* Reader thread: work(arg) runs on it (disk reads allowed), then done(arg) on the loop thread.
  * Returns 0, or SL_ENOMEM / SL_ECLOSED (nothing will run). */

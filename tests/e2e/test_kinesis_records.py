@@ -118,6 +118,12 @@ def test_put_records_and_iterator_types(gw):
                                  ShardIteratorType="AFTER_SEQUENCE_NUMBER",
                                  StartingSequenceNumber=seqs[100])["ShardIterator"]
     assert k.get_records(ShardIterator=after, Limit=1)["Records"][0]["Data"] == b"r101"
+    start = k.list_shards(StreamName="b")["Shards"][0]["SequenceNumberRange"][
+        "StartingSequenceNumber"]
+    for itype in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+        it0 = k.get_shard_iterator(StreamName="b", ShardId=sid, ShardIteratorType=itype,
+                                   StartingSequenceNumber=start)["ShardIterator"]
+        assert k.get_records(ShardIterator=it0, Limit=1)["Records"][0]["Data"] == b"r0"
     latest = k.get_shard_iterator(StreamName="b", ShardId=sid, ShardIteratorType="LATEST")[
         "ShardIterator"]
     empty = k.get_records(ShardIterator=latest)
