@@ -22,9 +22,9 @@
 #include "sluice/log.h"
 #include "sluice/storage.h"
 
-#define DEFAULT_HOST "127.0.0.1"
-#define DEFAULT_PORT 4567
-#define DEFAULT_REGION "us-east-1"
+#define DEFAULT_HOST    "127.0.0.1"
+#define DEFAULT_PORT    4567
+#define DEFAULT_REGION  "us-east-1"
 #define DEFAULT_ACCOUNT "000000000000"
 
 static sl_server *the_server;
@@ -109,8 +109,19 @@ static void default_data_dir(char *out, size_t n)
 
 int main(int argc, char **argv)
 {
-    enum { O_LISTEN = 1, O_DATA, O_CREDS, O_AUTH, O_REGION, O_ACCOUNT, O_CERT, O_KEY, O_LOG,
-           O_VERSION, O_HELP };
+    enum {
+        O_LISTEN = 1,
+        O_DATA,
+        O_CREDS,
+        O_AUTH,
+        O_REGION,
+        O_ACCOUNT,
+        O_CERT,
+        O_KEY,
+        O_LOG,
+        O_VERSION,
+        O_HELP
+    };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
@@ -207,7 +218,7 @@ int main(int argc, char **argv)
     }
 
     if (auth_on) {
-        char path[PATH_MAX];
+        char path[PATH_MAX + 16];
         int e = sl_auth_new(&auth);
         if (e == 0 && creds) {
             e = sl_auth_load_file(auth, creds);
@@ -236,8 +247,9 @@ int main(int argc, char **argv)
         sl_info("main", "SigV4 authentication on, %zu key(s)", sl_auth_key_count(auth));
     } else {
         sl_warn("main", "*** --auth none: EVERY REQUEST IS ACCEPTED WITHOUT A SIGNATURE ***");
-        fprintf(stderr, "sluiced: WARNING: authentication is OFF (--auth none); anyone who can "
-                        "reach %s can read and write every stream\n",
+        fprintf(stderr,
+                "sluiced: WARNING: authentication is OFF (--auth none); anyone who can "
+                "reach %s can read and write every stream\n",
                 host);
     }
 
@@ -263,9 +275,12 @@ int main(int argc, char **argv)
         goto out;
     }
     char base_url[300];
-    const char *fmt = strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d";
-    snprintf(base_url, sizeof(base_url), fmt, cert ? "https" : "http", host,
-             sl_server_port(the_server));
+    if (strchr(host, ':')) /* IPv6 literal */
+        snprintf(base_url, sizeof(base_url), "%s://[%s]:%d", cert ? "https" : "http", host,
+                 sl_server_port(the_server));
+    else
+        snprintf(base_url, sizeof(base_url), "%s://%s:%d", cert ? "https" : "http", host,
+                 sl_server_port(the_server));
     sl_api_config acfg = {
         .region = region,
         .account_id = account,

@@ -148,7 +148,7 @@ def make_gateway():
     made = []
 
     def make(*args, **kw):
-        gw = Gateway(*args, **kw)
+        gw = Gateway(args, **kw)
         made.append(gw)
         return gw
 

@@ -19,23 +19,23 @@ typedef struct sl_slice {
 #define SL_SLICE_LIT(s) ((sl_slice){(s), sizeof(s) - 1})
 
 typedef struct sl_buf {
-    char *data;   /* owned; NULL until the first append */
+    char *data; /* owned; NULL until the first append */
     size_t len;
     size_t cap;
-    int oom;      /* 1 once an append failed to allocate; later appends are ignored */
+    int oom; /* 1 once an append failed to allocate; later appends are ignored */
 } sl_buf;
 
 #define SL_BUF_INIT ((sl_buf){0})
 
 void sl_buf_init(sl_buf *b);
 void sl_buf_cleanup(sl_buf *b);
-void sl_buf_reset(sl_buf *b);                 /* len = 0, keeps the allocation */
-int sl_buf_reserve(sl_buf *b, size_t extra);  /* 0 or SL_ENOMEM */
+void sl_buf_reset(sl_buf *b);                /* len = 0, keeps the allocation */
+int sl_buf_reserve(sl_buf *b, size_t extra); /* 0 or SL_ENOMEM */
 int sl_buf_append(sl_buf *b, const void *p, size_t n);
 int sl_buf_append_str(sl_buf *b, const char *s);
 int sl_buf_append_byte(sl_buf *b, uint8_t c);
 int sl_buf_printf(sl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int sl_buf_vprintf(sl_buf *b, const char *fmt, va_list ap);
+int sl_buf_vprintf(sl_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Removes the first n bytes (n <= len). */
 void sl_buf_consume(sl_buf *b, size_t n);
 /* Hands the bytes to the caller (free with free()); b is left empty. */
