@@ -9,12 +9,21 @@
  *   - every head has lower-case header names, a version of 10 or 11, and its slices stay
  *     readable after sl_h1_parser_take_head() moved the memory (ASan checks the reads);
  *   - an error carries a 4xx/5xx status. */
-#include <assert.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "h1.h"
+
+/* Checks that stay on in release builds (assert would vanish under NDEBUG). */
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
 
 struct drv {
     unsigned pause_every;
@@ -37,7 +46,7 @@ static int on_body(void *ctx, const uint8_t *p, size_t n)
 static void check_head(sl_h1_parser *p)
 {
     const sl_h1_head *h = sl_h1_parser_head(p);
-    assert(h->version == 10 || h->version == 11);
+    CHECK(h->version == 10 || h->version == 11);
     char *mem = NULL;
     sl_http_header *hdrs = NULL;
     size_t n = h->n_headers;
@@ -48,7 +57,7 @@ static void check_head(sl_h1_parser *p)
         x ^= target.ptr[i];
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < hdrs[i].name.len; k++)
-            assert(!(hdrs[i].name.ptr[k] >= 'A' && hdrs[i].name.ptr[k] <= 'Z'));
+            CHECK(!(hdrs[i].name.ptr[k] >= 'A' && hdrs[i].name.ptr[k] <= 'Z'));
         for (size_t k = 0; k < hdrs[i].value.len; k++)
             x ^= hdrs[i].value.ptr[k];
     }
@@ -87,26 +96,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         step++;
         /* Drive the parser over what is pending, as conn.c does. */
         for (int guard = 0; plen > 0; guard++) {
-            assert(guard < 1000000);
+            CHECK(guard < 1000000);
             size_t used = 0;
             sl_h1_event ev = sl_h1_parser_feed(p, pending, plen, &used);
-            assert(used <= plen);
+            CHECK(used <= plen);
             memmove(pending, pending + used, plen - used);
             plen -= used;
             if (ev == SL_H1_MORE) {
-                assert(plen == 0);
+                CHECK(plen == 0);
                 break;
             }
             if (ev == SL_H1_ERROR) {
                 int st = sl_h1_parser_status(p);
-                assert(st >= 400 && st <= 599);
+                CHECK(st >= 400 && st <= 599);
                 failed = 1;
                 break;
             }
             /* Stopped: feeding again must not move until resumed. */
             size_t again = 0;
-            assert(sl_h1_parser_feed(p, pending, plen, &again) == ev && again == 0);
-            assert(sl_h1_parser_stopped_at(p) == ev);
+            CHECK(sl_h1_parser_feed(p, pending, plen, &again) == ev && again == 0);
+            CHECK(sl_h1_parser_stopped_at(p) == ev);
             if (ev == SL_H1_HEAD)
                 check_head(p);
             sl_h1_parser_resume(p);

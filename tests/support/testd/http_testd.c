@@ -18,8 +18,14 @@
  *                    Chunk i is filled with the letter 'a' + i % 26.
  *   /headers         the request as the handler sees it: method, path, query, authority,
  *                    version, content_length, then "name: value" per header.
+ *   /aws             AWS JSON 1.1 route signed for "kinesis" (buffered): answers
+ *                    {"accessKey":"...","region":"...","bodyLen":N} once authentication passed.
+ *   /aws-rest        REST-JSON route signed for "kinesisvideo" (streamed body): same answer.
+ *   With --credentials FILE, SigV4 authentication (gateway/auth.c) guards the two /aws routes;
+ *   without it they run as under --auth none.
  *
  * Usage: http_testd [--listen HOST:PORT] [--tls-cert F --tls-key F] [--auth none]
+ *                   [--credentials FILE]
  *                   [--idle-timeout S] [--max-header-bytes N] [--drain-ms N] [--log-level L]
  * Prints "listening on http(s)://HOST:PORT" once the port accepts connections. */
 #include <getopt.h>
@@ -30,6 +36,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "auth.h"
 #include "server.h"
 #include "sluice/err.h"
 #include "sluice/log.h"
@@ -272,6 +279,19 @@ static void stream_handle(sl_exchange *ex, const sl_http_request *req, void *ud)
     stream_pump(ex, st);
 }
 
+/* ---- /aws, /aws-rest ---- */
+
+static void aws_handle(sl_exchange *ex, const sl_http_request *r, void *ud)
+{
+    (void)ud;
+    char body[400];
+    int n = snprintf(body, sizeof(body), "{\"accessKey\":\"%s\",\"region\":\"%s\",\"bodyLen\":%zu}",
+                     r->access_key, r->region, r->body_len);
+    static const sl_http_header h[] = {
+        {SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/x-amz-json-1.1")}};
+    sl_exchange_respond(ex, 200, h, 1, body, (size_t)n);
+}
+
 /* ---- routing ---- */
 
 static void not_found(sl_exchange *ex, const sl_http_request *req, void *ud)
@@ -300,6 +320,19 @@ static int route(const sl_http_request *req, sl_route *out)
         out->body_mode = SL_BODY_STREAM;
         out->operation = "Test.Sink";
         out->handle = sink_handle;
+    } else if (sl_slice_eq(req->path, "/aws")) {
+        out->body_mode = SL_BODY_BUFFER;
+        out->max_body = 1 * MiB;
+        out->proto = SL_PROTO_AWS_JSON;
+        out->service = "kinesis";
+        out->operation = "Test.Aws";
+        out->handle = aws_handle;
+    } else if (sl_slice_eq(req->path, "/aws-rest")) {
+        out->body_mode = SL_BODY_STREAM;
+        out->proto = SL_PROTO_REST_JSON;
+        out->service = "kinesisvideo";
+        out->operation = "Test.AwsRest";
+        out->handle = aws_handle;
     } else if (sl_slice_eq(req->path, "/stream")) {
         out->body_mode = SL_BODY_STREAM;
         out->operation = "Test.Stream";
@@ -323,10 +356,13 @@ int main(int argc, char **argv)
         {"max-header-bytes", required_argument, NULL, 'm'},
         {"drain-ms", required_argument, NULL, 'd'},
         {"log-level", required_argument, NULL, 'L'},
+        {"credentials", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     char host[256] = "127.0.0.1";
     int port = 0, c;
+    const char *creds = NULL;
+    sl_auth *auth = NULL;
     sl_server_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -363,6 +399,9 @@ int main(int argc, char **argv)
         case 'd':
             cfg.drain_ms = (unsigned)atoi(optarg);
             break;
+        case 'C':
+            creds = optarg;
+            break;
         case 'L': {
             int lvl = sl_log_level_parse(optarg);
             if (lvl >= 0)
@@ -379,6 +418,17 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (creds) {
+        int e = sl_auth_new(&auth);
+        if (e == 0)
+            e = sl_auth_load_file(auth, creds);
+        if (e) {
+            fprintf(stderr, "http_testd: cannot load %s: %s\n", creds, sl_err_str(e));
+            sl_auth_free(auth);
+            return 1;
+        }
+        cfg.auth = auth;
+    }
     cfg.host = host;
     cfg.port = port;
     cfg.route = route;
@@ -386,6 +436,7 @@ int main(int argc, char **argv)
     int e = sl_server_new(&cfg, &the_server);
     if (e) {
         fprintf(stderr, "http_testd: cannot start: %s\n", sl_err_str(e));
+        sl_auth_free(auth);
         return 1;
     }
     struct sigaction sa;
@@ -402,5 +453,6 @@ int main(int argc, char **argv)
     sl_server_free(the_server);
     the_server = NULL;
     sl_loop_shutdown();
+    sl_auth_free(auth);
     return rc == 0 ? 0 : 1;
 }
