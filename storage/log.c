@@ -289,6 +289,90 @@ out:
     return rc;
 }
 
+int sl_log_read_many(sl_log *log, uint64_t offset, size_t max_bytes, sl_log_item *items,
+                     size_t max_items, sl_buf *buf, size_t *n_out)
+{
+    *n_out = 0;
+    sl_buf_reset(buf);
+    if (atomic_load(&log->dropped))
+        return SL_ENOTFOUND;
+    uint64_t durable = sl_log_end_offset(log);
+    if (offset >= durable)
+        return SL_EAGAIN;
+    if (max_items == 0)
+        return SL_EINVAL;
+    int rc = 0;
+    size_t n = 0;
+    pthread_rwlock_rdlock(&log->lock);
+    long i = sl_log_find_seg_(log, offset);
+    if (atomic_load(&log->dropped)) {
+        rc = SL_ENOTFOUND;
+        goto out;
+    }
+    if (i < 0 || offset < sl_log_first_offset(log)) {
+        rc = SL_ERANGE;
+        goto out;
+    }
+    const seg *s = &log->segs[i];
+    uint64_t limit = (size_t)i + 1 < log->nsegs ? log->segs[i + 1].base : durable;
+    if (limit > durable)
+        limit = durable;
+    uint64_t want = limit - offset;
+    if (want > max_bytes)
+        want = max_bytes < SL_LOG_ENTRY_HEADER ? SL_LOG_ENTRY_HEADER : max_bytes;
+    if ((rc = sl_buf_reserve(buf, (size_t)want)) != 0)
+        goto out;
+    uint64_t pos = SEG_HEADER + (offset - s->base);
+    if ((rc = pread_full(log->vfs, s->fd, buf->data, (size_t)want, pos)) != 0)
+        goto out;
+    size_t have = (size_t)want, at = 0;
+    while (n < max_items && at + SL_LOG_ENTRY_HEADER <= have) {
+        const uint8_t *h = (const uint8_t *)buf->data + at;
+        uint32_t len;
+        uint64_t off = offset + at;
+        if ((rc = sl_entry_header_check_(h, off, &len)) != 0)
+            break;
+        size_t frame = SL_LOG_ENTRY_HEADER + len;
+        if (off + frame > limit) {
+            rc = SL_ECORRUPT;
+            break;
+        }
+        if (at + frame > have) {
+            if (n > 0)
+                break; /* the next call starts with it */
+            /* A first entry larger than max_bytes is read whole. */
+            if ((rc = sl_buf_reserve(buf, frame)) != 0 ||
+                (rc = pread_full(log->vfs, s->fd, buf->data + have, frame - have, pos + have)) != 0)
+                break;
+            have = frame;
+            h = (const uint8_t *)buf->data;
+        }
+        uint32_t crc = sl_crc32c(sl_crc32c(0, h, 28), h + 32, len);
+        if (crc != sl_get32_(h + 28)) {
+            sl_warn("storage", "log %s: CRC mismatch in entry at offset %" PRIu64, log->name, off);
+            rc = SL_ECORRUPT;
+            break;
+        }
+        items[n].e = (sl_log_entry){.offset = off,
+                                    .next_offset = off + frame,
+                                    .ts_ns = (int64_t)sl_get64_(h + 16),
+                                    .len = len};
+        items[n].payload = NULL;
+        n++;
+        at += frame;
+    }
+    if (n > 0)
+        rc = 0; /* report what was read; the next call meets the problem first */
+    buf->len = at;
+    buf->data[at] = '\0';
+    for (size_t k = 0; k < n; k++)
+        items[k].payload = buf->data + (items[k].e.offset - offset) + SL_LOG_ENTRY_HEADER;
+    *n_out = n;
+out:
+    pthread_rwlock_unlock(&log->lock);
+    return rc;
+}
+
 /* ---- writer side ----------------------------------------------------------------------------- */
 
 static int fsync_path(const sl_vfs *vfs, const char *path)

@@ -337,9 +337,10 @@ static int op_make(const sl_append *a, op **out)
 
 enum { Q_TRY, Q_WAIT, Q_FORCE };
 
-/* Queues o if the budget allows (Q_TRY), once it does (Q_WAIT), or regardless (Q_FORCE: drops,
- * which are rare and carry no payload). Takes o on success. */
-static int enqueue(sl_writer *w, op *o, int mode)
+/* Queues the chain first..last (n ops, `bytes` payload) if the budget allows (Q_TRY), once it
+ * does (Q_WAIT), or regardless (Q_FORCE: drops, which are rare and carry no payload). All or
+ * nothing; takes the chain on success. */
+static int enqueue(sl_writer *w, op *first, op *last, size_t n, size_t bytes, int mode)
 {
     int rc = 0;
     pthread_mutex_lock(&w->mu);
@@ -354,7 +355,7 @@ static int enqueue(sl_writer *w, op *o, int mode)
         }
         int empty = w->q_ops == 0;
         if (empty || mode == Q_FORCE ||
-            (w->q_bytes + o->bytes <= w->max_bytes && w->q_ops + 1 <= w->max_ops))
+            (w->q_bytes + bytes <= w->max_bytes && w->q_ops + n <= w->max_ops))
             break;
         if (mode == Q_TRY) {
             rc = SL_EFULL;
@@ -363,43 +364,73 @@ static int enqueue(sl_writer *w, op *o, int mode)
         pthread_cond_wait(&w->room, &w->mu);
     }
     if (rc == 0) {
-        w->q_bytes += o->bytes;
-        w->q_ops++;
-        o->next = NULL;
+        w->q_bytes += bytes;
+        w->q_ops += n;
+        last->next = NULL;
         if (w->tail)
-            w->tail->next = o;
+            w->tail->next = first;
         else
-            w->head = o;
-        w->tail = o;
+            w->head = first;
+        w->tail = last;
         pthread_cond_signal(&w->work);
     }
     pthread_mutex_unlock(&w->mu);
     return rc;
 }
 
-static int submit(sl_writer *w, const sl_append *a, int wait)
+static void free_chain(op *o)
 {
-    if (!w || !a)
+    while (o) {
+        op *next = o->next;
+        free(o);
+        o = next;
+    }
+}
+
+static int submit(sl_writer *w, const sl_append *a, size_t n, int wait)
+{
+    if (!w || (!a && n))
         return SL_EINVAL;
+    if (n == 0)
+        return 0;
     if (atomic_load(&w->failed))
         return SL_ESTORAGE_FAILED;
-    op *o = NULL;
-    int rc = op_make(a, &o);
+    op *first = NULL, *last = NULL;
+    size_t bytes = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        op *o = NULL;
+        rc = op_make(&a[i], &o);
+        if (rc)
+            break;
+        o->next = NULL;
+        if (last)
+            last->next = o;
+        else
+            first = o;
+        last = o;
+        bytes += o->bytes;
+    }
     if (rc == 0)
-        rc = enqueue(w, o, wait ? Q_WAIT : Q_TRY);
+        rc = enqueue(w, first, last, n, bytes, wait ? Q_WAIT : Q_TRY);
     if (rc)
-        free(o);
+        free_chain(first);
     return rc;
+}
+
+int sl_writer_submit_many(sl_writer *w, const sl_append *a, size_t n, int wait)
+{
+    return submit(w, a, n, wait);
 }
 
 int sl_writer_submit(sl_writer *w, const sl_append *a)
 {
-    return submit(w, a, 0);
+    return submit(w, a, 1, 0);
 }
 
 int sl_writer_submit_wait(sl_writer *w, const sl_append *a)
 {
-    return submit(w, a, 1);
+    return submit(w, a, 1, 1);
 }
 
 int sl_writer_submit_fn(sl_writer *w, sl_sql_fn fn, sl_done_fn done, void *arg)
@@ -407,7 +438,7 @@ int sl_writer_submit_fn(sl_writer *w, sl_sql_fn fn, sl_done_fn done, void *arg)
     if (!fn)
         return SL_EINVAL;
     sl_append a = {.sql = fn, .done = done, .arg = arg};
-    return submit(w, &a, 0);
+    return submit(w, &a, 1, 0);
 }
 
 int sl_writer_submit_drop_(sl_writer *w, sl_log *log, sl_done_fn done, void *arg)
@@ -419,7 +450,7 @@ int sl_writer_submit_drop_(sl_writer *w, sl_log *log, sl_done_fn done, void *arg
     o->log = log;
     o->done = done;
     o->arg = arg;
-    int rc = enqueue(w, o, Q_FORCE);
+    int rc = enqueue(w, o, o, 1, 0, Q_FORCE);
     if (rc)
         free(o);
     return rc;
@@ -455,7 +486,7 @@ int sl_writer_run_sync(sl_writer *w, sl_sql_fn fn, void *arg)
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
     sl_append a = {.sql = sync_sql, .done = sync_done, .arg = &s};
-    int rc = fn ? submit(w, &a, 1) : SL_EINVAL;
+    int rc = fn ? submit(w, &a, 1, 1) : SL_EINVAL;
     if (rc == 0) {
         pthread_mutex_lock(&s.mu);
         while (!s.done)

@@ -138,6 +138,20 @@ int sl_log_last_offset(sl_log *log, uint64_t *out);
  * before the first retained entry), SL_ENOTFOUND (log dropped), SL_ECORRUPT (no entry starts
  * there, or its CRC does not match), SL_EIO, SL_ENOMEM. */
 int sl_log_read(sl_log *log, uint64_t offset, sl_log_entry *e, sl_buf *payload);
+/* One entry of a sl_log_read_many result. */
+typedef struct sl_log_item {
+    sl_log_entry e;
+    const char *payload; /* e.len bytes inside the caller's buffer; valid until it changes */
+} sl_log_item;
+
+/* Reads consecutive entries from `offset` with one pread: at most max_items entries and about
+ * max_bytes bytes (always at least one whole entry, whatever its size), never past the durable
+ * end or the end of the segment holding `offset` (so a call may return fewer entries than exist:
+ * continue at items[n-1].e.next_offset). Every CRC is verified. `buf` is reset and receives the
+ * raw frames; items[i].payload points into it. *n_out = number of items filled. Errors as
+ * sl_log_read, returned only when no entry could be read (SL_EAGAIN: nothing at `offset` yet). */
+int sl_log_read_many(sl_log *log, uint64_t offset, size_t max_bytes, sl_log_item *items,
+                     size_t max_items, sl_buf *buf, size_t *n_out);
 /* Removes whole segments from the front of the log: a segment goes when every entry in it lies
  * before `before_offset` or every entry has ts_ns < `older_than_ns` (pass 0 / INT64_MIN to
  * disable either rule). The segment being appended to is never removed. Unlinks files and may
@@ -183,6 +197,11 @@ typedef struct sl_append {
 int sl_writer_submit(sl_writer *w, const sl_append *a);
 /* Like sl_writer_submit but waits for room instead of SL_EFULL. Never call on the loop thread. */
 int sl_writer_submit_wait(sl_writer *w, const sl_append *a);
+/* Queues n submissions at once, all or nothing (e.g. the records of one PutRecords): they enter
+ * the queue together, in array order, so they share a batch unless the writer is mid-batch.
+ * wait = 0 behaves like sl_writer_submit (SL_EFULL when the whole set does not fit), wait = 1
+ * like sl_writer_submit_wait. On error nothing was queued and no done callback will run. */
+int sl_writer_submit_many(sl_writer *w, const sl_append *a, size_t n, int wait);
 /* SQL-only submission: fn(db, arg, NULL) runs in the next batch's transaction, then done. */
 int sl_writer_submit_fn(sl_writer *w, sl_sql_fn fn, sl_done_fn done, void *arg);
 /* Runs fn in a batch and waits for the commit; returns fn's result or the batch error. Blocks:

@@ -216,6 +216,58 @@ static void test_empty_and_iovecs(void **state)
     rm_rf(dir);
 }
 
+static void test_read_many(void **state)
+{
+    char dir[256];
+    tmp_dir(dir, sizeof(dir));
+    sl_store_options o = {.segment_bytes = 4096};
+    sl_store *s = NULL;
+    sl_log *log = NULL;
+    uint64_t offs[N];
+    assert_int_equal(sl_store_open_with(dir, &o, &s), 0);
+    assert_int_equal(sl_store_log_open(s, "m", &log), 0);
+    append_many(s, log, offs);
+    size_t limits[] = {1, 100, 700, 4096, 1 << 20};
+    size_t items_max[] = {1, 3, 64};
+    char want[6000];
+    sl_buf b = SL_BUF_INIT;
+    sl_log_item items[64];
+    for (size_t li = 0; li < sizeof(limits) / sizeof(limits[0]); li++) {
+        for (size_t mi = 0; mi < sizeof(items_max) / sizeof(items_max[0]); mi++) {
+            uint64_t off = 0;
+            unsigned k = 0, calls = 0;
+            for (;;) {
+                size_t n = 0;
+                int rc = sl_log_read_many(log, off, limits[li], items, items_max[mi], &b, &n);
+                if (rc == SL_EAGAIN)
+                    break;
+                assert_int_equal(rc, 0);
+                assert_true(n >= 1 && n <= items_max[mi]);
+                calls++;
+                for (size_t j = 0; j < n; j++, k++) {
+                    assert_int_equal(items[j].e.offset, offs[k]);
+                    assert_int_equal(items[j].e.len, size_of(k));
+                    assert_int_equal(items[j].e.ts_ns, 1000 + k);
+                    fill_payload(want, size_of(k), k);
+                    assert_memory_equal(items[j].payload, want, size_of(k));
+                }
+                off = items[n - 1].e.next_offset;
+            }
+            assert_int_equal(k, N);
+            /* Batching happens when limits allow it. */
+            if (limits[li] >= 4096 && items_max[mi] == 64)
+                assert_true(calls < N / 4);
+        }
+    }
+    /* Mid-entry offsets are refused, trimmed ones too. */
+    size_t n;
+    assert_int_equal(sl_log_read_many(log, offs[3] + 1, 4096, items, 8, &b, &n), SL_ECORRUPT);
+    assert_int_equal(n, 0);
+    sl_buf_cleanup(&b);
+    sl_store_close(s);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_crc_corruption_detected),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_empty_and_iovecs),
+        cmocka_unit_test(test_read_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,6 +278,53 @@ static void test_backpressure(void **state)
     rm_rf(dir);
 }
 
+static void test_submit_many(void **state)
+{
+    char dir[256];
+    tmp_dir(dir, sizeof(dir));
+    sl_store_options o = {.queue_max_ops = 10};
+    sl_store *s = NULL;
+    sl_log *log = NULL;
+    sem_init(&gate, 0, 0);
+    assert_int_equal(sl_store_open_with(dir, &o, &s), 0);
+    assert_int_equal(sl_store_log_open(s, "many", &log), 0);
+    sl_writer *w = sl_store_writer(s);
+    counter c = {0};
+    assert_int_equal(sl_writer_submit_fn(w, blocking_fn, count_done, &c), 0);
+    slot slots[12];
+    sl_append a[12];
+    char data[12][8];
+    struct iovec iov[12];
+    for (int i = 0; i < 12; i++) {
+        int n = snprintf(data[i], sizeof(data[i]), "r%d", i);
+        iov[i] = (struct iovec){data[i], (size_t)n};
+        a[i] = (sl_append){
+            .log = log, .iov = &iov[i], .iovcnt = 1, .done = slot_done, .arg = &slots[i]};
+        slots[i].rc = 1;
+    }
+    /* 1 blocked + 12 > 10: refused as a whole, nothing queued. */
+    assert_int_equal(sl_writer_submit_many(w, a, 12, 0), SL_EFULL);
+    assert_int_equal(sl_writer_submit_many(w, a, 9, 0), 0);
+    assert_int_equal(sl_writer_submit(w, &a[9]), SL_EFULL);
+    sem_post(&gate);
+    waiter wt;
+    waiter_init(&wt);
+    sl_append fence = {.done = waiter_done, .arg = &wt, .sql = blocking_fn};
+    sem_post(&gate);
+    assert_int_equal(sl_writer_submit_many(w, &fence, 1, 1), 0);
+    assert_int_equal(waiter_wait(&wt), 0);
+    for (int i = 0; i < 9; i++) {
+        assert_int_equal(slots[i].rc, 0);
+        /* Consecutive in array order. */
+        if (i > 0)
+            assert_int_equal(slots[i].off, slots[i - 1].off + 32 + strlen(data[i - 1]));
+    }
+    assert_int_equal(slots[9].rc, 1); /* never queued, never called */
+    sl_store_close(s);
+    sem_destroy(&gate);
+    rm_rf(dir);
+}
+
 typedef struct sql_op {
     sl_log *log;
     int fail;
@@ -431,8 +478,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sticky_write_failure),  cmocka_unit_test(test_sticky_sync_failure),
         cmocka_unit_test(test_concurrent_submitters), cmocka_unit_test(test_backpressure),
-        cmocka_unit_test(test_sql_in_batch),          cmocka_unit_test(test_drop_and_recreate),
-        cmocka_unit_test(test_close_drains),
+        cmocka_unit_test(test_submit_many),           cmocka_unit_test(test_sql_in_batch),
+        cmocka_unit_test(test_drop_and_recreate),     cmocka_unit_test(test_close_drains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
