@@ -17,7 +17,7 @@
  *      SL_EAUTH_MISSING; parse it (common/sigv4/verify.c: SL_EAUTH_INCOMPLETE texts);
  *   2. the request time: X-Amz-Date header (or Date) / X-Amz-Date parameter;
  *   3. the credential scope: service == the route's signing name; day == the request time's;
- *      "host" must be signed;
+ *      "host" (or ":authority") must be signed;
  *   4. the key id must be known (SL_EAUTH_UNKNOWN_KEY);
  *   5. the clock: +-15 minutes, or the presigned X-Amz-Expires window (SL_EAUTH_EXPIRED);
  *   6. the payload hash: SHA-256 of the buffered body; for a streamed body (body == NULL) the
@@ -25,9 +25,10 @@
  *      the empty string, which is what the AWS video producer signs for PutMedia;
  *   7. canonical request over the path as sent (normalised, as every non-S3 AWS service does),
  *      the query (minus X-Amz-Signature when presigned), the signed headers from req->headers --
- *      a signed "host" with no Host header takes req->authority (HTTP/2 clients) -- then the
- *      string to sign, the derived key (cached per key/day/region/service in a small
- *      direct-mapped table) and a constant-time compare (CRYPTO_memcmp).
+ *      a signed "host" with no Host header, or a signed ":authority" (the JS SDK v3 signs the
+ *      HTTP/2 pseudo-header under that name), takes req->authority -- then the string to sign,
+ *      the derived key (cached per key/day/region/service in a small direct-mapped table) and a
+ *      constant-time compare (CRYPTO_memcmp).
  * Scratch buffers live in the sl_auth and are reused, so a verification allocates nothing in the
  * steady state. Loop thread only; not thread-safe. */
 #include <errno.h>
@@ -452,7 +453,8 @@ int sl_auth_verify(sl_auth *a, const sl_http_request *req, const char *service, 
                            "Date in Credential scope does not match YYYYMMDD from ISO-8601 "
                            "version of date from HTTP: '%s' != '%.8s', from '%s'.",
                            au.date8, amz_date, amz_date);
-    if (!sl_sigv4_signed_headers_has(au.signed_headers, "host"))
+    if (!sl_sigv4_signed_headers_has(au.signed_headers, "host") &&
+        !sl_sigv4_signed_headers_has(au.signed_headers, ":authority"))
         return sl_diag_set(diag, SL_EAUTH_INCOMPLETE, 0,
                            "'Host' or ':authority' must be a 'SignedHeader' in the AWS "
                            "Authorization.");

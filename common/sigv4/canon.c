@@ -298,7 +298,10 @@ int sl_sigv4_canonical_request(sl_buf *out, const sl_sigv4_canon *c)
                 sl_buf_append_byte(out, ',');
             sl_sigv4_canonical_header_value(out, c->headers[k].value);
         }
-        if (!found && nlen == 4 && name_eq_nocase(SL_SLICE_LIT("host"), name, nlen))
+        /* HTTP/2: the authority travels as the :authority pseudo-header, which clients sign
+         * either as "host" (botocore, older JS SDK) or as ":authority" (JS SDK v3 on h2) */
+        if (!found && ((nlen == 4 && name_eq_nocase(SL_SLICE_LIT("host"), name, nlen)) ||
+                       (nlen == 10 && name_eq_nocase(SL_SLICE_LIT(":authority"), name, nlen))))
             sl_sigv4_canonical_header_value(out, c->host_fallback);
         sl_buf_append_byte(out, '\n');
     }

@@ -77,8 +77,8 @@ typedef struct sl_sigv4_canon {
     const sl_http_header *headers; /* borrowed; names matched case-insensitively */
     size_t n_headers;
     sl_slice signed_headers; /* "host;x-amz-date": the names to include, in this order */
-    sl_slice host_fallback;  /* value for a signed "host" absent from headers (HTTP/2
-                                :authority); empty for none */
+    sl_slice host_fallback;  /* value for a signed "host" or ":authority" absent from
+                                headers (HTTP/2 :authority); empty for none */
     sl_slice payload_hash;   /* 64 hex digits or UNSIGNED-PAYLOAD */
 } sl_sigv4_canon;
 

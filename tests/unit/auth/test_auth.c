@@ -612,6 +612,98 @@ static void test_botocore_requests(void **state)
     sl_auth_free(a);
 }
 
+/* ---- requests signed by the AWS SDK for JavaScript v3 (client-kinesis 3.1142, kinesis-video
+ * 3.1115; captured at the finalize step with AKIAIOSFODNN7EXAMPLE/us-east-1). On HTTP/2 the
+ * Kinesis client signs the pseudo-header ":authority" itself; the Video client (HTTP/1.1) signs
+ * "host". ---- */
+
+static void test_js_sdk_requests(void **state)
+{
+    (void)state;
+    static const char UA_K[] = "aws-sdk-js/3.1142.0 ua/2.1 os/linux#6.18.44-fc-v782 lang/js "
+                               "md/nodejs#20.20.2 api/kinesis#3.1142.0 m/N,E,P,e";
+    static const char UA_V[] = "aws-sdk-js/3.1115.0 ua/2.1 os/linux#6.18.44-fc-v782 lang/js "
+                               "md/nodejs#20.20.2 api/kinesis-video#3.1115.0 m/N,E,e";
+    static const char SH_K[] = "SignedHeaders=:authority;amz-sdk-invocation-id;amz-sdk-request;"
+                               "content-length;content-type;x-amz-content-sha256;x-amz-date;"
+                               "x-amz-target;x-amz-user-agent, ";
+    static const struct {
+        const char *path, *service, *ctype, *target, *len, *ua, *xua, *inv, *sha, *sh, *sig, *body;
+        int h2;
+    } cases[] = {
+        {"/", "kinesis", "application/x-amz-json-1.1", "Kinesis_20131202.ListStreams", "2", UA_K,
+         "aws-sdk-js/3.1142.0", "30a2cffa-0516-439d-87dc-3dfff272a609",
+         "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", SH_K,
+         "3b378e4a07042edef553e5faf9517a80271fa157855e5dba021cbf058fc9ec9c", "{}", 1},
+        {"/", "kinesis", "application/x-amz-json-1.1", "Kinesis_20131202.PutRecord", "78", UA_K,
+         "aws-sdk-js/3.1142.0", "9fe260d1-6c6c-4636-84ef-18878b2f5c99",
+         "81d8966ae3e3108f775344bab4c7397d74ec692860e44b33a36f2c5d8786c05c", SH_K,
+         "fd10fc8bd7da468953da279bd8d3e564d7671e63485f1a23afbeafcb7a9d382d",
+         "{\"Data\":\"aGVsbG8gd29ybGQ=\",\"StreamName\":\"orders\",\"PartitionKey\":"
+         "\"customer-42\"}",
+         1},
+        {"/listStreams", "kinesisvideo", "application/json", NULL, "2", UA_V, "aws-sdk-js/3.1115.0",
+         "65b2b437-029b-477c-b882-2b10469303dc",
+         "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+         "SignedHeaders=amz-sdk-invocation-id;amz-sdk-request;content-length;content-type;host;"
+         "x-amz-content-sha256;x-amz-date;x-amz-user-agent, ",
+         "31d4604555f16f2c8788deecf0fa2452eb1acd43c231e5db91371ab8c8782fa7", "{}", 0},
+    };
+    sl_auth *a = auth_with(KEYS_BOTO);
+    int64_t t;
+    assert_int_equal(sl_sigv4_parse_amz_date(SL_SLICE_LIT("20261126T162823Z"), &t), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char authz[600];
+        snprintf(authz, sizeof(authz),
+                 "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261126/us-east-1/%s/"
+                 "aws4_request, %sSignature=%s",
+                 cases[i].service, cases[i].sh, cases[i].sig);
+        sl_http_header h[12];
+        size_t n = 0;
+        h[n++] = (sl_http_header){SL_SLICE_LIT("content-type"),
+                                  {cases[i].ctype, strlen(cases[i].ctype)}};
+        if (cases[i].target)
+            h[n++] = (sl_http_header){SL_SLICE_LIT("x-amz-target"),
+                                      {cases[i].target, strlen(cases[i].target)}};
+        h[n++] =
+            (sl_http_header){SL_SLICE_LIT("content-length"), {cases[i].len, strlen(cases[i].len)}};
+        h[n++] = (sl_http_header){SL_SLICE_LIT("x-amz-user-agent"),
+                                  {cases[i].xua, strlen(cases[i].xua)}};
+        h[n++] = (sl_http_header){SL_SLICE_LIT("user-agent"), {cases[i].ua, strlen(cases[i].ua)}};
+        if (!cases[i].h2) /* on h2 the authority is the :authority pseudo-header only */
+            h[n++] = (sl_http_header){SL_SLICE_LIT("host"), SL_SLICE_LIT("127.0.0.1:4567")};
+        h[n++] = (sl_http_header){SL_SLICE_LIT("amz-sdk-invocation-id"),
+                                  {cases[i].inv, strlen(cases[i].inv)}};
+        h[n++] =
+            (sl_http_header){SL_SLICE_LIT("amz-sdk-request"), SL_SLICE_LIT("attempt=1; max=1")};
+        h[n++] = (sl_http_header){SL_SLICE_LIT("x-amz-date"), SL_SLICE_LIT("20261126T162823Z")};
+        h[n++] = (sl_http_header){SL_SLICE_LIT("x-amz-content-sha256"),
+                                  {cases[i].sha, strlen(cases[i].sha)}};
+        h[n++] = (sl_http_header){SL_SLICE_LIT("authorization"), {authz, strlen(authz)}};
+        sl_http_request r = {.method_name = SL_SLICE_LIT("POST"),
+                             .path = {cases[i].path, strlen(cases[i].path)},
+                             .query = {"", 0},
+                             .authority = SL_SLICE_LIT("127.0.0.1:4567"),
+                             .headers = h,
+                             .n_headers = n,
+                             .version = cases[i].h2 ? 20 : 11};
+        sl_diag d;
+        sl_auth_result res;
+        const uint8_t *body = (const uint8_t *)cases[i].body;
+        size_t blen = strlen(cases[i].body);
+        int rc = sl_auth_verify(a, &r, cases[i].service, body, blen, t, &res, &d);
+        if (rc)
+            print_error("JS SDK case %zu (%s): %s %s\n", i, cases[i].path, sl_err_name(rc), d.text);
+        assert_int_equal(rc, 0);
+        /* the authority is signed: another one must not verify */
+        r.authority = (sl_slice)SL_SLICE_LIT("127.0.0.1:4568");
+        if (cases[i].h2)
+            assert_int_equal(sl_auth_verify(a, &r, cases[i].service, body, blen, t, &res, &d),
+                             SL_EAUTH_SIGNATURE);
+    }
+    sl_auth_free(a);
+}
+
 /* ---- messages and edge cases on a request signed here ---- */
 
 typedef struct signed_post {
@@ -1104,15 +1196,11 @@ static void test_throughput(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_credentials_files),
-        cmocka_unit_test(test_generate_file),
-        cmocka_unit_test(test_kvssink_captures),
-        cmocka_unit_test(test_botocore_requests),
-        cmocka_unit_test(test_messages),
-        cmocka_unit_test(test_streamed_payload),
-        cmocka_unit_test(test_presigned_roundtrip),
-        cmocka_unit_test(test_suite_vectors),
-        cmocka_unit_test(test_throughput),
+        cmocka_unit_test(test_credentials_files), cmocka_unit_test(test_generate_file),
+        cmocka_unit_test(test_kvssink_captures),  cmocka_unit_test(test_botocore_requests),
+        cmocka_unit_test(test_js_sdk_requests),   cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_streamed_payload),  cmocka_unit_test(test_presigned_roundtrip),
+        cmocka_unit_test(test_suite_vectors),     cmocka_unit_test(test_throughput),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
