@@ -407,8 +407,8 @@ out:
 
 /* ---- GetShardIterator --------------------------------------------------------------------- */
 
-static sl_ds_shard *shard_or_reply(sl_api_call *call, sl_ds_model *m, sl_ds_stream *s,
-                                   const char *id)
+sl_ds_shard *sl_ds_shard_or_reply(sl_api_call *call, sl_ds_model *m, sl_ds_stream *s,
+                                  const char *id)
 {
     sl_ds_shard *sh = id ? sl_ds_stream_find_shard(s, id) : NULL;
     if (!sh) {
@@ -428,99 +428,103 @@ static sl_ds_shard *shard_or_reply(sl_api_call *call, sl_ds_model *m, sl_ds_stre
     return sh;
 }
 
-void sl_kinesis_get_shard_iterator(sl_api_call *call)
+int sl_ds_start_position(const sl_ds_model *m, const sl_ds_stream *s, const sl_ds_shard *sh,
+                         const char *op, const char *type, const char *seq, const cJSON *tso,
+                         uint64_t *position, uint8_t *flags, sl_ds_err *e)
 {
-    sl_ds_model *m = model_or_reply(call);
-    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
-    sl_ds_shard *sh = s ? shard_or_reply(call, m, s, sl_ds_in_str(call->input, "ShardId")) : NULL;
-    if (!sh)
-        return;
-    const char *type = sl_ds_in_str(call->input, "ShardIteratorType");
-    const char *seq = sl_ds_in_str(call->input, "StartingSequenceNumber");
-    const cJSON *tso = cJSON_GetObjectItemCaseSensitive(call->input, "Timestamp");
-    int64_t now = now_ms();
-    char id[21];
-    sl_ds_token t;
-    sl_ds_err e;
     static const char must[] =
         "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER "
         "and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no "
         "StartingSequenceNumber.";
+    int64_t now = now_ms();
+    char id[21];
 
     sl_ds_shard_id(sh->index, id);
-    memset(&t, 0, sizeof(t));
+    *position = 0;
+    *flags = 0;
     int by_seq = type && (strcmp(type, "AT_SEQUENCE_NUMBER") == 0 ||
                           strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0);
-    if (by_seq && !seq) {
-        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                      "%s Request specified %s and no StartingSequenceNumber.", must, type);
-        goto fail;
-    }
-    if (!by_seq && seq && type && strcmp(type, "AT_TIMESTAMP") != 0) {
-        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                      "%s Request specified %s and also a StartingSequenceNumber.", must, type);
-        goto fail;
-    }
+    if (!type)
+        return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException", "%s", must);
+    if (by_seq && !seq)
+        return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                             "%s Request specified %s and no StartingSequenceNumber.", must, type);
+    if (!by_seq && seq && strcmp(type, "AT_TIMESTAMP") != 0)
+        return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                             "%s Request specified %s and also a StartingSequenceNumber.", must,
+                             type);
     if (by_seq) {
         sl_ds_seqno q;
-        if (sl_ds_seqno_parse(seq, strlen(seq), &q) != 0) {
-            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                          "StartingSequenceNumber %s used in GetShardIterator on shard %s in "
-                          "stream %s under account %s is invalid.",
-                          seq, id, s->name, m->account);
-            goto fail;
-        }
-        if (q.shard_index != sh->index) {
-            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                          "Invalid StartingSequenceNumber. It encodes shardId-%012u, while it was "
-                          "used in a call to a shard with %s",
-                          q.shard_index, id);
-            goto fail;
-        }
+        if (sl_ds_seqno_parse(seq, strlen(seq), &q) != 0)
+            return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                                 "StartingSequenceNumber %s used in %s on shard %s in stream %s "
+                                 "under account %s is invalid.",
+                                 seq, op, id, s->name, m->account);
+        if (q.shard_index != sh->index)
+            return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                                 "Invalid StartingSequenceNumber. It encodes shardId-%012u, while "
+                                 "it was used in a call to a shard with %s",
+                                 q.shard_index, id);
         uint64_t end = sl_log_end_offset(sh->log);
         if (q.shard_created_s != (uint64_t)(sh->created_ms / 1000) ||
-            (q.counter > end && q.counter != SL_DS_SEQNO_COUNTER_END)) {
-            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                          "StartingSequenceNumber %s used in GetShardIterator on shard %s in "
-                          "stream %s under account %s is invalid because it did not come from "
-                          "this stream.",
-                          seq, id, s->name, m->account);
-            goto fail;
-        }
+            (q.counter > end && q.counter != SL_DS_SEQNO_COUNTER_END))
+            return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                                 "StartingSequenceNumber %s used in %s on shard %s in stream %s "
+                                 "under account %s is invalid because it did not come from this "
+                                 "stream.",
+                                 seq, op, id, s->name, m->account);
         if (q.counter == SL_DS_SEQNO_COUNTER_END) {
-            t.position = end;
+            *position = end;
         } else {
-            t.position = q.counter;
-            t.flags = strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0 ? POS_AFTER : POS_AT;
+            *position = q.counter;
+            *flags = strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0 ? POS_AFTER : POS_AT;
         }
     } else if (strcmp(type, "TRIM_HORIZON") == 0) {
-        t.position = 0;
+        *position = 0;
     } else if (strcmp(type, "LATEST") == 0) {
-        t.position = sl_log_end_offset(sh->log);
+        *position = sl_log_end_offset(sh->log);
     } else { /* AT_TIMESTAMP */
-        if (!cJSON_IsNumber(tso)) {
-            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                          "Must specify timestampInMillis parameter for iterator of type "
-                          "AT_TIMESTAMP. Current request has no timestamp parameter.");
-            goto fail;
-        }
+        if (!cJSON_IsNumber(tso))
+            return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                                 "Must specify timestampInMillis parameter for iterator of type "
+                                 "AT_TIMESTAMP. Current request has no timestamp parameter.");
         int64_t ts = (int64_t)(tso->valuedouble * 1000.0 + 0.5);
-        if (ts > now) {
-            sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                          "The timestampInMillis parameter cannot be greater than the "
-                          "currentTimestampInMillis. timestampInMillis: %lld, "
-                          "currentTimestampInMillis: %lld",
-                          (long long)ts, (long long)now);
-            goto fail;
-        }
-        t.position = ts < 0 ? 0 : (uint64_t)ts;
-        t.flags = POS_TIMESTAMP;
+        if (ts > now)
+            return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                                 "The timestampInMillis parameter cannot be greater than the "
+                                 "currentTimestampInMillis. timestampInMillis: %lld, "
+                                 "currentTimestampInMillis: %lld",
+                                 (long long)ts, (long long)now);
+        *position = ts < 0 ? 0 : (uint64_t)ts;
+        *flags = POS_TIMESTAMP;
+    }
+    return 0;
+}
+
+void sl_kinesis_get_shard_iterator(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
+    sl_ds_shard *sh =
+        s ? sl_ds_shard_or_reply(call, m, s, sl_ds_in_str(call->input, "ShardId")) : NULL;
+    sl_ds_token t;
+    sl_ds_err e;
+    if (!sh)
+        return;
+    memset(&t, 0, sizeof(t));
+    if (sl_ds_start_position(m, s, sh, "GetShardIterator",
+                             sl_ds_in_str(call->input, "ShardIteratorType"),
+                             sl_ds_in_str(call->input, "StartingSequenceNumber"),
+                             cJSON_GetObjectItemCaseSensitive(call->input, "Timestamp"),
+                             &t.position, &t.flags, &e)) {
+        sl_ds_reply_err(call, &e);
+        return;
     }
     t.kind = SL_DS_TOKEN_ITERATOR;
     snprintf(t.stream, sizeof(t.stream), "%s", s->name);
     t.stream_created_ms = s->created_ms;
     t.shard_index = sh->index;
-    t.issued_ms = now;
+    t.issued_ms = now_ms();
     char enc[SL_DS_TOKEN_MAX_CHARS + 1];
     int rc = sl_ds_token_seal(sl_ds_key(), &t, enc);
     cJSON *out = rc > 0 ? cJSON_CreateObject() : NULL;
@@ -529,9 +533,6 @@ void sl_kinesis_get_shard_iterator(sl_api_call *call)
     else
         sl_wire_reply_ok(call, out);
     cJSON_Delete(out);
-    return;
-fail:
-    sl_ds_reply_err(call, &e);
 }
 
 /* ---- GetRecords --------------------------------------------------------------------------- */
@@ -552,8 +553,8 @@ typedef struct read_job {
     int err_status;
 } read_job;
 
-static int add_record(cJSON *arr, const read_job *r, const sl_log_entry *e, const sl_buf *payload,
-                      size_t *data_bytes)
+static int add_record(cJSON *arr, const sl_ds_shard *shard, const sl_log_entry *e,
+                      const sl_buf *payload, size_t *data_bytes)
 {
     const uint8_t *p = (const uint8_t *)payload->data;
     if (payload->len < 2)
@@ -577,7 +578,7 @@ static int add_record(cJSON *arr, const read_job *r, const sl_log_entry *e, cons
     pk[pk_len] = '\0';
     sl_ds_b64_encode(p + 2 + pk_len, dlen, b64);
     int64_t ts_ms = e->ts_ns / 1000000;
-    sl_ds_format_seq(&r->shard, e->offset + 1, ts_ms, seq);
+    sl_ds_format_seq(shard, e->offset + 1, ts_ms, seq);
     bad |= !cJSON_AddStringToObject(o, "SequenceNumber", seq);
     bad |= sl_wire_json_add_timestamp(o, "ApproximateArrivalTimestamp", ts_ms) != 0;
     bad |= !cJSON_AddStringToObject(o, "Data", b64);
@@ -630,90 +631,107 @@ static void read_fail(read_job *r, int status, const char *type, const char *msg
     r->out = NULL;
 }
 
+int sl_ds_read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, size_t limit,
+                     size_t max_bytes, uint64_t *pos, cJSON *records, sl_ds_batch *out)
+{
+    sl_buf payload = SL_BUF_INIT;
+    sl_log_entry e;
+    size_t bytes = 0;
+    uint64_t scanned = 0, start = *pos;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    out->last_ts_ms = -1;
+    /* Bytes looked at, returned or skipped: bounds the work of one call when a long stretch
+     * of the log is past retention but not yet removed. */
+    while (out->n < limit && bytes < max_bytes && scanned < 4 * (uint64_t)max_bytes) {
+        sl_buf_reset(&payload);
+        rc = sl_log_read(log, *pos, &e, &payload);
+        if (rc == SL_EAGAIN) {
+            out->at_end = 1;
+            rc = 0;
+            break;
+        }
+        if (rc == SL_ERANGE) { /* removed by retention meanwhile */
+            uint64_t first = sl_log_first_offset(log);
+            rc = 0;
+            if (first <= *pos)
+                break;
+            *pos = first;
+            continue;
+        }
+        if (rc == SL_ECORRUPT && out->n == 0 && *pos == start) {
+            rc = SL_EINVAL; /* the position is not a record boundary: a forged iterator */
+            goto done;
+        }
+        if (rc) {
+            if (rc != SL_ENOTFOUND)
+                sl_error("kinesis", "reading %s at %llu: %s", sl_log_name(log),
+                         (unsigned long long)*pos, sl_err_str(rc));
+            goto done;
+        }
+        if (e.ts_ns / 1000000 >= cutoff_ms) {
+            if ((rc = add_record(records, shard, &e, &payload, &bytes)))
+                goto done;
+            out->last_ts_ms = e.ts_ns / 1000000;
+            out->last_offset = e.offset;
+            out->n++;
+        }
+        scanned += e.next_offset - e.offset;
+        *pos = e.next_offset;
+    }
+    if (!out->at_end && sl_log_end_offset(log) <= *pos)
+        out->at_end = 1;
+    /* Behind = newest entry's arrival minus the last one returned (or the next unread one). */
+    uint64_t last;
+    if (!out->at_end && sl_log_last_offset(log, &last) == 0) {
+        sl_log_entry tip, next;
+        if (sl_log_read(log, last, &tip, NULL) == 0) {
+            int64_t ref = out->last_ts_ms;
+            if (ref < 0 && sl_log_read(log, *pos, &next, NULL) == 0)
+                ref = next.ts_ns / 1000000;
+            if (ref >= 0 && tip.ts_ns / 1000000 > ref)
+                out->behind_ms = tip.ts_ns / 1000000 - ref;
+        }
+    }
+done:
+    sl_buf_cleanup(&payload);
+    return rc;
+}
+
 /* Reader thread. */
 static void read_work(void *arg)
 {
     read_job *r = arg;
-    sl_buf payload = SL_BUF_INIT;
-    sl_log_entry e;
     uint64_t pos = r->t.position;
-    int64_t last_ts_ms = -1;
-    size_t n = 0, bytes = 0;
-    int at_end = 0, rc;
+    sl_ds_batch b;
     cJSON *records;
+    int rc;
 
     r->out = cJSON_CreateObject();
     if (!r->out || !(records = cJSON_AddArrayToObject(r->out, "Records"))) {
         read_fail(r, 500, "InternalFailure", "Internal Service Failure");
-        goto out;
+        return;
     }
-    if ((rc = sl_ds_resolve_start(r->log, r->t.position, r->t.flags, &pos))) {
+    if (sl_ds_resolve_start(r->log, r->t.position, r->t.flags, &pos) != 0) {
         read_fail(r, 400, "InvalidArgumentException", "Invalid ShardIterator.");
-        goto out;
+        return;
     }
-    /* Bytes looked at, returned or skipped: bounds the work of one call when a long stretch
-     * of the log is past retention but not yet removed. */
-    uint64_t scanned = 0;
-    while (n < r->limit && bytes < GET_RECORDS_MAX_BYTES &&
-           scanned < 4 * (uint64_t)GET_RECORDS_MAX_BYTES) {
-        sl_buf_reset(&payload);
-        rc = sl_log_read(r->log, pos, &e, &payload);
-        if (rc == SL_EAGAIN) {
-            at_end = 1;
-            break;
-        }
-        if (rc == SL_ERANGE) { /* removed by retention meanwhile */
-            uint64_t first = sl_log_first_offset(r->log);
-            if (first <= pos)
-                break;
-            pos = first;
-            continue;
-        }
-        if (rc == SL_ENOTFOUND) {
-            read_fail(r, 400, "ResourceNotFoundException", "The shard no longer exists.");
-            goto out;
-        }
-        if (rc == SL_ECORRUPT && n == 0 && pos == r->t.position) {
-            read_fail(r, 400, "InvalidArgumentException", "Invalid ShardIterator.");
-            goto out;
-        }
-        if (rc) {
-            sl_error("kinesis", "GetRecords: reading %s at %llu: %s", sl_log_name(r->log),
-                     (unsigned long long)pos, sl_err_str(rc));
-            read_fail(r, 500, "InternalFailure", "Internal Service Failure");
-            goto out;
-        }
-        if (e.ts_ns / 1000000 >= r->cutoff_ms) {
-            if ((rc = add_record(records, r, &e, &payload, &bytes))) {
-                read_fail(r, 500, "InternalFailure", "Internal Service Failure");
-                goto out;
-            }
-            last_ts_ms = e.ts_ns / 1000000;
-            n++;
-        }
-        scanned += e.next_offset - e.offset;
-        pos = e.next_offset;
+    rc = sl_ds_read_batch(r->log, &r->shard, r->cutoff_ms, r->limit, GET_RECORDS_MAX_BYTES, &pos,
+                          records, &b);
+    if (rc == SL_EINVAL) {
+        read_fail(r, 400, "InvalidArgumentException", "Invalid ShardIterator.");
+        return;
     }
-    if (!at_end && sl_log_end_offset(r->log) <= pos)
-        at_end = 1;
-    /* Behind = newest entry's arrival minus the last one returned (or the next unread one). */
-    int64_t behind = 0;
-    uint64_t last;
-    if (!at_end && sl_log_last_offset(r->log, &last) == 0) {
-        sl_log_entry tip, next;
-        if (sl_log_read(r->log, last, &tip, NULL) == 0) {
-            int64_t ref = last_ts_ms;
-            if (ref < 0 && sl_log_read(r->log, pos, &next, NULL) == 0)
-                ref = next.ts_ns / 1000000;
-            if (ref >= 0 && tip.ts_ns / 1000000 > ref)
-                behind = tip.ts_ns / 1000000 - ref;
-        }
+    if (rc == SL_ENOTFOUND) {
+        read_fail(r, 400, "ResourceNotFoundException", "The shard no longer exists.");
+        return;
     }
-    if (!cJSON_AddNumberToObject(r->out, "MillisBehindLatest", (double)behind)) {
+    if (rc || !cJSON_AddNumberToObject(r->out, "MillisBehindLatest", (double)b.behind_ms)) {
         read_fail(r, 500, "InternalFailure", "Internal Service Failure");
-        goto out;
+        return;
     }
-    if (at_end && r->closed) {
+    if (b.at_end && r->closed) {
         cJSON_AddItemToObject(r->out, "ChildShards", r->children);
         r->children = NULL;
     } else {
@@ -726,8 +744,6 @@ static void read_work(void *arg)
             !cJSON_AddStringToObject(r->out, "NextShardIterator", enc))
             read_fail(r, 500, "InternalFailure", "Internal Service Failure");
     }
-out:
-    sl_buf_cleanup(&payload);
 }
 
 static void read_done(void *arg)
@@ -744,7 +760,7 @@ static void read_done(void *arg)
     free(r);
 }
 
-static cJSON *child_shards(const sl_ds_stream *s, uint32_t parent)
+cJSON *sl_ds_child_shards(const sl_ds_stream *s, uint32_t parent)
 {
     const sl_ds_shard *p = &s->shards[parent];
     cJSON *arr = cJSON_CreateArray();
@@ -827,7 +843,7 @@ void sl_kinesis_get_records(sl_api_call *call)
         lim >= 1 && lim < GET_RECORDS_DEFAULT_LIMIT ? (size_t)lim : GET_RECORDS_DEFAULT_LIMIT;
     r->cutoff_ms = now - (int64_t)s->retention_hours * 3600000;
     r->closed = sh->closed_ms != 0 && sh->inflight == 0;
-    if (r->closed && !(r->children = child_shards(s, sh->index))) {
+    if (r->closed && !(r->children = sl_ds_child_shards(s, sh->index))) {
         free(r);
         sl_wire_call_error_code(call, SL_ENOMEM);
         return;

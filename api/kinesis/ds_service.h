@@ -84,10 +84,39 @@ void sl_ds_schedule_transition(sl_ds_model *m, sl_ds_stream *s);
 /* Updates the ListStreams registry entry of s. */
 void sl_ds_registry_put(const sl_ds_model *m, const sl_ds_stream *s);
 
+/* The shard named id (any of "shardId-000000000007", "shardId-7", "7"), or NULL after answering
+ * ResourceNotFoundException ("Shard <padded id> in stream <n> under account <a> does not
+ * exist"). ds_data.c. */
+sl_ds_shard *sl_ds_shard_or_reply(sl_api_call *call, sl_ds_model *m, sl_ds_stream *s,
+                                  const char *id);
+/* A starting position (GetShardIterator / SubscribeToShard StartingPosition) as an iterator
+ * position and flags, without disk reads; op names the operation in messages. Returns 0 or fills
+ * e (InvalidArgumentException texts of spec §3.4). ds_data.c. */
+int sl_ds_start_position(const sl_ds_model *m, const sl_ds_stream *s, const sl_ds_shard *sh,
+                         const char *op, const char *type, const char *seq, const cJSON *tso,
+                         uint64_t *position, uint8_t *flags, sl_ds_err *e);
+
 /* Where a read starts in log for an iterator position and its flags (ds_data.c): clamps to the
  * first retained entry, resolves sequence-number counters and timestamps. Reads headers from
  * disk: reader thread. Returns 0, or an SL_E* from the log. */
 int sl_ds_resolve_start(sl_log *log, uint64_t position, uint8_t flags, uint64_t *out);
+
+/* Reads records of one shard log from *pos (a record boundary) into the JSON array records
+ * (GetRecords' record shape), skipping entries older than cutoff_ms, stopping after limit
+ * records, max_bytes of data or at the end; *pos moves past what was read. Reader thread.
+ * Returns 0; SL_EINVAL when *pos is not a record boundary (forged position); SL_ENOTFOUND when
+ * the log was dropped; SL_EIO / SL_ECORRUPT / SL_ENOMEM. ds_data.c. */
+typedef struct sl_ds_batch {
+    size_t n;           /* records added */
+    int at_end;         /* reached the durable end of the log */
+    int64_t last_ts_ms; /* arrival of the last record added, -1 if none */
+    uint64_t last_offset;
+    int64_t behind_ms; /* MillisBehindLatest */
+} sl_ds_batch;
+int sl_ds_read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, size_t limit,
+                     size_t max_bytes, uint64_t *pos, cJSON *records, sl_ds_batch *out);
+/* ChildShards of shard `parent` (GetRecords / SubscribeToShard shape), or NULL on ENOMEM. */
+cJSON *sl_ds_child_shards(const sl_ds_stream *s, uint32_t parent);
 
 /* Reader thread: work(arg) runs on it (disk reads allowed), then done(arg) on the loop thread.
  * Returns 0, or SL_ENOMEM / SL_ECLOSED (nothing will run). */
