@@ -158,6 +158,11 @@ int sl_log_read_many(sl_log *log, uint64_t offset, size_t max_bytes, sl_log_item
  * read sealed segments to learn their newest timestamp: call off the loop thread. Concurrent
  * readers of removed entries get SL_ERANGE. Adds the freed bytes to *freed (may be NULL). */
 int sl_log_retain(sl_log *log, uint64_t before_offset, int64_t older_than_ns, uint64_t *freed);
+/* Offset of the first entry with ts_ns >= ts_ns in *out (the durable end when there is none),
+ * for timestamps that grow along the log (arrival times): whole segments whose newest entry is
+ * older are skipped, then at most one segment's headers are read. Disk reads (up to one segment):
+ * call off the loop thread. Errors: SL_ENOTFOUND (dropped), SL_ECORRUPT, SL_EIO, SL_ENOMEM. */
+int sl_log_seek_ts(sl_log *log, int64_t ts_ns, uint64_t *out);
 /* Number of segment files (for tests and metrics). */
 size_t sl_log_segment_count(sl_log *log);
 
