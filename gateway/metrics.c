@@ -32,8 +32,11 @@ static sl_metrics_op *find_op(sl_metrics *m, const char *name)
     for (size_t i = 0; i < m->n_ops; i++)
         if (strcmp(m->ops[i].name, name) == 0)
             return &m->ops[i];
+    /* The last slot is kept for "other", which takes every name beyond the cap. */
+    if (m->n_ops >= SL_METRICS_MAX_OPS - 1 && strcmp(name, "other") != 0)
+        return find_op(m, "other");
     if (m->n_ops == SL_METRICS_MAX_OPS)
-        return strcmp(name, "other") == 0 ? NULL : find_op(m, "other");
+        return NULL;
     if (m->n_ops == m->cap_ops) {
         size_t ncap = m->cap_ops ? m->cap_ops * 2 : 32;
         sl_metrics_op *n = realloc(m->ops, ncap * sizeof(*n));
