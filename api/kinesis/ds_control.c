@@ -270,7 +270,7 @@ void sl_kinesis_describe_stream_summary(sl_api_call *call)
           *d = out ? cJSON_AddObjectToObject(out, "StreamDescriptionSummary") : NULL;
     int bad = !d || describe_common(m, s, d) != 0;
     bad |= bad || !cJSON_AddNumberToObject(d, "OpenShardCount", sl_ds_stream_open_shards(s));
-    bad |= bad || !cJSON_AddNumberToObject(d, "ConsumerCount", s->consumers);
+    bad |= bad || !cJSON_AddNumberToObject(d, "ConsumerCount", (double)s->n_consumers);
     bad |= bad || !cJSON_AddNumberToObject(d, "MaxRecordSizeInKiB", s->max_record_kib);
     if (bad)
         sl_wire_call_error_code(call, SL_ENOMEM);

@@ -61,6 +61,8 @@ void sl_ds_model_init(sl_ds_model *m, const char *account, const char *region)
     m->limits.creating_limit = 5;
     m->limits.tags_per_stream = 50;
     m->limits.on_demand_shards = 4;
+    m->limits.consumers_per_stream = 20;
+    m->limits.consumers_creating = 5;
     snprintf(m->account, sizeof(m->account), "%s", account);
     snprintf(m->region, sizeof(m->region), "%s", region);
 }
@@ -74,6 +76,7 @@ void sl_ds_stream_free(sl_ds_stream *s)
         free(s->tags[i].value);
     }
     free(s->tags);
+    free(s->consumers);
     free(s->shards);
     free(s->key_id);
     free(s);
@@ -295,7 +298,7 @@ int sl_ds_model_delete_begin(sl_ds_model *m, const char *name, int enforce_consu
                              "Stream %s under account %s not found.", name, m->account);
     if (s->status != SL_DS_ACTIVE && s->status != SL_DS_UPDATING)
         return not_active(m, s, e);
-    if (s->consumers && !enforce_consumer_deletion)
+    if (s->n_consumers && !enforce_consumer_deletion)
         return sl_ds_err_set(e, SL_EBUSY, "ResourceInUseException",
                              "Stream %s under account %s has registered consumers.", name,
                              m->account);
@@ -649,6 +652,72 @@ void sl_ds_stream_remove_tags(sl_ds_stream *s, const char *const *keys, size_t n
     }
 }
 
+const char *sl_ds_consumer_status_name(sl_ds_consumer_status st)
+{
+    switch (st) {
+    case SL_DS_CONSUMER_CREATING:
+        return "CREATING";
+    case SL_DS_CONSUMER_DELETING:
+        return "DELETING";
+    case SL_DS_CONSUMER_ACTIVE:
+        return "ACTIVE";
+    }
+    return "ACTIVE";
+}
+
+sl_ds_consumer *sl_ds_stream_find_consumer(sl_ds_stream *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_consumers; i++) {
+        if (strcmp(s->consumers[i].name, name) == 0)
+            return &s->consumers[i];
+    }
+    return NULL;
+}
+
+int sl_ds_stream_add_consumer(const sl_ds_model *m, sl_ds_stream *s, const char *name,
+                              int64_t now_ms, sl_ds_consumer **out, sl_ds_err *e)
+{
+    size_t creating = 0;
+    if (strlen(name) == 0 || strlen(name) > 128)
+        return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException", "Invalid ConsumerName.");
+    if (sl_ds_stream_find_consumer(s, name))
+        return sl_ds_err_set(e, SL_EEXISTS, "ResourceInUseException",
+                             "Consumer %s under stream %s already exists for account %s.", name,
+                             s->name, m->account);
+    for (size_t i = 0; i < s->n_consumers; i++)
+        creating += s->consumers[i].status == SL_DS_CONSUMER_CREATING;
+    if (s->n_consumers >= m->limits.consumers_per_stream)
+        return sl_ds_err_set(e, SL_ERANGE, "LimitExceededException",
+                             "Stream %s under account %s cannot have more than %u consumers.",
+                             s->name, m->account, m->limits.consumers_per_stream);
+    if (creating >= m->limits.consumers_creating)
+        return sl_ds_err_set(e, SL_ERANGE, "LimitExceededException",
+                             "Stream %s under account %s already has %zu consumers in CREATING "
+                             "state.",
+                             s->name, m->account, creating);
+    sl_ds_consumer *g = realloc(s->consumers, (s->n_consumers + 1) * sizeof(*g));
+    if (!g)
+        return sl_ds_err_set(e, SL_ENOMEM, "InternalFailure", "Internal Service Failure");
+    s->consumers = g;
+    sl_ds_consumer *c = &s->consumers[s->n_consumers++];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->created_ms = now_ms;
+    c->status = SL_DS_CONSUMER_CREATING;
+    *out = c;
+    return 0;
+}
+
+void sl_ds_stream_remove_consumer(sl_ds_stream *s, const char *name)
+{
+    sl_ds_consumer *c = sl_ds_stream_find_consumer(s, name);
+    if (!c)
+        return;
+    size_t i = (size_t)(c - s->consumers);
+    memmove(&s->consumers[i], &s->consumers[i + 1], (s->n_consumers - i - 1) * sizeof(*c));
+    s->n_consumers--;
+}
+
 uint32_t sl_ds_metric_bit(const char *name)
 {
     if (strcmp(name, "ALL") == 0)
@@ -696,7 +765,6 @@ cJSON *sl_ds_stream_to_json(const sl_ds_stream *s)
     bad |= add_num(j, "retention_hours", s->retention_hours);
     bad |= add_num(j, "max_record_kib", s->max_record_kib);
     bad |= add_num(j, "metrics", s->metrics);
-    bad |= add_num(j, "consumers", s->consumers);
     if (s->kms && s->key_id)
         bad |= !cJSON_AddStringToObject(j, "key_id", s->key_id);
     bad |= !(shards = cJSON_AddArrayToObject(j, "shards"));
@@ -716,6 +784,19 @@ cJSON *sl_ds_stream_to_json(const sl_ds_stream *s)
         bad |= add_num(o, "created_ms", (double)sh->created_ms);
         bad |= add_num(o, "closed_ms", (double)sh->closed_ms);
         bad |= add_num(o, "end_offset", (double)sh->end_offset);
+    }
+    cJSON *cons = cJSON_AddArrayToObject(j, "consumers");
+    bad |= !cons;
+    for (size_t i = 0; !bad && i < s->n_consumers; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(cons, o)) {
+            cJSON_Delete(o);
+            bad = 1;
+            break;
+        }
+        bad |= !cJSON_AddStringToObject(o, "name", s->consumers[i].name);
+        bad |= add_num(o, "created_ms", (double)s->consumers[i].created_ms);
+        bad |= add_num(o, "status", s->consumers[i].status);
     }
     bad |= !(tags = cJSON_AddObjectToObject(j, "tags"));
     for (size_t i = 0; !bad && i < s->n_tags; i++)
@@ -752,7 +833,7 @@ sl_ds_stream *sl_ds_stream_from_json(const cJSON *j)
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(j, "tags");
     const cJSON *key_id = cJSON_GetObjectItemCaseSensitive(j, "key_id");
     const cJSON *it;
-    double v[7];
+    double v[6];
 
     if (!s || !cJSON_IsString(name) || strlen(name->valuestring) == 0 ||
         strlen(name->valuestring) > 128 || !cJSON_IsArray(shards) || !cJSON_IsObject(tags))
@@ -760,8 +841,7 @@ sl_ds_stream *sl_ds_stream_from_json(const cJSON *j)
     snprintf(s->name, sizeof(s->name), "%s", name->valuestring);
     if (get_num(j, "created_ms", &v[0]) || get_num(j, "status", &v[1]) ||
         get_num(j, "mode", &v[2]) || get_num(j, "retention_hours", &v[3]) ||
-        get_num(j, "max_record_kib", &v[4]) || get_num(j, "metrics", &v[5]) ||
-        get_num(j, "consumers", &v[6]))
+        get_num(j, "max_record_kib", &v[4]) || get_num(j, "metrics", &v[5]))
         goto bad;
     s->created_ms = (int64_t)v[0];
     s->status = (sl_ds_status)(v[1] >= 0 && v[1] <= 3 ? (int)v[1] : SL_DS_ACTIVE);
@@ -769,7 +849,6 @@ sl_ds_stream *sl_ds_stream_from_json(const cJSON *j)
     s->retention_hours = (uint32_t)v[3];
     s->max_record_kib = (uint32_t)v[4];
     s->metrics = (uint32_t)v[5] & SL_DS_METRICS_ALL;
-    s->consumers = (uint32_t)v[6];
     if (cJSON_IsString(key_id)) {
         s->kms = 1;
         if (!(s->key_id = strdup(key_id->valuestring)))
@@ -790,6 +869,25 @@ sl_ds_stream *sl_ds_stream_from_json(const cJSON *j)
             goto bad;
         sh->closed_ms = (int64_t)cl;
         sh->end_offset = (uint64_t)eo;
+    }
+    const cJSON *cons = cJSON_GetObjectItemCaseSensitive(j, "consumers");
+    cJSON_ArrayForEach(it, cons)
+    {
+        const cJSON *cn = cJSON_GetObjectItemCaseSensitive(it, "name");
+        double created, status;
+        if (!cJSON_IsString(cn) || strlen(cn->valuestring) > 128 ||
+            get_num(it, "created_ms", &created) || get_num(it, "status", &status))
+            goto bad;
+        sl_ds_consumer *g = realloc(s->consumers, (s->n_consumers + 1) * sizeof(*g));
+        if (!g)
+            goto bad;
+        s->consumers = g;
+        sl_ds_consumer *c = &s->consumers[s->n_consumers++];
+        memset(c, 0, sizeof(*c));
+        snprintf(c->name, sizeof(c->name), "%s", cn->valuestring);
+        c->created_ms = (int64_t)created;
+        c->status =
+            status >= 0 && status <= 2 ? (sl_ds_consumer_status)(int)status : SL_DS_CONSUMER_ACTIVE;
     }
     cJSON_ArrayForEach(it, tags)
     {

@@ -75,6 +75,21 @@ typedef struct sl_ds_tag {
     char *value; /* owned */
 } sl_ds_tag;
 
+typedef enum {
+    SL_DS_CONSUMER_CREATING = 0,
+    SL_DS_CONSUMER_ACTIVE,
+    SL_DS_CONSUMER_DELETING,
+} sl_ds_consumer_status;
+
+/* An enhanced fan-out consumer. ARN: <stream ARN>/consumer/<name>:<created epoch seconds>. */
+typedef struct sl_ds_consumer {
+    char name[129];
+    int64_t created_ms;
+    sl_ds_consumer_status status;
+} sl_ds_consumer;
+
+const char *sl_ds_consumer_status_name(sl_ds_consumer_status s);
+
 typedef struct sl_ds_stream {
     char name[129];
     int64_t created_ms;
@@ -89,16 +104,19 @@ typedef struct sl_ds_stream {
     size_t n_shards, cap_shards;
     sl_ds_tag *tags; /* owned; sorted by key */
     size_t n_tags;
-    uint32_t consumers;  /* registered consumers (enhanced fan-out is not implemented yet) */
+    sl_ds_consumer *consumers; /* owned; in registration order */
+    size_t n_consumers;
     void *pending_timer; /* the service's status timer, if any */
 } sl_ds_stream;
 
 typedef struct sl_ds_limits {
-    uint32_t shard_limit;      /* open shards per account; default 500 */
-    uint32_t on_demand_limit;  /* on-demand streams; default 50 */
-    uint32_t creating_limit;   /* streams in CREATING at once; default 5 */
-    uint32_t tags_per_stream;  /* default 50 */
-    uint32_t on_demand_shards; /* shards of a new on-demand stream; default 4 */
+    uint32_t shard_limit;          /* open shards per account; default 500 */
+    uint32_t on_demand_limit;      /* on-demand streams; default 50 */
+    uint32_t creating_limit;       /* streams in CREATING at once; default 5 */
+    uint32_t tags_per_stream;      /* default 50 */
+    uint32_t on_demand_shards;     /* shards of a new on-demand stream; default 4 */
+    uint32_t consumers_per_stream; /* default 20 */
+    uint32_t consumers_creating;   /* consumers in CREATING per stream at once; default 5 */
 } sl_ds_limits;
 
 typedef struct sl_ds_model {
@@ -186,6 +204,14 @@ int sl_ds_stream_set_retention(const sl_ds_model *m, sl_ds_stream *s, long hours
 int sl_ds_stream_add_tags(const sl_ds_model *m, sl_ds_stream *s, const char *const *keys,
                           const char *const *values, size_t n, sl_ds_err *e);
 void sl_ds_stream_remove_tags(sl_ds_stream *s, const char *const *keys, size_t n);
+
+/* Consumers. add: ResourceInUseException for a duplicate name, LimitExceededException past the
+ * per-stream cap or with too many in CREATING; *out borrowed (valid until the array changes).
+ * find: NULL when missing. remove: no-op when missing. */
+int sl_ds_stream_add_consumer(const sl_ds_model *m, sl_ds_stream *s, const char *name,
+                              int64_t now_ms, sl_ds_consumer **out, sl_ds_err *e);
+sl_ds_consumer *sl_ds_stream_find_consumer(sl_ds_stream *s, const char *name);
+void sl_ds_stream_remove_consumer(sl_ds_stream *s, const char *name);
 
 /* Enhanced monitoring: metrics is a bit set; returns the new set. */
 uint32_t sl_ds_stream_metrics_change(sl_ds_stream *s, uint32_t metrics, int enable);

@@ -382,6 +382,7 @@ typedef struct transition {
     char region[32];
     char name[129];
     int64_t created_ms;
+    char consumer[129]; /* "": the stream's own status */
 } transition;
 
 static void remove_now(sl_ds_model *m, sl_ds_stream *s)
@@ -402,7 +403,16 @@ static void transition_fire(void *arg)
     transition *t = arg;
     sl_ds_model *m = ds.up ? sl_ds_model_of(t->region) : NULL;
     sl_ds_stream *s = m ? sl_ds_model_find(m, t->name) : NULL;
-    if (s && s->created_ms == t->created_ms) {
+    if (s && s->created_ms == t->created_ms && t->consumer[0]) {
+        sl_ds_consumer *c = sl_ds_stream_find_consumer(s, t->consumer);
+        if (c && c->status == SL_DS_CONSUMER_CREATING) {
+            c->status = SL_DS_CONSUMER_ACTIVE;
+            sl_ds_persist(m, s);
+        } else if (c && c->status == SL_DS_CONSUMER_DELETING) {
+            sl_ds_stream_remove_consumer(s, t->consumer);
+            sl_ds_persist(m, s);
+        }
+    } else if (s && s->created_ms == t->created_ms) {
         if (s->status == SL_DS_DELETING) {
             remove_now(m, s);
         } else if (s->status == SL_DS_CREATING || s->status == SL_DS_UPDATING) {
@@ -414,7 +424,7 @@ static void transition_fire(void *arg)
     free(t);
 }
 
-void sl_ds_schedule_transition(sl_ds_model *m, sl_ds_stream *s)
+static void schedule(sl_ds_model *m, sl_ds_stream *s, const char *consumer)
 {
     transition *t = malloc(sizeof(*t));
     if (!t) {
@@ -424,8 +434,19 @@ void sl_ds_schedule_transition(sl_ds_model *m, sl_ds_stream *s)
     snprintf(t->region, sizeof(t->region), "%s", m->region);
     snprintf(t->name, sizeof(t->name), "%s", s->name);
     t->created_ms = s->created_ms;
+    snprintf(t->consumer, sizeof(t->consumer), "%s", consumer ? consumer : "");
     if (ds.delay_ms == 0 || !sl_loop_timer_add(ds.delay_ms, transition_fire, t))
         transition_fire(t);
+}
+
+void sl_ds_schedule_transition(sl_ds_model *m, sl_ds_stream *s)
+{
+    schedule(m, s, NULL);
+}
+
+void sl_ds_schedule_consumer_transition(sl_ds_model *m, sl_ds_stream *s, const char *consumer)
+{
+    schedule(m, s, consumer);
 }
 
 /* ---- retention ---------------------------------------------------------------------------- */
@@ -644,10 +665,20 @@ int sl_ds_service_init(void)
                 remove_now(m, s);
                 continue;
             }
-            if (s->status != SL_DS_ACTIVE) {
-                sl_ds_stream_finish(s);
-                sl_ds_persist(m, s);
+            int changed = s->status != SL_DS_ACTIVE;
+            sl_ds_stream_finish(s);
+            for (size_t c = 0; c < s->n_consumers;) {
+                if (s->consumers[c].status == SL_DS_CONSUMER_DELETING) {
+                    sl_ds_stream_remove_consumer(s, s->consumers[c].name);
+                    changed = 1;
+                    continue;
+                }
+                changed |= s->consumers[c].status != SL_DS_CONSUMER_ACTIVE;
+                s->consumers[c].status = SL_DS_CONSUMER_ACTIVE;
+                c++;
             }
+            if (changed)
+                sl_ds_persist(m, s);
             sl_ds_registry_put(m, s);
             j++;
         }

@@ -81,6 +81,8 @@ void sl_ds_persist(sl_ds_model *m, sl_ds_stream *s);
 /* Arms the status timer: after the configured delay the stream leaves CREATING/UPDATING for
  * ACTIVE, or a DELETING stream is removed (logs dropped, row deleted). */
 void sl_ds_schedule_transition(sl_ds_model *m, sl_ds_stream *s);
+/* The same for a consumer: CREATING -> ACTIVE, DELETING -> removed. */
+void sl_ds_schedule_consumer_transition(sl_ds_model *m, sl_ds_stream *s, const char *consumer);
 /* Updates the ListStreams registry entry of s. */
 void sl_ds_registry_put(const sl_ds_model *m, const sl_ds_stream *s);
 
