@@ -128,7 +128,11 @@ void sl_exchange_detach_(sl_exchange *ex, int aborted)
         return;
     double secs = (double)(sl_time_mono_ns() - ex->start_ns) / 1e9;
     int status = ex->started ? ex->status : (aborted ? 499 : 0);
-    sl_metrics_record(&c->srv->metrics, ex->operation, status, secs);
+    sl_metrics_record(&c->srv->metrics, ex->operation, status,
+                      c->proto == SL_CONN_H2  ? 20
+                      : ex->req.version == 10 ? 10
+                                              : 11,
+                      secs);
     ex->open = 0;
     ex->conn = NULL;
     sl_oq_clear(&ex->sq);

@@ -51,7 +51,7 @@ static sl_metrics_op *find_op(sl_metrics *m, const char *name)
     return o;
 }
 
-void sl_metrics_record(sl_metrics *m, const char *op, int status, double seconds)
+void sl_metrics_record(sl_metrics *m, const char *op, int status, int version, double seconds)
 {
     sl_metrics_op *o = find_op(m, op && *op ? op : "unknown");
     if (!o)
@@ -65,14 +65,16 @@ void sl_metrics_record(sl_metrics *m, const char *op, int status, double seconds
         }
     }
     for (int i = 0; i < o->n_status; i++) {
-        if (o->status[i] == status) {
+        if (o->status[i] == status && o->version[i] == version) {
             o->status_n[i]++;
             return;
         }
     }
+    /* Past the cap the last slot is reused (counts of rare pairs merge into it). */
     int slot = o->n_status < SL_METRICS_MAX_STATUS ? o->n_status++ : SL_METRICS_MAX_STATUS - 1;
-    if (o->status[slot] != status) {
+    if (o->status[slot] != status || o->version[slot] != version) {
         o->status[slot] = status;
+        o->version[slot] = version;
         o->status_n[slot] = 0;
     }
     o->status_n[slot]++;
@@ -94,14 +96,18 @@ static void label(sl_buf *out, const char *s)
 
 int sl_metrics_render(const sl_metrics *m, unsigned open_conns, sl_store *store, sl_buf *out)
 {
-    sl_buf_append_str(out, "# HELP sluice_requests_total Requests answered, by operation and "
-                           "HTTP status.\n# TYPE sluice_requests_total counter\n");
+    sl_buf_append_str(out, "# HELP sluice_requests_total Requests answered, by operation, "
+                           "HTTP status and HTTP version.\n# TYPE sluice_requests_total counter\n");
     for (size_t i = 0; i < m->n_ops; i++) {
         const sl_metrics_op *o = &m->ops[i];
         for (int k = 0; k < o->n_status; k++) {
             sl_buf_append_str(out, "sluice_requests_total{operation=\"");
             label(out, o->name);
-            sl_buf_printf(out, "\",status=\"%d\"} %llu\n", o->status[k],
+            int v = o->version[k];
+            sl_buf_printf(out, "\",status=\"%d\",http=\"%s\"} %llu\n", o->status[k],
+                          v == 20   ? "2"
+                          : v == 10 ? "1.0"
+                                    : "1.1",
                           (unsigned long long)o->status_n[k]);
         }
     }

@@ -172,10 +172,12 @@ def test_health_metrics_and_common_headers(server):
     r = c.getresponse()
     text = r.read().decode()
     assert r.status == 200
-    assert re.search(r'^sluice_requests_total\{operation="health",status="200"\} 1$', text, re.M)
-    assert re.search(r'^sluice_requests_total\{operation="Test.Echo",status="200"\} 1$', text, re.M)
-    assert re.search(r'^sluice_requests_total\{operation="Test.NotFound",status="404"\} 1$', text,
-                     re.M)
+    assert re.search(r'^sluice_requests_total\{operation="health",status="200",http="1.1"\} 1$',
+                     text, re.M)
+    assert re.search(r'^sluice_requests_total\{operation="Test.Echo",status="200",http="1.1"\} 1$',
+                     text, re.M)
+    assert re.search(r'^sluice_requests_total\{operation="Test.NotFound",status="404",http="1.1"\} 1$',
+                     text, re.M)
     assert re.search(r'^sluice_request_duration_seconds_bucket\{operation="Test.Echo",le="\+Inf"\} 1$',
                      text, re.M)
     assert re.search(r"^sluice_open_connections 1$", text, re.M)
@@ -387,6 +389,9 @@ def test_h2c_prior_knowledge_curl(server, tmp_path):
     assert r.returncode == 0
     assert len(r.stdout) == 800 * 65536
     assert r.stdout[:65536] == b"a" * 65536 and r.stdout[-65536:] == bytes([97 + 799 % 26]) * 65536
+    r = run(["curl", "-sS", "--http2-prior-knowledge", server.url + "/metrics"])
+    assert re.search(rb'^sluice_requests_total\{operation="Test.Sink",status="200",http="2"\} 1$',
+                     r.stdout, re.M)
 
 
 def test_h2c_nghttp(server, tmp_path):
