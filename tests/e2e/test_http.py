@@ -415,6 +415,41 @@ def test_h2c_nghttp(server, tmp_path):
     assert r.stdout.count(b"x-amzn-requestid") >= 3 or r.stdout.count(b"version: 20") == 1
 
 
+def test_h2_many_streams_and_paused_stream_window(server, tmp_path):
+    need("nghttp")
+    need("curl")
+    # 300 requests on one connection (more than the 128 concurrent streams the server allows).
+    body = os.urandom(100000)
+    p = tmp_path / "100k.bin"
+    p.write_bytes(body)
+    r = run(["nghttp", "-n", "-s", "-m", "300", "-d", str(p), server.url + "/echo"])
+    assert r.returncode == 0, r.stderr
+    assert len(re.findall(rb" 200 +97K /echo", r.stdout)) == 300
+    # A paused stream withholds WINDOW_UPDATE: the client stalls, the response still flows,
+    # server memory stays flat, and every byte arrives once resumed.
+    data = os.urandom(96 * MiB)
+    p = tmp_path / "up.bin"
+    p.write_bytes(data)
+    pause_ms = 800
+    rss0 = server.rss_kib()
+    proc = subprocess.Popen(["curl", "-sS", "-N", "--http2-prior-knowledge", "-T", str(p),
+                             f"{server.url}/sink?pause_ms={pause_ms}&pause_at={16 * MiB}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    times, rss_max = {}, 0
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        for key in (b"paused_at", b"resumed_at"):
+            if key in line and key not in times:
+                times[key] = time.monotonic()
+                rss_max = max(rss_max, server.rss_kib())
+    assert proc.wait(120) == 0, proc.stderr.read()
+    final = json.loads(lines[-1])
+    assert final == {"done": True, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert times[b"resumed_at"] - times[b"paused_at"] >= pause_ms / 1000 * 0.7
+    assert rss_max - rss0 < 8 * 1024, (rss0, rss_max)
+
+
 # ---- TLS ----------------------------------------------------------------------------------------
 
 @pytest.fixture
