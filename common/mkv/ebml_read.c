@@ -207,6 +207,8 @@ struct sl_mkv_reader {
 };
 
 static int failv(sl_mkv_reader *r, int code, int kvs, uint64_t off, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+static int failv(sl_mkv_reader *r, int code, int kvs, uint64_t off, const char *fmt, va_list ap)
 {
     r->err = code;
     r->error_id = kvs;

@@ -41,6 +41,7 @@ struct rec {
     sl_buf streamed; /* fragment bytes as streamed by on_data */
     sl_buf header;
     int in_finish;
+    int no_copy;    /* skip collecting streamed bytes (the prefix sweep) */
     size_t nfinish; /* fragments reported by finish() */
     int order_ok;   /* on_buffering came before on_data of the same fragment */
     uint64_t buffering_index;
@@ -67,7 +68,8 @@ static int r_data(void *ud, const sl_mkv_fragment *f, const uint8_t *p, size_t n
     struct rec *r = ud;
     if (r->nbuf != f->index + 1 || r->buffering_index != f->index)
         r->order_ok = 0;
-    sl_buf_append(&r->streamed, p, n);
+    if (!r->no_copy)
+        sl_buf_append(&r->streamed, p, n);
     return 0;
 }
 
@@ -256,6 +258,7 @@ static void test_every_prefix(void **state)
         runs++;
         struct rec r;
         rec_init(&r);
+        r.no_copy = 1;
         sl_mkv_frag_opts o = {0};
         sl_mkv_frag_error err;
         int rc = cut(p, len, &o, NULL, NULL, &r, &err);
