@@ -493,6 +493,16 @@ def test_tls_alpn_h2_and_http11(tls_server, tmp_path):
         hashlib.sha256(data).hexdigest()
 
 
+def test_tls_refuses_cleartext_and_garbage(tls_server):
+    s = connect(tls_server)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert wait_closed(s, 5) < 3
+    c = http.client.HTTPSConnection(tls_server.host, tls_server.port, timeout=10,
+                                    context=ssl.create_default_context(cafile=tls_server.cert))
+    c.request("GET", "/health")  # still serving
+    assert c.getresponse().status == 200
+
+
 def test_tls_nghttp_alpn(tls_server):
     need("nghttp")
     r = run(["nghttp", "-v", tls_server.url + "/stream?n=20"])
@@ -692,6 +702,10 @@ def test_idle_and_slow_clients_are_closed():
         assert closed and slow_t < 5, f"slow client still open after {slow_t:.1f} s"
         assert wait_closed(idle, 10) < 6
         assert wait_closed(kept, 10) < 6
+        # An HTTP/2 connection with no stream open is idle too.
+        h2 = connect(srv)
+        h2.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        assert wait_closed(h2, 10) < 6
         c = http.client.HTTPConnection(srv.host, srv.port, timeout=5)  # server still fine
         c.request("GET", "/health")
         assert c.getresponse().status == 200
