@@ -163,6 +163,33 @@ static void test_ffmpeg_av_subs(void **state)
     assert_true(l.ntags > 0);
 }
 
+/* A known-size Segment is rewritten to unknown size in the stream header; SeekHead and Void
+ * are left out; Info and Tracks are copied verbatim (offsets from an independent walk). */
+static void test_ffmpeg_stream_header(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *p = tu_read_file(DATA "ffmpeg-av-subs.mkv", &n);
+    assert_non_null(p);
+    sl_mkv_reader *r = sl_mkv_reader_new(NULL, NULL, 0);
+    assert_int_equal(sl_mkv_reader_feed(r, p, n), 0);
+    assert_int_equal(sl_mkv_reader_finish(r), 0);
+    const sl_mkv_header *h = sl_mkv_reader_header(r);
+    assert_non_null(h);
+    assert_int_equal(h->bytes.len, 40 + 5 + (3152 - 213));
+    assert_memory_equal(h->bytes.ptr, p, 40);
+    assert_memory_equal(h->bytes.ptr + 40, "\x18\x53\x80\x67\xFF", 5);
+    assert_memory_equal(h->bytes.ptr + 45, p + 213, 3152 - 213);
+    assert_int_equal(h->ntracks, 3);
+    assert_string_equal(h->tracks[0].codec_id, "V_MPEG4/ISO/AVC");
+    assert_string_equal(h->tracks[1].codec_id, "A_VORBIS");
+    assert_string_equal(h->tracks[2].codec_id, "S_TEXT/UTF8");
+    assert_true(h->tracks[1].sampling_hz == 8000.0);
+    assert_int_equal(h->tracks[0].pixel_width, 64);
+    sl_mkv_reader_free(r);
+    free(p);
+}
+
 static void test_ffmpeg_live(void **state)
 {
     (void)state;
@@ -473,11 +500,12 @@ static void test_throughput(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_capture),          cmocka_unit_test(test_capture_header),
-        cmocka_unit_test(test_ffmpeg_av_subs),   cmocka_unit_test(test_ffmpeg_live),
-        cmocka_unit_test(test_mkvmerge_laced),   cmocka_unit_test(test_lacing),
-        cmocka_unit_test(test_unknown_elements), cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_error_offset),     cmocka_unit_test(test_throughput),
+        cmocka_unit_test(test_capture),        cmocka_unit_test(test_capture_header),
+        cmocka_unit_test(test_ffmpeg_av_subs), cmocka_unit_test(test_ffmpeg_stream_header),
+        cmocka_unit_test(test_ffmpeg_live),    cmocka_unit_test(test_mkvmerge_laced),
+        cmocka_unit_test(test_lacing),         cmocka_unit_test(test_unknown_elements),
+        cmocka_unit_test(test_malformed),      cmocka_unit_test(test_error_offset),
+        cmocka_unit_test(test_throughput),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
