@@ -329,6 +329,51 @@ static void test_update_shard_count(void **state)
     sl_ds_model_cleanup(&m);
 }
 
+static void test_consumers(void **state)
+{
+    (void)state;
+    sl_ds_model m;
+    sl_ds_stream *s;
+    sl_ds_consumer *c;
+    sl_ds_err e;
+    char name[16];
+    sl_ds_model_init(&m, "123456789012", "us-east-1");
+    assert_int_equal(sl_ds_model_create_stream(&m, "c", 1, SL_DS_PROVISIONED, 1, &s, &e), 0);
+    sl_ds_stream_finish(s);
+    assert_int_equal(sl_ds_stream_add_consumer(&m, s, "a", 1000, &c, &e), 0);
+    assert_int_equal(c->status, SL_DS_CONSUMER_CREATING);
+    assert_int_equal(sl_ds_stream_add_consumer(&m, s, "a", 1000, &c, &e), SL_EEXISTS);
+    assert_string_equal(e.type, "ResourceInUseException");
+    /* At most five in CREATING at once. */
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "c%d", i);
+        assert_int_equal(sl_ds_stream_add_consumer(&m, s, name, 1000, &c, &e), 0);
+    }
+    assert_int_equal(sl_ds_stream_add_consumer(&m, s, "x", 1000, &c, &e), SL_ERANGE);
+    assert_string_equal(e.type, "LimitExceededException");
+    for (size_t i = 0; i < s->n_consumers; i++)
+        s->consumers[i].status = SL_DS_CONSUMER_ACTIVE;
+    /* A stream with consumers is only deleted with EnforceConsumerDeletion. */
+    assert_int_equal(sl_ds_model_delete_begin(&m, "c", 0, &e), SL_EBUSY);
+    /* Snapshot round trip keeps them, in order. */
+    cJSON *j = sl_ds_stream_to_json(s);
+    sl_ds_stream *b = sl_ds_stream_from_json(j);
+    cJSON_Delete(j);
+    assert_non_null(b);
+    assert_int_equal(b->n_consumers, 5);
+    assert_string_equal(b->consumers[0].name, "a");
+    assert_true(b->consumers[0].created_ms == 1000);
+    assert_int_equal(b->consumers[4].status, SL_DS_CONSUMER_ACTIVE);
+    sl_ds_stream_free(b);
+    sl_ds_stream_remove_consumer(s, "c1");
+    sl_ds_stream_remove_consumer(s, "nope");
+    assert_int_equal(s->n_consumers, 4);
+    assert_null(sl_ds_stream_find_consumer(s, "c1"));
+    assert_string_equal(s->consumers[2].name, "c2");
+    assert_int_equal(sl_ds_model_delete_begin(&m, "c", 1, &e), 0);
+    sl_ds_model_cleanup(&m);
+}
+
 /* Random splits and merges; after each step the open shards must tile [0, 2^128-1] exactly. */
 static void test_random_reshard(void **state)
 {
@@ -386,7 +431,8 @@ int main(void)
         cmocka_unit_test(test_create_and_states),      cmocka_unit_test(test_limits),
         cmocka_unit_test(test_shard_lookup),           cmocka_unit_test(test_split_merge),
         cmocka_unit_test(test_retention_tags_metrics), cmocka_unit_test(test_json_round_trip),
-        cmocka_unit_test(test_update_shard_count),     cmocka_unit_test(test_random_reshard),
+        cmocka_unit_test(test_update_shard_count),     cmocka_unit_test(test_consumers),
+        cmocka_unit_test(test_random_reshard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
