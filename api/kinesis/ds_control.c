@@ -720,3 +720,161 @@ void sl_kinesis_update_shard_count(sl_api_call *call)
     sl_ds_persist_and_reply(call, m, s, out);
     sl_ds_schedule_transition(m, s);
 }
+
+/* ---- ARN-addressed tags, record size, stream mode ------------------------------------------ */
+
+/* The stream a ResourceARN names; NULL after answering. Consumer ARNs are refused: Sluice keeps
+ * no tags on consumers yet. */
+static sl_ds_stream *resource_or_reply(sl_api_call *call, sl_ds_model *m)
+{
+    const char *arn = sl_ds_in_str(call->input, "ResourceARN");
+    const char *slash = arn ? strstr(arn, ":stream/") : NULL;
+    char want[300];
+    sl_ds_err e;
+    if (!slash || strlen(slash + 8) > 128) {
+        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException", "Invalid ResourceARN %s.",
+                      arn ? arn : "");
+        goto fail;
+    }
+    if (strstr(slash + 8, "/consumer/")) {
+        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                      "Sluice does not keep tags on consumers yet: %s", arn);
+        goto fail;
+    }
+    snprintf(want, sizeof(want), "arn:aws:kinesis:%s:%s:stream/%s", m->region, m->account,
+             slash + 8);
+    sl_ds_stream *s = strcmp(want, arn) == 0 ? sl_ds_model_find(m, slash + 8) : NULL;
+    if (s)
+        return s;
+    sl_ds_err_set(&e, SL_ENOTFOUND, "ResourceNotFoundException",
+                  "Stream %s under account %s not found.", slash + 8, m->account);
+fail:
+    sl_ds_reply_err(call, &e);
+    return NULL;
+}
+
+void sl_kinesis_tag_resource(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? resource_or_reply(call, m) : NULL;
+    if (!s)
+        return;
+    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(call->input, "Tags"), *t;
+    size_t n = (size_t)cJSON_GetArraySize(tags), i = 0;
+    const char **k = calloc(n + 1, sizeof(*k)), **v = calloc(n + 1, sizeof(*v));
+    sl_ds_err e;
+    int rc = (!k || !v)
+                 ? sl_ds_err_set(&e, SL_ENOMEM, "InternalFailure", "Internal Service Failure")
+                 : 0;
+    cJSON_ArrayForEach(t, tags)
+    {
+        if (rc || i >= n)
+            break;
+        k[i] = t->string;
+        v[i++] = cJSON_IsString(t) ? t->valuestring : "";
+    }
+    if (!rc)
+        rc = sl_ds_stream_add_tags(m, s, k, v, i, &e);
+    free(k);
+    free(v);
+    if (rc)
+        sl_ds_reply_err(call, &e);
+    else
+        sl_ds_persist_and_reply(call, m, s, NULL);
+}
+
+void sl_kinesis_untag_resource(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? resource_or_reply(call, m) : NULL;
+    if (!s)
+        return;
+    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(call->input, "TagKeys"), *t;
+    size_t n = (size_t)cJSON_GetArraySize(keys), i = 0;
+    const char **k = calloc(n + 1, sizeof(*k));
+    if (!k) {
+        sl_wire_call_error_code(call, SL_ENOMEM);
+        return;
+    }
+    cJSON_ArrayForEach(t, keys)
+    {
+        if (cJSON_IsString(t) && i < n)
+            k[i++] = t->valuestring;
+    }
+    sl_ds_stream_remove_tags(s, k, i);
+    free(k);
+    sl_ds_persist_and_reply(call, m, s, NULL);
+}
+
+void sl_kinesis_list_tags_for_resource(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? resource_or_reply(call, m) : NULL;
+    if (!s)
+        return;
+    cJSON *out = cJSON_CreateObject(), *arr = out ? cJSON_AddArrayToObject(out, "Tags") : NULL;
+    int bad = !arr;
+    for (size_t i = 0; !bad && i < s->n_tags; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            bad = 1;
+            break;
+        }
+        bad |= !cJSON_AddStringToObject(o, "Key", s->tags[i].key);
+        bad |= !cJSON_AddStringToObject(o, "Value", s->tags[i].value);
+    }
+    if (bad)
+        sl_wire_call_error_code(call, SL_ENOMEM);
+    else
+        sl_wire_reply_ok(call, out);
+    cJSON_Delete(out);
+}
+
+void sl_kinesis_update_max_record_size(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
+    sl_ds_err e;
+    if (!s)
+        return;
+    if (s->status != SL_DS_ACTIVE) {
+        sl_ds_err_set(&e, SL_EBUSY, "ResourceInUseException",
+                      "Stream %s under account %s not ACTIVE, instead in state %s", s->name,
+                      m->account, sl_ds_status_name(s->status));
+        sl_ds_reply_err(call, &e);
+        return;
+    }
+    double kib = sl_ds_in_num(call->input, "MaxRecordSizeInKiB", 0);
+    if (kib < 1024 || kib > 10240) { /* the model checks this too */
+        sl_ds_err_set(&e, SL_ERANGE, "ValidationException",
+                      "MaxRecordSizeInKiB must be between 1024 and 10240.");
+        sl_ds_reply_err(call, &e);
+        return;
+    }
+    s->max_record_kib = (uint32_t)kib;
+    sl_ds_persist_and_reply(call, m, s, NULL);
+}
+
+void sl_kinesis_update_stream_mode(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
+    sl_ds_err e;
+    if (!s)
+        return;
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(call->input, "StreamModeDetails");
+    const char *mode = sl_ds_in_str(d, "StreamMode");
+    if (s->status != SL_DS_ACTIVE) {
+        sl_ds_err_set(&e, SL_EBUSY, "ResourceInUseException",
+                      "Stream %s under account %s not ACTIVE, instead in state %s", s->name,
+                      m->account, sl_ds_status_name(s->status));
+        sl_ds_reply_err(call, &e);
+        return;
+    }
+    s->mode = mode && strcmp(mode, "ON_DEMAND") == 0 ? SL_DS_ON_DEMAND : SL_DS_PROVISIONED;
+    s->status = SL_DS_UPDATING;
+    sl_ds_registry_put(m, s);
+    sl_ds_persist_and_reply(call, m, s, NULL);
+    sl_ds_schedule_transition(m, s);
+}

@@ -324,3 +324,37 @@ def test_cli_create_describe(fast):
     wait_status(fast.client("kinesis"), "cli", "ACTIVE")
     d = json.loads(fast.aws("kinesis", "describe-stream", "--stream-name", "cli").stdout)
     assert d["StreamDescription"]["Shards"][0]["ShardId"] == "shardId-000000000000"
+
+
+def test_arn_tags_record_size_and_mode(fast):
+    k = fast.client("kinesis")
+    k.create_stream(StreamName="arn", ShardCount=1)
+    wait_status(k, "arn", "ACTIVE")
+    arn = k.describe_stream_summary(StreamName="arn")["StreamDescriptionSummary"]["StreamARN"]
+    assert raw_call(fast, "TagResource", {"ResourceARN": arn, "Tags": {"x": "1", "y": "2"}})[0] \
+        == 200
+    assert raw_call(fast, "UntagResource", {"ResourceARN": arn, "TagKeys": ["x"]})[0] == 200
+    status, out = raw_call(fast, "ListTagsForResource", {"ResourceARN": arn})
+    assert status == 200 and out["Tags"] == [{"Key": "y", "Value": "2"}]
+    assert k.list_tags_for_stream(StreamName="arn")["Tags"] == [{"Key": "y", "Value": "2"}]
+    status, out = raw_call(fast, "ListTagsForResource", {"ResourceARN": arn + "x"})
+    assert status == 400 and out["__type"] == "ResourceNotFoundException"
+
+    big = b"\x07" * (1536 * 1024)
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        k.put_record(StreamName="arn", Data=big, PartitionKey="p")
+    assert error_of(ei)[0] == "InvalidArgumentException"
+    assert raw_call(fast, "UpdateMaxRecordSize", {"StreamARN": arn,
+                                                  "MaxRecordSizeInKiB": 2048})[0] == 200
+    assert k.describe_stream_summary(StreamName="arn")["StreamDescriptionSummary"].get(
+        "MaxRecordSizeInKiB", 2048) == 2048
+    seq = k.put_record(StreamName="arn", Data=big, PartitionKey="p")["SequenceNumber"]
+    it = k.get_shard_iterator(StreamName="arn", ShardId="shardId-000000000000",
+                              ShardIteratorType="AT_SEQUENCE_NUMBER",
+                              StartingSequenceNumber=seq)["ShardIterator"]
+    assert k.get_records(ShardIterator=it)["Records"][0]["Data"] == big
+
+    k.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    wait_status(k, "arn", "ACTIVE")
+    assert k.describe_stream_summary(StreamName="arn")["StreamDescriptionSummary"][
+        "StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
