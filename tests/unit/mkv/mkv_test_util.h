@@ -13,6 +13,7 @@
 /* Whole file into a malloc'd buffer (free()); NULL if unreadable. */
 static inline uint8_t *tu_read_file(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
