@@ -244,9 +244,10 @@ static void h1_fail(sl_conn *c, int status)
         ex->req.method_name = SL_SLICE_LIT("");
         ex->req.target = ex->req.path = ex->req.query = SL_SLICE_LIT("");
         snprintf(ex->operation, sizeof(ex->operation), "bad_request");
+        ex->body_done = 1;
     }
+    /* An exchange whose body turned out malformed stays !body_done: it ends aborted. */
     ex->close_after = 1;
-    ex->body_done = 1;
     ex->discard = 1;
     if (!ex->started) {
         const char *msg = status == 431   ? "Request header fields too large"

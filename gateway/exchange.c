@@ -235,7 +235,9 @@ static int h1_head(sl_exchange *ex, int status, const sl_http_header *hdrs, size
     }
     if (c->srv->stopping)
         ex->close_after = 1;
-    if (clen >= 0) {
+    if (status < 200 || status == 204) {
+        ex->chunked_out = 0; /* no body, no framing header (RFC 9110 8.6) */
+    } else if (clen >= 0) {
         sl_buf_printf(&b, "Content-Length: %lld\r\n", (long long)clen);
     } else if (ex->req.version >= 11) {
         sl_buf_append_str(&b, "Transfer-Encoding: chunked\r\n");
@@ -276,12 +278,13 @@ int sl_exchange_respond(sl_exchange *ex, int status, const sl_http_header *hdrs,
     ex->ended = 1;
     ex->status = status;
     if (c->proto == SL_CONN_H2) {
-        rc = sl_oq_append(&ex->sq, body, ex->is_head ? 0 : len);
+        int with_body = !ex->is_head && status != 204 && len > 0;
+        rc = sl_oq_append(&ex->sq, body, with_body ? len : 0);
         if (rc == 0)
-            rc = sl_h2_respond_head(ex, status, hdrs, n_hdrs, (int64_t)len, len > 0);
+            rc = sl_h2_respond_head(ex, status, hdrs, n_hdrs, (int64_t)len, with_body);
     } else {
         rc = h1_head(ex, status, hdrs, n_hdrs, (int64_t)len);
-        if (rc == 0 && !ex->is_head)
+        if (rc == 0 && !ex->is_head && status != 204)
             rc = sl_oq_append(&c->out, body, len);
     }
     sl_conn_kick(c);
@@ -299,7 +302,7 @@ int sl_exchange_start(sl_exchange *ex, int status, const sl_http_header *hdrs, s
     ex->started = 1;
     ex->status = status;
     if (c->proto == SL_CONN_H2)
-        rc = sl_h2_respond_head(ex, status, hdrs, n_hdrs, -1, 1);
+        rc = sl_h2_respond_head(ex, status, hdrs, n_hdrs, -1, status != 204);
     else
         rc = h1_head(ex, status, hdrs, n_hdrs, -1);
     sl_conn_kick(c);
@@ -313,8 +316,8 @@ int sl_exchange_write(sl_exchange *ex, const void *p, size_t n)
         return rc;
     if (!ex->started || ex->ended)
         return SL_EINVAL;
-    if (n == 0 || ex->is_head)
-        return 0;
+    if (n == 0 || ex->is_head || ex->status == 204)
+        return 0; /* responses without a body */
     sl_conn *c = ex->conn;
     if (c->proto == SL_CONN_H2) {
         rc = sl_oq_append(&ex->sq, p, n);

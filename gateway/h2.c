@@ -457,7 +457,7 @@ int sl_h2_respond_head(sl_exchange *ex, int status, const sl_http_header *hdrs, 
         NV(names.data + offs[i], hdrs[i].name.len, hdrs[i].value.ptr, hdrs[i].value.len);
     }
     free(offs);
-    if (content_length >= 0) {
+    if (content_length >= 0 && status != 204 && status >= 200) {
         snprintf(cl, sizeof(cl), "%lld", (long long)content_length);
         NV("content-length", 14, cl, strlen(cl));
     }
