@@ -7,7 +7,9 @@
  * after the fdatasync that covers the entry) counts down the call's pending entries and posts
  * the reply to the loop. So an acknowledged record is on disk, and its sequence number is
  * derived from its log offset (ds_seqno.h). A full writer queue answers
- * ProvisionedThroughputExceededException, which every client retries.
+ * ProvisionedThroughputExceededException, which every client retries; so does a shard over its
+ * write budget when SLUICE_KINESIS_SHARD_LIMITS=1 (ds_throttle.h; GetRecords and
+ * GetShardIterator get their read budgets then too).
  *
  * Reads. GetShardIterator resolves the position without touching the disk: a log offset
  * (TRIM_HORIZON: 0, clamped at read time to the first retained entry; LATEST: the durable end;
@@ -282,6 +284,35 @@ static sl_ds_model *model_or_reply(sl_api_call *call)
     return m;
 }
 
+/* Per-shard write budget (only when limits are on). Large records may take the byte bucket
+ * into debt as long as it holds anything. */
+static int write_allowed(sl_ds_shard *sh, size_t bytes)
+{
+    if (!sl_ds_shard_limits_on())
+        return 1;
+    int64_t now = sl_time_mono_ns() / 1000000;
+    sl_ds_shard_limits *l = &sh->limits;
+    if (!sl_ds_bucket_take(&l->write_records, SL_DS_WRITE_RECORDS_PER_S, SL_DS_WRITE_RECORDS_PER_S,
+                           1, now, 0))
+        return 0;
+    if (!sl_ds_bucket_take(&l->write_bytes, SL_DS_WRITE_BYTES_PER_S, SL_DS_WRITE_BYTES_PER_S,
+                           (double)bytes, now, 1)) {
+        l->write_records.tokens += 1;
+        return 0;
+    }
+    return 1;
+}
+
+static void throttled(sl_api_call *call, const sl_ds_model *m, const sl_ds_stream *s,
+                      uint32_t shard)
+{
+    sl_ds_err e;
+    sl_ds_err_set(&e, SL_EFULL, "ProvisionedThroughputExceededException",
+                  "Rate exceeded for shard shardId-%012u in stream %s under account %s.", shard,
+                  s->name, m->account);
+    sl_ds_reply_err(call, &e);
+}
+
 void sl_kinesis_put_record(sl_api_call *call)
 {
     sl_ds_model *m = model_or_reply(call);
@@ -317,6 +348,10 @@ void sl_kinesis_put_record(sl_api_call *call)
     }
     if (route_record(m, s, pk, ehk, len, &sh, &e)) {
         sl_ds_reply_err(call, &e);
+        goto out;
+    }
+    if (!write_allowed(sh, len + strlen(pk))) {
+        throttled(call, m, s, sh->index);
         goto out;
     }
     if (!(j = put_job_new(call, s, 1, 1))) {
@@ -389,7 +424,9 @@ void sl_kinesis_put_records(sl_api_call *call)
     {
         const char *pk = sl_ds_in_str(r, "PartitionKey");
         j->e[i].ts_ms = ts;
-        int rc = submit_record(&j->e[i], shards[i], pk ? pk : "", data[i], lens[i]);
+        int rc = write_allowed(shards[i], lens[i] + strlen(pk ? pk : ""))
+                     ? submit_record(&j->e[i], shards[i], pk ? pk : "", data[i], lens[i])
+                     : SL_EFULL;
         if (rc) {
             j->e[i].shard = shards[i]->index;
             put_done(&j->e[i], rc, NULL);
@@ -511,6 +548,12 @@ void sl_kinesis_get_shard_iterator(sl_api_call *call)
     sl_ds_err e;
     if (!sh)
         return;
+    if (sl_ds_shard_limits_on() &&
+        !sl_ds_bucket_take(&sh->limits.iterator_calls, SL_DS_ITERATOR_CALLS_PER_S,
+                           SL_DS_ITERATOR_CALLS_PER_S, 1, sl_time_mono_ns() / 1000000, 0)) {
+        throttled(call, m, s, sh->index);
+        return;
+    }
     memset(&t, 0, sizeof(t));
     if (sl_ds_start_position(m, s, sh, "GetShardIterator",
                              sl_ds_in_str(call->input, "ShardIteratorType"),
@@ -546,6 +589,7 @@ typedef struct read_job {
     int64_t cutoff_ms; /* entries older than this are past retention */
     int closed;        /* shard closed and no append in flight */
     cJSON *children;   /* ChildShards, owned */
+    size_t out_bytes;  /* record bytes returned (read budget) */
     /* result */
     cJSON *out;
     const char *err_type;
@@ -680,6 +724,7 @@ int sl_ds_read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, s
         scanned += e.next_offset - e.offset;
         *pos = e.next_offset;
     }
+    out->bytes = bytes;
     if (!out->at_end && sl_log_end_offset(log) <= *pos)
         out->at_end = 1;
     /* Behind = newest entry's arrival minus the last one returned (or the next unread one). */
@@ -727,6 +772,7 @@ static void read_work(void *arg)
         read_fail(r, 400, "ResourceNotFoundException", "The shard no longer exists.");
         return;
     }
+    r->out_bytes = b.bytes;
     if (rc || !cJSON_AddNumberToObject(r->out, "MillisBehindLatest", (double)b.behind_ms)) {
         read_fail(r, 500, "InternalFailure", "Internal Service Failure");
         return;
@@ -749,6 +795,14 @@ static void read_work(void *arg)
 static void read_done(void *arg)
 {
     read_job *r = arg;
+    if (sl_ds_shard_limits_on() && r->out_bytes) {
+        sl_ds_model *m = sl_ds_model_of(r->k.region);
+        sl_ds_stream *s = m ? sl_ds_model_find(m, r->t.stream) : NULL;
+        if (s && s->created_ms == r->t.stream_created_ms && r->t.shard_index < s->n_shards)
+            sl_ds_bucket_charge(&s->shards[r->t.shard_index].limits.read_bytes,
+                                SL_DS_READ_BYTES_PER_S, SL_DS_READ_BYTES_PER_S,
+                                (double)r->out_bytes, sl_time_mono_ns() / 1000000);
+    }
     if (r->out)
         sl_wire_reply_ok(&r->k.call, r->out);
     else
@@ -829,6 +883,17 @@ void sl_kinesis_get_records(sl_api_call *call)
         goto fail;
     }
     sl_ds_shard *sh = &s->shards[t.shard_index];
+    if (sl_ds_shard_limits_on()) {
+        int64_t mono = sl_time_mono_ns() / 1000000;
+        sl_ds_shard_limits *l = &sh->limits;
+        if (!sl_ds_bucket_take(&l->read_bytes, SL_DS_READ_BYTES_PER_S, SL_DS_READ_BYTES_PER_S, 0,
+                               mono, 1) ||
+            !sl_ds_bucket_take(&l->read_calls, SL_DS_READ_CALLS_PER_S, SL_DS_READ_CALLS_PER_S, 1,
+                               mono, 0)) {
+            throttled(call, m, s, sh->index);
+            return;
+        }
+    }
     r = calloc(1, sizeof(*r));
     if (!r) {
         sl_wire_call_error_code(call, SL_ENOMEM);

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "ds_hashkey.h"
+#include "ds_throttle.h"
 
 typedef struct cJSON cJSON;
 typedef struct sl_log sl_log;
@@ -68,6 +69,7 @@ typedef struct sl_ds_shard {
     uint64_t end_offset; /* closed shards: log end offset at close */
     sl_log *log;         /* borrowed from the store; NULL until attached by the service */
     uint32_t inflight;   /* appends submitted and not yet acknowledged (service bookkeeping) */
+    sl_ds_shard_limits limits; /* throughput buckets (service bookkeeping, not persisted) */
 } sl_ds_shard;
 
 typedef struct sl_ds_tag {

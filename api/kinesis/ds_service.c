@@ -40,6 +40,7 @@ static struct {
     sl_ds_model **models;
     size_t n_models;
     uint64_t delay_ms;
+    int shard_limits;
     void *retention_timer;
     /* reader thread */
     pthread_t thr;
@@ -59,6 +60,11 @@ static const char *const migration[] = {
 sl_store *sl_ds_store(void)
 {
     return ds.store;
+}
+
+int sl_ds_shard_limits_on(void)
+{
+    return ds.shard_limits;
 }
 
 const sl_ds_token_key *sl_ds_key(void)
@@ -635,6 +641,8 @@ int sl_ds_service_init(void)
     ds.w = sl_store_writer(ds.store);
     const char *delay = getenv("SLUICE_KINESIS_STATUS_DELAY_MS");
     ds.delay_ms = delay && *delay ? strtoull(delay, NULL, 10) : 200;
+    const char *limits = getenv("SLUICE_KINESIS_SHARD_LIMITS");
+    ds.shard_limits = limits && (strcmp(limits, "1") == 0 || strcmp(limits, "on") == 0);
 
     if ((rc = sl_store_migrate(ds.store, "kinesis_ds", migration, 1)))
         goto out;
@@ -700,8 +708,9 @@ int sl_ds_service_init(void)
         goto out;
     ds.up = 1;
     retention_tick(NULL);
-    sl_info("kinesis", "data streams ready: %zu stream(s) loaded, status delay %llu ms", a.n,
-            (unsigned long long)ds.delay_ms);
+    sl_info("kinesis",
+            "data streams ready: %zu stream(s) loaded, status delay %llu ms, shard limits %s", a.n,
+            (unsigned long long)ds.delay_ms, ds.shard_limits ? "on" : "off");
 out:
     for (size_t i = 0; i < a.n; i++)
         free(a.rows[i].doc);

@@ -44,6 +44,9 @@ void sl_ds_service_shutdown(void);
 int sl_ds_ready_or_reply(sl_api_call *call);
 
 sl_store *sl_ds_store(void);
+/* Whether per-shard throughput limits are enforced (environment SLUICE_KINESIS_SHARD_LIMITS=1;
+ * off by default, so local loads are not throttled to one shard's real capacity). */
+int sl_ds_shard_limits_on(void);
 const sl_ds_token_key *sl_ds_key(void);
 /* The model of region (created empty when new); NULL on ENOMEM. */
 sl_ds_model *sl_ds_model_of(const char *region);
@@ -114,6 +117,7 @@ typedef struct sl_ds_batch {
     int64_t last_ts_ms; /* arrival of the last record added, -1 if none */
     uint64_t last_offset;
     int64_t behind_ms; /* MillisBehindLatest */
+    size_t bytes;      /* data + partition-key bytes returned */
 } sl_ds_batch;
 int sl_ds_read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, size_t limit,
                      size_t max_bytes, uint64_t *pos, cJSON *records, sl_ds_batch *out);

@@ -291,3 +291,46 @@ def test_update_shard_count_rescales_and_links_children(gw):
     r = k.put_record(StreamName="u", Data=b"n", PartitionKey="k1")
     assert r["ShardId"] in {"shardId-000000000002", "shardId-000000000003",
                             "shardId-000000000004"}
+
+
+def test_shard_limits_when_enabled(make_gateway):
+    gw = make_gateway(env=dict(FAST, SLUICE_KINESIS_SHARD_LIMITS="1"))
+    k = gw.client("kinesis")
+    make_stream(k, "lim", 1)
+    recs = [{"Data": b"\x01" * 10240, "PartitionKey": f"p{i}"} for i in range(500)]
+    res = k.put_records(StreamName="lim", Records=recs)
+    # One shard takes 1 MiB/s: about a hundred 10 KiB records, the rest are refused one by one.
+    ok = [r for r in res["Records"] if "SequenceNumber" in r]
+    bad = [r for r in res["Records"] if "ErrorCode" in r]
+    assert 80 <= len(ok) <= 130, len(ok)
+    assert res["FailedRecordCount"] == len(bad) == 500 - len(ok)
+    assert bad[0]["ErrorCode"] == "ProvisionedThroughputExceededException"
+    assert bad[0]["ErrorMessage"] == ("Rate exceeded for shard shardId-000000000000 in stream lim "
+                                      f"under account {ACCOUNT}.")
+    # PutRecord faster than 1 MiB/s: refused once the budget is spent.
+    codes = []
+    for _ in range(20):
+        try:
+            k.put_record(StreamName="lim", Data=b"\x01" * (512 * 1024), PartitionKey="p")
+            codes.append("ok")
+        except botocore.exceptions.ClientError as e:
+            codes.append(e.response["Error"]["Code"])
+    assert "ProvisionedThroughputExceededException" in codes, codes
+    # Five GetRecords calls per second per shard.
+    it = k.get_shard_iterator(StreamName="lim", ShardId="shardId-000000000000",
+                              ShardIteratorType="LATEST")["ShardIterator"]
+    codes = []
+    for _ in range(8):
+        try:
+            it = k.get_records(ShardIterator=it)["NextShardIterator"]
+            codes.append("ok")
+        except botocore.exceptions.ClientError as e:
+            codes.append(e.response["Error"]["Code"])
+    assert "ProvisionedThroughputExceededException" in codes and codes[0] == "ok", codes
+
+
+def test_no_shard_limits_by_default(gw):
+    k = gw.client("kinesis")
+    make_stream(k, "nolim", 1)
+    recs = [{"Data": b"\x01" * 10240, "PartitionKey": f"p{i}"} for i in range(500)]
+    assert k.put_records(StreamName="nolim", Records=recs)["FailedRecordCount"] == 0
