@@ -547,7 +547,7 @@ static void sub_pump(void *arg)
     }
     const sl_ds_shard *sh = &st->shards[s->shard.index];
     s->closed = sh->closed_ms != 0 && sh->inflight == 0;
-    s->cutoff_ms = now_ms() - (int64_t)st->retention_hours * 3600000;
+    s->cutoff_ms = now_ms() - sl_ds_retention_ms(st);
     s->reading = 1;
     if (sl_ds_reader_submit(sub_read, sub_read_done, s) != 0) {
         s->reading = 0;

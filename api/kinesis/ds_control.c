@@ -29,7 +29,7 @@ static int64_t now_ms(void)
 /* A closed shard whose records have all aged out is no longer listed. */
 static int shard_expired(const sl_ds_stream *s, const sl_ds_shard *sh, int64_t now)
 {
-    return sh->closed_ms && sh->closed_ms < now - (int64_t)s->retention_hours * 3600000;
+    return sh->closed_ms && sh->closed_ms < now - sl_ds_retention_ms(s);
 }
 
 static cJSON *shard_json(const sl_ds_shard *sh)

@@ -906,7 +906,7 @@ void sl_kinesis_get_records(sl_api_call *call)
     double lim = sl_ds_in_num(call->input, "Limit", GET_RECORDS_DEFAULT_LIMIT);
     r->limit =
         lim >= 1 && lim < GET_RECORDS_DEFAULT_LIMIT ? (size_t)lim : GET_RECORDS_DEFAULT_LIMIT;
-    r->cutoff_ms = now - (int64_t)s->retention_hours * 3600000;
+    r->cutoff_ms = now - sl_ds_retention_ms(s);
     r->closed = sh->closed_ms != 0 && sh->inflight == 0;
     if (r->closed && !(r->children = sl_ds_child_shards(s, sh->index))) {
         free(r);

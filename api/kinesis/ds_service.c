@@ -23,7 +23,7 @@
 #include "sluice/streams.h"
 #include "sluice/time.h"
 
-#define RETENTION_PERIOD_MS 60000
+#define RETENTION_PERIOD_MS 60000 /* how often whole expired segments are removed */
 
 typedef struct job {
     void (*work)(void *);
@@ -40,6 +40,7 @@ static struct {
     sl_ds_model **models;
     size_t n_models;
     uint64_t delay_ms;
+    int64_t hour_ms;
     int shard_limits;
     void *retention_timer;
     /* reader thread */
@@ -65,6 +66,11 @@ sl_store *sl_ds_store(void)
 int sl_ds_shard_limits_on(void)
 {
     return ds.shard_limits;
+}
+
+int64_t sl_ds_retention_ms(const sl_ds_stream *s)
+{
+    return (int64_t)s->retention_hours * (ds.hour_ms > 0 ? ds.hour_ms : 3600000);
 }
 
 const sl_ds_token_key *sl_ds_key(void)
@@ -510,8 +516,7 @@ static void retention_tick(void *unused)
                     r->items = g;
                 }
                 r->items[r->n].log = s->shards[k].log;
-                r->items[r->n].older_than_ns =
-                    now_ns - (int64_t)s->retention_hours * 3600 * 1000000000LL;
+                r->items[r->n].older_than_ns = now_ns - sl_ds_retention_ms(s) * 1000000;
                 r->n++;
             }
         }
@@ -641,6 +646,11 @@ int sl_ds_service_init(void)
     ds.w = sl_store_writer(ds.store);
     const char *delay = getenv("SLUICE_KINESIS_STATUS_DELAY_MS");
     ds.delay_ms = delay && *delay ? strtoull(delay, NULL, 10) : 200;
+    const char *hour = getenv("SLUICE_KINESIS_TEST_HOUR_MS");
+    ds.hour_ms = hour && *hour ? strtoll(hour, NULL, 10) : 3600000;
+    if (ds.hour_ms != 3600000)
+        sl_warn("kinesis", "SLUICE_KINESIS_TEST_HOUR_MS: retention hours last %lld ms (tests only)",
+                (long long)ds.hour_ms);
     const char *limits = getenv("SLUICE_KINESIS_SHARD_LIMITS");
     ds.shard_limits = limits && (strcmp(limits, "1") == 0 || strcmp(limits, "on") == 0);
 

@@ -47,6 +47,9 @@ sl_store *sl_ds_store(void);
 /* Whether per-shard throughput limits are enforced (environment SLUICE_KINESIS_SHARD_LIMITS=1;
  * off by default, so local loads are not throttled to one shard's real capacity). */
 int sl_ds_shard_limits_on(void);
+/* s's retention period in ms. An "hour" is 3600000 ms unless the environment sets
+ * SLUICE_KINESIS_TEST_HOUR_MS (tests only: lets an end-to-end test watch records expire). */
+int64_t sl_ds_retention_ms(const sl_ds_stream *s);
 const sl_ds_token_key *sl_ds_key(void);
 /* The model of region (created empty when new); NULL on ENOMEM. */
 sl_ds_model *sl_ds_model_of(const char *region);

@@ -334,3 +334,35 @@ def test_no_shard_limits_by_default(gw):
     make_stream(k, "nolim", 1)
     recs = [{"Data": b"\x01" * 10240, "PartitionKey": f"p{i}"} for i in range(500)]
     assert k.put_records(StreamName="nolim", Records=recs)["FailedRecordCount"] == 0
+
+
+def test_records_and_closed_shards_expire_with_retention(make_gateway):
+    # A retention "hour" of 50 ms: the default 24 hours last 1.2 s.
+    gw = make_gateway(env=dict(FAST, SLUICE_KINESIS_TEST_HOUR_MS="50"))
+    k = gw.client("kinesis")
+    make_stream(k, "ret", 1)
+    old = k.put_record(StreamName="ret", Data=b"old", PartitionKey="p")["SequenceNumber"]
+    t_old = time.monotonic()
+    while time.monotonic() - t_old < 1.5:  # let the old record age past retention
+        time.sleep(0.05)
+    new = k.put_record(StreamName="ret", Data=b"new", PartitionKey="p")["SequenceNumber"]
+    recs, _ = read_all(k, "ret", "shardId-000000000000")
+    assert [r["SequenceNumber"] for r in recs] == [new]
+    it = k.get_shard_iterator(StreamName="ret", ShardId="shardId-000000000000",
+                              ShardIteratorType="AT_SEQUENCE_NUMBER",
+                              StartingSequenceNumber=old)["ShardIterator"]
+    assert [r["Data"] for r in k.get_records(ShardIterator=it)["Records"]] == [b"new"]
+    # A closed parent stays listed while it may hold records, then disappears.
+    k.split_shard(StreamName="ret", ShardToSplit="shardId-000000000000",
+                  NewStartingHashKey=str(2 ** 127))
+    ids = [s["ShardId"] for s in k.list_shards(StreamName="ret")["Shards"]]
+    assert ids == ["shardId-000000000000", "shardId-000000000001", "shardId-000000000002"]
+    deadline = time.monotonic() + 20
+    while "shardId-000000000000" in [s["ShardId"] for s in
+                                     k.list_shards(StreamName="ret")["Shards"]]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert time.monotonic() - t_old > 1.2
+    d = k.describe_stream(StreamName="ret")["StreamDescription"]
+    assert [s["ShardId"] for s in d["Shards"]] == ["shardId-000000000001",
+                                                    "shardId-000000000002"]
