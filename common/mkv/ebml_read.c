@@ -215,6 +215,8 @@ static int failv(sl_mkv_reader *r, int code, int kvs, uint64_t off, const char *
     r->diag.code = code;
     r->diag.offset = (size_t)off;
     vsnprintf(r->diag.text, sizeof(r->diag.text), fmt, ap);
+    if (kvs && r->cb.on_error)
+        r->cb.on_error(r->ud, &r->diag, kvs);
     return code;
 }
 

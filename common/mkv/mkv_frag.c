@@ -70,6 +70,8 @@ static int ffail(sl_mkv_frag *f, int code, int error_id, uint64_t off, const cha
     va_start(ap, fmt);
     vsnprintf(f->e.diag.text, sizeof(f->e.diag.text), fmt, ap);
     va_end(ap);
+    if (f->cb.on_error)
+        f->cb.on_error(f->ud, &f->e);
     return code;
 }
 

@@ -75,7 +75,12 @@ static int d_raw(void *ud, uint32_t id, uint64_t off, const uint8_t *p, size_t n
     return 0;
 }
 
-static const sl_mkv_callbacks dcb = {d_header, d_cluster, d_frame, d_tag, d_cluster, d_raw};
+static const sl_mkv_callbacks dcb = {.on_header = d_header,
+                                     .on_cluster_start = d_cluster,
+                                     .on_frame = d_frame,
+                                     .on_tag = d_tag,
+                                     .on_cluster_end = d_cluster,
+                                     .on_raw = d_raw};
 
 static size_t next_piece(uint64_t *s)
 {

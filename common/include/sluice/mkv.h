@@ -183,6 +183,9 @@ typedef struct sl_mkv_callbacks {
      * (Cluster, Tags, Info, ...), or the root element (EBML, Segment) for their own headers.
      * level1_offset is that element's input offset. Bytes are borrowed for the call only. */
     int (*on_raw)(void *ud, uint32_t level1_id, uint64_t level1_offset, const uint8_t *p, size_t n);
+    /* Once, when the reader refuses its input (not when a callback refused): d is the reason,
+     * error_id the Kinesis ErrorId. Nothing else is called afterwards. */
+    void (*on_error)(void *ud, const sl_diag *d, int error_id);
 } sl_mkv_callbacks;
 
 typedef struct sl_mkv_reader sl_mkv_reader;
@@ -245,14 +248,6 @@ typedef struct sl_mkv_fragment {
     sl_slice bytes; /* keep_bytes only: the cluster verbatim; valid during the call */
 } sl_mkv_fragment;
 
-typedef struct sl_mkv_frag_callbacks {
-    int (*on_header)(void *ud, const sl_mkv_header *h);
-    int (*on_buffering)(void *ud, const sl_mkv_fragment *f); /* timecode known, nothing else */
-    int (*on_data)(void *ud, const sl_mkv_fragment *f, const uint8_t *p, size_t n); /* cluster
-                                                                        bytes, verbatim, in order */
-    int (*on_fragment)(void *ud, const sl_mkv_fragment *f); /* complete and valid */
-} sl_mkv_frag_callbacks;
-
 typedef struct sl_mkv_frag_error {
     int error_id;           /* SL_KVS_* (4006 for malformed input) */
     const char *error_code; /* "INVALID_MKV_DATA", ... */
@@ -260,6 +255,16 @@ typedef struct sl_mkv_frag_error {
     uint64_t timecode;
     sl_diag diag; /* offset + reason */
 } sl_mkv_frag_error;
+
+typedef struct sl_mkv_frag_callbacks {
+    int (*on_header)(void *ud, const sl_mkv_header *h);
+    int (*on_buffering)(void *ud, const sl_mkv_fragment *f); /* timecode known, nothing else */
+    int (*on_data)(void *ud, const sl_mkv_fragment *f, const uint8_t *p, size_t n); /* cluster
+                                                                        bytes, verbatim, in order */
+    int (*on_fragment)(void *ud, const sl_mkv_fragment *f); /* complete and valid */
+    /* Once, when the cutter stops on an error (what an ERROR ack needs). */
+    void (*on_error)(void *ud, const sl_mkv_frag_error *e);
+} sl_mkv_frag_callbacks;
 
 typedef struct sl_mkv_frag sl_mkv_frag;
 
@@ -273,7 +278,7 @@ void sl_mkv_frag_free(sl_mkv_frag *f);
 int sl_mkv_frag_feed(sl_mkv_frag *f, const void *p, size_t n);
 int sl_mkv_frag_finish(sl_mkv_frag *f);
 const sl_mkv_frag_error *sl_mkv_frag_last_error(const sl_mkv_frag *f); /* NULL if none */
-const sl_mkv_header *sl_mkv_frag_header(const sl_mkv_frag *f);    /* NULL before the header */
+const sl_mkv_header *sl_mkv_frag_header(const sl_mkv_frag *f);         /* NULL before the header */
 
 /* ---- Writer ---- */
 

@@ -120,8 +120,12 @@ static inline int tu_on_raw(void *ud, uint32_t id, uint64_t off, const uint8_t *
 
 static inline sl_mkv_callbacks tu_callbacks(void)
 {
-    sl_mkv_callbacks cb = {tu_on_header, tu_on_cluster_start, tu_on_frame,
-                           tu_on_tag,    tu_on_cluster_end,   tu_on_raw};
+    sl_mkv_callbacks cb = {.on_header = tu_on_header,
+                           .on_cluster_start = tu_on_cluster_start,
+                           .on_frame = tu_on_frame,
+                           .on_tag = tu_on_tag,
+                           .on_cluster_end = tu_on_cluster_end,
+                           .on_raw = tu_on_raw};
     return cb;
 }
 

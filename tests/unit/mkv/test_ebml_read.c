@@ -408,6 +408,15 @@ static const struct bad_case bad_cases[] = {
     {"ContentEncodings", -3, "", SL_EUNSUPPORTED, 4006, "ContentEncodings"},
 };
 
+static int nerr, last_err_id;
+static void count_error(void *ud, const sl_diag *d, int error_id)
+{
+    (void)ud;
+    (void)d;
+    nerr++;
+    last_err_id = error_id;
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -441,7 +450,8 @@ static void test_malformed(void **state)
         struct frames fr;
         sl_diag d;
         memset(&d, 0, sizeof(d));
-        sl_mkv_callbacks cb = {.on_frame = rec_frame};
+        sl_mkv_callbacks cb = {.on_frame = rec_frame, .on_error = count_error};
+        nerr = 0;
         sl_mkv_reader *r = sl_mkv_reader_new(&cb, &fr, 1000);
         int rc = sl_mkv_reader_feed(r, b.data, b.len);
         if (rc == 0)
@@ -456,8 +466,10 @@ static void test_malformed(void **state)
         assert_int_equal(id, c->error_id);
         assert_non_null(strstr(d.text, c->reason));
         assert_true(d.offset <= b.len);
-        /* latched: more input gives the same error */
+        /* latched: more input gives the same error, reported once */
         assert_int_equal(sl_mkv_reader_feed(r, "x", 1), rc);
+        assert_int_equal(nerr, 1);
+        assert_int_equal(last_err_id, c->error_id);
         sl_mkv_reader_free(r);
         sl_buf_cleanup(&b);
     }

@@ -85,7 +85,15 @@ static int r_fragment(void *ud, const sl_mkv_fragment *f)
     return 0;
 }
 
-static const sl_mkv_frag_callbacks rec_cb = {r_header, r_buffering, r_data, r_fragment};
+static int nerrors, last_error_id;
+static void r_error(void *ud, const sl_mkv_frag_error *e)
+{
+    (void)ud;
+    nerrors++;
+    last_error_id = e->error_id;
+}
+
+static const sl_mkv_frag_callbacks rec_cb = {r_header, r_buffering, r_data, r_fragment, r_error};
 
 static void rec_init(struct rec *r)
 {
@@ -348,7 +356,10 @@ static void expect_error(const sl_buf *b, const sl_mkv_frag_opts *o, int error_i
     struct rec r;
     sl_mkv_frag_error e;
     rec_init(&r);
+    nerrors = 0;
     int rc = cut((const uint8_t *)b->data, b->len, o, NULL, NULL, &r, &e);
+    assert_int_equal(nerrors, 1);
+    assert_int_equal(last_error_id, error_id);
     if (e.error_id != error_id || !strstr(e.diag.text, reason))
         print_error("got %d %s '%s', want %d '%s'\n", e.error_id, e.error_code ? e.error_code : "-",
                     e.diag.text, error_id, reason);
