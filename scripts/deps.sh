@@ -14,6 +14,10 @@ PACKAGES=(
   sqlite3 procps
   # MKV test data generation and checks (tests/data/mkv/gen.sh, tests/unit/mkv)
   ffmpeg mkvtoolnix
+  # kvssink plugin: GStreamer, libcurl, gst-check, RTSP server for the bridge test
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  libcurl4-openssl-dev libgstrtspserver-1.0-dev gir1.2-gst-rtsp-server-1.0 check python3-gi
 )
 
 SUDO=""
