@@ -375,7 +375,7 @@ out:
 
 /* ---- writer side ----------------------------------------------------------------------------- */
 
-static int fsync_path(const sl_vfs *vfs, const char *path)
+int sl_fsync_dir_(const sl_vfs *vfs, const char *path)
 {
     int fd = vfs->open(path, O_RDONLY | O_DIRECTORY, 0);
     if (fd < 0)
@@ -403,7 +403,7 @@ static int ensure_dir(sl_log *log)
         if (log->vfs->mkdir(path, 0755) == 0) {
             char *slash = strrchr(path, '/');
             *slash = '\0';
-            int r = fsync_path(log->vfs, path);
+            int r = sl_fsync_dir_(log->vfs, path);
             *slash = '/';
             if (r) {
                 sl_error("storage", "cannot sync folder %s: %s", path, strerror(errno));
@@ -508,7 +508,7 @@ static int sync_tail(sl_log *log, uint64_t *fsyncs)
     }
     if (log->new_seg) {
         (*fsyncs)++;
-        if (fsync_path(log->vfs, log->dir) != 0) {
+        if (sl_fsync_dir_(log->vfs, log->dir) != 0) {
             sl_error("storage", "log %s: folder fsync failed: %s", log->name, strerror(errno));
             return SL_EIO;
         }
@@ -612,6 +612,12 @@ int sl_log_drop_files_(sl_log *log)
         if (!slash)
             break;
         *slash = '\0';
+    }
+    /* `path` is now the innermost folder left: syncing it makes the removals durable, so a
+     * dropped log does not come back after a power cut. */
+    if (sl_fsync_dir_(log->vfs, path) != 0) {
+        sl_error("storage", "cannot sync %s: %s", path, strerror(errno));
+        rc = SL_EIO;
     }
     if (rc == 0)
         sl_info("storage", "log %s dropped", log->name);

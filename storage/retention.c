@@ -99,6 +99,10 @@ int sl_log_retain(sl_log *log, uint64_t before_offset, int64_t older_than_ns, ui
             rc = SL_EIO;
         }
     }
+    if (sl_fsync_dir_(log->vfs, log->dir) != 0) {
+        sl_error("storage", "cannot sync %s: %s", log->dir, strerror(errno));
+        rc = SL_EIO;
+    }
     atomic_fetch_sub(log->disk_bytes, bytes);
     sl_info("storage",
             "log %s: retention removed %zu segment(s), %" PRIu64 " bytes; first offset %" PRIu64,

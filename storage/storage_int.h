@@ -78,6 +78,8 @@ typedef struct log_pending {
 int sl_log_write_(sl_log *log, log_pending *first, uint64_t *fsyncs);
 /* fdatasync of the tail segment if it was written; SL_EIO on failure. */
 int sl_log_sync_(sl_log *log, uint64_t *fsyncs);
+/* Opens folder `path` and fsyncs it (new or removed entries become durable). 0 or SL_EIO. */
+int sl_fsync_dir_(const sl_vfs *vfs, const char *path);
 /* Makes everything written durable-visible (after a successful sync). */
 void sl_log_publish_(sl_log *log);
 /* Closes fds, unlinks every file and the folder. Writer thread. */

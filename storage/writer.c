@@ -391,6 +391,9 @@ static int submit(sl_writer *w, const sl_append *a, size_t n, int wait)
 {
     if (!w || (!a && n))
         return SL_EINVAL;
+    /* On the writer thread (a done or sql callback) waiting for room would wait for itself. */
+    if (wait && pthread_equal(pthread_self(), w->thread))
+        wait = 0;
     if (n == 0)
         return 0;
     if (atomic_load(&w->failed))
@@ -482,6 +485,8 @@ static void sync_done(void *arg, int rc, const sl_log_entry *e)
 
 int sl_writer_run_sync(sl_writer *w, sl_sql_fn fn, void *arg)
 {
+    if (pthread_equal(pthread_self(), w->thread))
+        return SL_EINVAL; /* would wait for the batch it is running in */
     sync_wait s = {.fn = fn, .arg = arg};
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);

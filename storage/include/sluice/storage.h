@@ -200,7 +200,8 @@ typedef struct sl_append {
  * when the queue is empty), SL_ESTORAGE_FAILED, SL_ECLOSED (writer stopping), SL_EINVAL,
  * SL_ETOOBIG, SL_ENOMEM. */
 int sl_writer_submit(sl_writer *w, const sl_append *a);
-/* Like sl_writer_submit but waits for room instead of SL_EFULL. Never call on the loop thread. */
+/* Like sl_writer_submit but waits for room instead of SL_EFULL. Never call on the loop thread.
+ * Called on the writer thread (from a callback) it does not wait: SL_EFULL instead. */
 int sl_writer_submit_wait(sl_writer *w, const sl_append *a);
 /* Queues n submissions at once, all or nothing (e.g. the records of one PutRecords): they enter
  * the queue together, in array order, so they share a batch unless the writer is mid-batch.
@@ -210,7 +211,7 @@ int sl_writer_submit_many(sl_writer *w, const sl_append *a, size_t n, int wait);
 /* SQL-only submission: fn(db, arg, NULL) runs in the next batch's transaction, then done. */
 int sl_writer_submit_fn(sl_writer *w, sl_sql_fn fn, sl_done_fn done, void *arg);
 /* Runs fn in a batch and waits for the commit; returns fn's result or the batch error. Blocks:
- * for startup and worker threads only, never the loop or the writer thread. */
+ * for startup and worker threads only, never the loop thread; SL_EINVAL on the writer thread. */
 int sl_writer_run_sync(sl_writer *w, sl_sql_fn fn, void *arg);
 /* 0, or SL_ESTORAGE_FAILED once storage has failed. Thread-safe. */
 int sl_writer_status(sl_writer *w);

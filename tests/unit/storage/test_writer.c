@@ -453,6 +453,46 @@ static void test_drop_and_recreate(void **state)
     rm_rf(dir);
 }
 
+/* Callbacks run on the writer thread: blocking calls there must refuse instead of deadlocking. */
+typedef struct reentry {
+    sl_writer *w;
+    int run_sync_rc;
+    int submit_rc;
+    waiter done;
+} reentry;
+
+static int nop_fn(sqlite3 *db, void *arg, const sl_log_entry *e)
+{
+    return 0;
+}
+
+static void reenter_done(void *arg, int rc, const sl_log_entry *e)
+{
+    reentry *r = arg;
+    r->run_sync_rc = sl_writer_run_sync(r->w, nop_fn, NULL);
+    sl_append a = {.sql = nop_fn};
+    r->submit_rc = sl_writer_submit_wait(r->w, &a); /* queued for the next batch, or EFULL */
+    waiter_done(&r->done, rc, e);
+}
+
+static void test_callbacks_do_not_deadlock(void **state)
+{
+    char dir[256];
+    tmp_dir(dir, sizeof(dir));
+    sl_store_options o = {.queue_max_ops = 1};
+    sl_store *s = NULL;
+    assert_int_equal(sl_store_open_with(dir, &o, &s), 0);
+    reentry r = {.w = sl_store_writer(s)};
+    waiter_init(&r.done);
+    assert_int_equal(sl_writer_submit_fn(r.w, nop_fn, reenter_done, &r), 0);
+    assert_int_equal(waiter_wait(&r.done), 0);
+    assert_int_equal(r.run_sync_rc, SL_EINVAL);
+    /* The budget (1 op) is still held by the running op: no waiting on the writer thread. */
+    assert_int_equal(r.submit_rc, SL_EFULL);
+    sl_store_close(s);
+    rm_rf(dir);
+}
+
 static void test_close_drains(void **state)
 {
     char dir[256];
@@ -476,10 +516,15 @@ static void test_close_drains(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sticky_write_failure),  cmocka_unit_test(test_sticky_sync_failure),
-        cmocka_unit_test(test_concurrent_submitters), cmocka_unit_test(test_backpressure),
-        cmocka_unit_test(test_submit_many),           cmocka_unit_test(test_sql_in_batch),
-        cmocka_unit_test(test_drop_and_recreate),     cmocka_unit_test(test_close_drains),
+        cmocka_unit_test(test_sticky_write_failure),
+        cmocka_unit_test(test_sticky_sync_failure),
+        cmocka_unit_test(test_concurrent_submitters),
+        cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_submit_many),
+        cmocka_unit_test(test_sql_in_batch),
+        cmocka_unit_test(test_drop_and_recreate),
+        cmocka_unit_test(test_close_drains),
+        cmocka_unit_test(test_callbacks_do_not_deadlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
