@@ -8,7 +8,9 @@
  * magic, wrong offset field, bad CRC) the file is truncated there and fdatasync'ed, and the cut
  * is logged at WARN with its size and reason. A last segment with a torn header, or with no entry
  * at all while an earlier segment exists, is deleted (the writer creates a segment only after
- * syncing the previous one, so it cannot hold acknowledged data). Scanning also yields the newest
+ * syncing the previous one, so it cannot hold acknowledged data); when it is the only segment
+ * left (retention removed the earlier ones) its header is rewritten instead, so that the log's
+ * offsets keep growing and are never handed out twice. Scanning also yields the newest
  * timestamp and the last entry's offset.
  *
  * seg_reader is a sequential, buffered pread window used by the scans here and in retention.c. */
@@ -25,6 +27,7 @@
 
 #include "sluice/err.h"
 #include "sluice/log.h"
+#include "sluice/time.h"
 #include "storage_int.h"
 
 #define READ_WINDOW (1u << 20)
@@ -238,6 +241,22 @@ int sl_log_recover_(sl_log *log)
         int hdr_ok = st.st_size >= (off_t)SEG_HEADER &&
                      log->vfs->pread(fd, h, SEG_HEADER, 0) == (ssize_t)SEG_HEADER &&
                      sl_seg_header_check_(h, bases[i]) == 0;
+        if (!hdr_ok && i + 1 == n && log->nsegs == 0) {
+            /* The only segment (its predecessors went to retention): rewrite its header rather
+             * than remove it, so the log keeps its offsets instead of restarting at 0. */
+            sl_warn("storage", "log %s: rewriting torn header of %s", log->name, path);
+            sl_seg_header_encode_(h, bases[i], sl_time_now_ns());
+            struct iovec iov = {h, SEG_HEADER};
+            if (log->vfs->ftruncate(fd, 0) != 0 ||
+                log->vfs->pwritev(fd, &iov, 1, 0) != (ssize_t)SEG_HEADER ||
+                log->vfs->fdatasync(fd) != 0) {
+                log->vfs->close(fd);
+                rc = SL_EIO;
+                goto out;
+            }
+            st.st_size = SEG_HEADER;
+            hdr_ok = 1;
+        }
         if (!hdr_ok) {
             if (i + 1 == n) {
                 rc = remove_segment(log, bases[i], fd, "torn segment header");

@@ -43,6 +43,7 @@ typedef struct op {
     sl_done_fn done;
     void *arg;
     size_t bytes; /* charged to the budget */
+    int ran;      /* drops: executed */
     log_pending lp;
     uint8_t frame[]; /* 32-byte header + payload, for appends */
 } op;
@@ -154,6 +155,7 @@ static void run_batch(sl_writer *w, op *batch)
                     t[i].log = NULL;
             o->log->batch_gen = 0;
             o->rc = atomic_load(&o->log->dropped) ? SL_ENOTFOUND : sl_log_drop_files_(o->log);
+            o->ran = 1;
             continue;
         }
         if (!o->log)
@@ -209,7 +211,7 @@ static void run_batch(sl_writer *w, op *batch)
     }
     if (atomic_load(&w->failed)) {
         for (op *o = batch; o; o = o->next)
-            if (o->kind == OP_APPEND)
+            if (o->kind == OP_APPEND || !o->ran)
                 o->rc = SL_ESTORAGE_FAILED;
     }
     atomic_fetch_add(&w->batches, 1);

@@ -150,6 +150,33 @@ static void test_empty_and_torn_trailing_segments(void **state)
     rm_rf(dir);
 }
 
+static void test_only_segment_torn_header_keeps_offsets(void **state)
+{
+    char dir[256], p[512];
+    sl_store_options o = {.segment_bytes = 1000};
+    tmp_dir(dir, sizeof(dir));
+    fill(dir, &o, 30); /* segments 0, 924, 1848, 2772, 3696 */
+    sl_store *s = NULL;
+    sl_log *log = NULL;
+    assert_int_equal(sl_store_open_with(dir, &o, &s), 0);
+    assert_int_equal(sl_store_log_open(s, LOGN, &log), 0);
+    assert_int_equal(sl_log_retain(log, UINT64_MAX, INT64_MIN, NULL), 0);
+    assert_int_equal(sl_log_segment_count(log), 1);
+    sl_store_close(s);
+    /* The tail, now the only segment, loses its header (power cut right after a roll). */
+    seg_path(p, sizeof(p), dir, LOGN, 3696);
+    assert_int_equal(truncate(p, 10), 0);
+    assert_int_equal(sl_store_open_with(dir, &o, &s), 0);
+    assert_int_equal(sl_store_log_open(s, LOGN, &log), 0);
+    assert_int_equal(sl_log_first_offset(log), 3696);
+    assert_int_equal(sl_log_end_offset(log), 3696); /* its entries were cut, the base stays */
+    sl_log_entry e;
+    assert_int_equal(append_sync(s, log, "n", 1, 1, &e), 0);
+    assert_int_equal(e.offset, 3696); /* not 0: offsets are never handed out twice */
+    sl_store_close(s);
+    rm_rf(dir);
+}
+
 static void test_gap_refused(void **state)
 {
     char dir[256], p[512];
@@ -188,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_half_header_tail),
         cmocka_unit_test(test_corrupt_last_entry_cut),
         cmocka_unit_test(test_empty_and_torn_trailing_segments),
+        cmocka_unit_test(test_only_segment_torn_header_keeps_offsets),
         cmocka_unit_test(test_gap_refused),
         cmocka_unit_test(test_damaged_sealed_header_refused),
     };
