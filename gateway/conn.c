@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "sluice/err.h"
 #include "sluice/log.h"
+#include "sluice/time.h"
 
 #define SL_INBUF_HIGH (256u * 1024u)
 /* HTTP/1: body bytes read and dropped after an early answer before giving up on keep-alive. */
@@ -114,6 +115,7 @@ sl_conn *sl_conn_new(sl_server *s, int fd, const char *peer)
     if (!c)
         return NULL;
     c->srv = s;
+    c->last_rx_ns = c->last_tx_ns = sl_time_mono_ns();
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     sl_buf_init(&c->inbuf);
     if (s->ssl_ctx && sl_tls_new(s->ssl_ctx, &c->tls) != 0) {
@@ -393,9 +395,39 @@ void sl_conn_progress(sl_conn *c)
     arm_idle(c);
 }
 
+/* A body is "wanted" while an exchange still expects request bytes and nobody paused it. */
+static int body_wanted(const sl_conn *c)
+{
+    if (c->rx_off)
+        return 0;
+    if (c->proto == SL_CONN_H1)
+        return c->ex && !c->ex->body_done && !c->ex->paused;
+    if (c->proto == SL_CONN_H2)
+        for (const sl_exchange *ex = c->streams; ex; ex = ex->next)
+            if (!ex->body_done && !ex->paused && !ex->h2_closed)
+                return 1;
+    return 0;
+}
+
+const char *sl_conn_stalled(sl_conn *c, int64_t now_ns)
+{
+    const sl_server_config *cfg = &c->srv->cfg;
+    size_t pending = c->out.bytes + (c->tls ? sl_tls_pending_out(c->tls) : 0);
+    if (c->dead)
+        return NULL;
+    if (pending == 0)
+        c->last_tx_ns = now_ns;
+    else if (now_ns - c->last_tx_ns > (int64_t)cfg->write_timeout_s * 1000000000)
+        return "peer stopped reading";
+    if (body_wanted(c) && now_ns - c->last_rx_ns > (int64_t)cfg->body_timeout_s * 1000000000)
+        return "request body stalled";
+    return NULL;
+}
+
 int sl_conn_on_rx(sl_conn *c, const uint8_t *p, size_t n)
 {
     c->srv->metrics.bytes_in += n;
+    c->last_rx_ns = sl_time_mono_ns();
     if (c->tls) {
         int rc = sl_tls_input(c->tls, p, n, &c->inbuf);
         if (sl_tls_pending_out(c->tls))
@@ -468,6 +500,7 @@ int sl_conn_on_writable(sl_conn *c)
         if (lws_write(c->wsi, buf, n, LWS_WRITE_RAW) < (int)n)
             return -1;
         s->metrics.bytes_out += n;
+        c->last_tx_ns = sl_time_mono_ns();
     }
     notify_writable(c);
     if (c->proto == SL_CONN_H2)

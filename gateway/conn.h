@@ -116,6 +116,8 @@ struct sl_conn {
     sl_exchange *streams; /* HTTP/2: open exchanges */
     char peer[64];
     int idle_armed;
+    int64_t last_rx_ns;     /* monotonic: last bytes received */
+    int64_t last_tx_ns;     /* monotonic: last bytes sent, or when the output queue was empty */
     unsigned rx_off : 1;    /* lws_rx_flow_control(0) in force */
     unsigned closing : 1;   /* close once output is flushed */
     unsigned close_now : 1; /* close at the next WRITEABLE */
@@ -143,6 +145,7 @@ struct sl_server {
     sl_metrics metrics;
     lws_sorted_usec_list_t drain_sul;
     lws_sorted_usec_list_t listen_sul;
+    lws_sorted_usec_list_t sweep_sul; /* once a second: stalled bodies and writes */
 };
 
 /* conn.c */
@@ -154,6 +157,9 @@ void sl_conn_on_close(sl_conn *c);
 void sl_conn_kick(sl_conn *c);      /* ask for a WRITEABLE callback */
 void sl_conn_shutdown(sl_conn *c);  /* server is stopping: finish what runs, then close */
 int sl_conn_busy(const sl_conn *c); /* has an exchange in progress */
+/* Stall check, run once a second: returns a reason when the connection must be cut (a body that
+ * stopped arriving, or output the peer stopped reading), else NULL. */
+const char *sl_conn_stalled(sl_conn *c, int64_t now_ns);
 void sl_conn_progress(sl_conn *c);
 
 /* Exchange helpers shared by conn.c, h2.c, server.c */

@@ -138,12 +138,17 @@ int sl_metrics_render(const sl_metrics *m, unsigned open_conns, sl_store *store,
                   "# TYPE sluice_open_connections gauge\nsluice_open_connections %u\n"
                   "# HELP sluice_connections_total Client connections accepted.\n"
                   "# TYPE sluice_connections_total counter\nsluice_connections_total %llu\n"
+                  "# HELP sluice_stalled_connections_total Connections cut because the request "
+                  "body stalled or the peer stopped reading.\n"
+                  "# TYPE sluice_stalled_connections_total counter\n"
+                  "sluice_stalled_connections_total %llu\n"
                   "# HELP sluice_received_bytes_total Bytes received from clients.\n"
                   "# TYPE sluice_received_bytes_total counter\nsluice_received_bytes_total %llu\n"
                   "# HELP sluice_sent_bytes_total Bytes sent to clients.\n"
                   "# TYPE sluice_sent_bytes_total counter\nsluice_sent_bytes_total %llu\n",
                   open_conns, (unsigned long long)m->conns_accepted,
-                  (unsigned long long)m->bytes_in, (unsigned long long)m->bytes_out);
+                  (unsigned long long)m->conns_stalled, (unsigned long long)m->bytes_in,
+                  (unsigned long long)m->bytes_out);
     if (store) {
         sl_store_stats st;
         memset(&st, 0, sizeof(st));

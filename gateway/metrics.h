@@ -34,6 +34,7 @@ typedef struct sl_metrics {
     size_t n_ops, cap_ops;
     uint64_t bytes_in, bytes_out;
     uint64_t conns_accepted;
+    uint64_t conns_stalled; /* cut for a stalled body or a peer that stopped reading */
 } sl_metrics;
 
 void sl_metrics_init(sl_metrics *m);

@@ -159,6 +159,31 @@ static void resume_listen(lws_sorted_usec_list_t *sul)
         lws_rx_flow_control(s->listen_wsi, 1);
 }
 
+/* ---- stalls ---- */
+
+/* Once a second: cut connections whose request body stopped arriving or whose peer stopped
+ * reading (lws's own timeouts only cover idle keep-alive time). Cutting = the same hard close
+ * the drain deadline uses, so the handlers see on_close(aborted=1) and release what they hold. */
+static void sweep(lws_sorted_usec_list_t *sul)
+{
+    sl_server *s = lws_container_of(sul, sl_server, sweep_sul);
+    int64_t now = sl_time_mono_ns();
+    for (sl_conn *c = s->conns; c; c = c->next) {
+        const char *why = sl_conn_stalled(c, now);
+        if (!why || !c->wsi || c->close_now)
+            continue;
+        sl_info("server", "%s: %s, closing", c->peer, why);
+        s->metrics.conns_stalled++;
+        c->close_now = 1;
+        int fd = (int)lws_get_socket_fd(c->wsi);
+        if (fd >= 0)
+            shutdown(fd, SHUT_RDWR);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+    if (!s->done)
+        lws_sul_schedule(s->ctx, 0, &s->sweep_sul, sweep, 1000 * 1000);
+}
+
 /* ---- stop ---- */
 
 static void drain_deadline(lws_sorted_usec_list_t *sul)
@@ -311,6 +336,10 @@ int sl_server_new(const sl_server_config *cfg, sl_server **out)
         s->cfg.max_header_bytes = 64 * 1024;
     if (!s->cfg.drain_ms)
         s->cfg.drain_ms = 5000;
+    if (!s->cfg.body_timeout_s)
+        s->cfg.body_timeout_s = 60;
+    if (!s->cfg.write_timeout_s)
+        s->cfg.write_timeout_s = 60;
     if (!s->cfg.region)
         s->cfg.region = "us-east-1";
     sl_metrics_init(&s->metrics);
@@ -378,6 +407,7 @@ int sl_server_port(const sl_server *s)
 
 int sl_server_run(sl_server *s)
 {
+    lws_sul_schedule(s->ctx, 0, &s->sweep_sul, sweep, 1000 * 1000);
     while (!s->done) {
         if (s->stop_req && !s->stopping)
             begin_stop(s);
@@ -402,6 +432,7 @@ void sl_server_free(sl_server *s)
     if (s->ctx) {
         lws_sul_cancel(&s->drain_sul);
         lws_sul_cancel(&s->listen_sul);
+        lws_sul_cancel(&s->sweep_sul);
         lws_context_destroy(s->ctx);
     }
     if (s->listen_fd >= 0 && !s->listen_wsi)

@@ -21,16 +21,21 @@ typedef struct sl_store sl_store;
 typedef int (*sl_route_fn)(const sl_http_request *req, sl_route *out);
 
 typedef struct sl_server_config {
-    const char *host;          /* "127.0.0.1" */
-    int port;                  /* 0 = pick a free port */
-    const char *tls_cert;      /* PEM paths; both NULL = cleartext only */
+    const char *host;     /* "127.0.0.1" */
+    int port;             /* 0 = pick a free port */
+    const char *tls_cert; /* PEM paths; both NULL = cleartext only */
     const char *tls_key;
-    sl_route_fn route;         /* required */
-    sl_auth *auth;             /* borrowed; NULL = --auth none */
-    sl_store *store;           /* borrowed; for storage figures on /metrics; may be NULL */
-    const char *region;        /* default region when a request carries none */
-    unsigned max_connections;  /* default 20000 */
-    unsigned idle_timeout_s;   /* keep-alive idle timeout, default 120 */
+    sl_route_fn route;        /* required */
+    sl_auth *auth;            /* borrowed; NULL = --auth none */
+    sl_store *store;          /* borrowed; for storage figures on /metrics; may be NULL */
+    const char *region;       /* default region when a request carries none */
+    unsigned max_connections; /* default 20000 */
+    unsigned idle_timeout_s;  /* keep-alive idle timeout, default 120 */
+    /* A request body that gets no byte for this long (while the server wants more), or output
+     * that makes no progress for this long (the peer stopped reading), ends the connection.
+     * Default 60 each. */
+    unsigned body_timeout_s;
+    unsigned write_timeout_s;
     unsigned max_header_bytes; /* per request head, default 64 KiB */
     unsigned drain_ms;         /* on stop, default 5000 */
 } sl_server_config;

@@ -713,6 +713,41 @@ def test_idle_and_slow_clients_are_closed():
         srv.stop()
 
 
+def test_stalled_body_and_stopped_reader_are_cut():
+    srv = Server("--stall-timeout", "2")
+    try:
+        # A streamed upload that stops sending mid-body (a camera that froze, a vanished peer).
+        up = connect(srv)
+        up.sendall(b"POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"400\r\n" + b"x" * 1024 + b"\r\n")
+        # A reader that asks for an endless response and never reads it.
+        rd = connect(srv)
+        rd.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        rd.sendall(b"GET /stream?n=0 HTTP/1.1\r\nHost: t\r\n\r\n")
+        # A healthy keep-alive request/response on another connection is not affected.
+        ok = connect(srv)
+        t_up = wait_closed(up, 15)
+        assert t_up < 6, f"stalled upload still open after {t_up:.1f} s"
+        t_rd = time.monotonic()
+        rd.settimeout(15)
+        # Bytes already in flight may still arrive; the connection must end soon after.
+        try:
+            while rd.recv(1 << 20):
+                if time.monotonic() - t_rd > 12:
+                    break
+        except (ConnectionResetError, socket.timeout):
+            pass
+        assert time.monotonic() - t_rd < 12, "a reader that stopped reading was never cut"
+        ok.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        status, _, body, _ = read_response(ok)
+        assert status == 200
+        line = [l for l in body.decode().splitlines()
+                if l.startswith("sluice_stalled_connections_total")][0]
+        assert int(line.split()[1]) >= 2, line
+    finally:
+        srv.stop()
+
+
 # ---- response back-pressure and stop ------------------------------------------------------------
 
 def test_slow_reader_keeps_server_memory_bounded(server):

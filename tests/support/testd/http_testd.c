@@ -353,6 +353,7 @@ int main(int argc, char **argv)
         {"tls-key", required_argument, NULL, 'k'},
         {"auth", required_argument, NULL, 'a'},
         {"idle-timeout", required_argument, NULL, 'i'},
+        {"stall-timeout", required_argument, NULL, 's'},
         {"max-header-bytes", required_argument, NULL, 'm'},
         {"drain-ms", required_argument, NULL, 'd'},
         {"log-level", required_argument, NULL, 'L'},
@@ -392,6 +393,9 @@ int main(int argc, char **argv)
             break;
         case 'i':
             cfg.idle_timeout_s = (unsigned)atoi(optarg);
+            break;
+        case 's':
+            cfg.body_timeout_s = cfg.write_timeout_s = (unsigned)atoi(optarg);
             break;
         case 'm':
             cfg.max_header_bytes = (unsigned)atoi(optarg);
