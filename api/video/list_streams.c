@@ -6,11 +6,13 @@
  * {ComparisonOperator BEGINS_WITH, ComparisonValue}. Output: StreamInfoList (DeviceName,
  * StreamName, StreamARN, MediaType, KmsKeyId, Version, Status, CreationTime,
  * DataRetentionInHours) and NextToken when more remain. Reads the in-api registry
- * (sluice/streams.h) that the Video Streams work keeps in step with the catalog. Loop thread. */
+ * (sluice/streams.h) that kv_service.c keeps in step with the catalog (loaded on first use). Loop
+ * thread. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../api_int.h"
+#include "kv.h"
 #include "sl_api_handlers.h"
 #include "sluice/streams.h"
 
@@ -34,6 +36,8 @@ void sl_video_list_streams(sl_api_call *call)
     cJSON *out = NULL;
     int more = 0, rc = 0;
 
+    if (kv_ready_or_reply(call))
+        return;
     size_t max = MAX_RESULTS_DEFAULT;
     if (cJSON_IsNumber(maxr) && maxr->valuedouble >= 1 && maxr->valuedouble < max)
         max = (size_t)maxr->valuedouble;
