@@ -22,6 +22,22 @@
  *    28   4  CRC-32C of bytes 0..27 followed by the n payload bytes
  *    32   n  payload
  *
+ * Clean-shutdown marker <dir>/clean (48 bytes), written by sl_store_close when storage is healthy
+ * and every write has been synced:
+ *     0   8  magic "SLCLEAN1"
+ *     8   8  base of the tail segment (u64)
+ *    16   8  logical end of the tail segment (u64)
+ *    24   8  offset of the last entry in it (u64; all ones when it holds none)
+ *    32   8  newest timestamp in it (i64)
+ *    40   4  reserved, 0
+ *    44   4  CRC-32C of bytes 0..43
+ * At open it replaces the scan of the tail when its CRC matches and the tail's size still equals
+ * the recorded end; it is unlinked at open whatever it says. It is written without fsync: a
+ * marker lost or torn by a power cut fails its CRC or is missing (then the tail is scanned), and a
+ * marker resurrected from an earlier run can only match a tail of exactly the size it recorded,
+ * whose bytes are the synced ones it describes (the tail only grows by appends, and a recovery cut
+ * deletes the marker first).
+ *
  * Validity and recovery (recover.c): an entry is valid when its magic, offset field, length and
  * CRC match and it lies wholly inside the file. Only the last segment can end in a torn entry,
  * because the writer fdatasyncs a segment before it creates the next one; so recovery checks the
@@ -580,10 +596,35 @@ void sl_log_publish_(sl_log *log)
     atomic_store_explicit(&log->durable, log->write_end, memory_order_release);
 }
 
+int sl_log_write_clean_(sl_log *log)
+{
+    if (log->tail_fd < 0 || atomic_load(&log->dropped))
+        return 0;
+    uint8_t m[CLEAN_MARKER];
+    char path[PATH_MAX];
+    memcpy(m, CLEAN_MAGIC, 8);
+    sl_put64_(m + 8, log->tail_base);
+    sl_put64_(m + 16, log->write_end);
+    sl_put64_(m + 24, log->write_last >= log->tail_base ? log->write_last : UINT64_MAX);
+    sl_put64_(m + 32, (uint64_t)log->tail_max_ts);
+    sl_put32_(m + 40, 0);
+    sl_put32_(m + 44, sl_crc32c(0, m, 44));
+    snprintf(path, sizeof(path), "%s/%s", log->dir, CLEAN_NAME);
+    int fd = log->vfs->open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return SL_EIO;
+    struct iovec iov = {m, sizeof(m)};
+    int rc = log->vfs->pwritev(fd, &iov, 1, 0) == (ssize_t)sizeof(m) ? 0 : SL_EIO;
+    log->vfs->close(fd);
+    return rc;
+}
+
 int sl_log_drop_files_(sl_log *log)
 {
     int rc = 0;
     char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", log->dir, CLEAN_NAME);
+    log->vfs->unlink(path); /* normally absent: it is removed at open */
     pthread_mutex_lock(&log->retain_mu);
     pthread_rwlock_wrlock(&log->lock);
     atomic_store(&log->dropped, 1);

@@ -152,6 +152,33 @@ int sl_seg_scan_(const sl_vfs *vfs, int fd, uint64_t base, int verify_crc, uint6
     return rc;
 }
 
+/* Uses and removes the clean-shutdown marker (format in log.c). Returns 1 when it vouches for
+ * the tail segment t as it is on disk now, filling *last and *max_ts; 0 means "scan". */
+static int take_marker(sl_log *log, const seg *t, uint64_t *last, int64_t *max_ts)
+{
+    char path[PATH_MAX];
+    uint8_t m[CLEAN_MARKER];
+    snprintf(path, sizeof(path), "%s/%s", log->dir, CLEAN_NAME);
+    int fd = log->vfs->open(path, O_RDONLY, 0);
+    if (fd < 0)
+        return 0;
+    ssize_t r = log->vfs->pread(fd, m, sizeof(m), 0);
+    log->vfs->close(fd);
+    /* Gone before anything new is written, so it never describes a later state. */
+    log->vfs->unlink(path);
+    if (r != (ssize_t)sizeof(m) || memcmp(m, CLEAN_MAGIC, 8) != 0 ||
+        sl_get32_(m + 44) != sl_crc32c(0, m, 44))
+        return 0;
+    uint64_t base = sl_get64_(m + 8), end = sl_get64_(m + 16), lo = sl_get64_(m + 24);
+    if (base != t->base || end != t->end)
+        return 0; /* the tail changed since (appends or a cut after a later crash) */
+    if (lo == UINT64_MAX ? end != base : (lo < base || lo + SL_LOG_ENTRY_HEADER > end))
+        return 0;
+    *last = lo;
+    *max_ts = (int64_t)sl_get64_(m + 32);
+    return 1;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -276,13 +303,23 @@ int sl_log_recover_(sl_log *log)
                                         .max_ts_ns = INT64_MIN};
         atomic_fetch_add(log->disk_bytes, (uint64_t)st.st_size);
     }
-    /* Scan the last segment; drop it when it holds nothing and an earlier one exists. */
+    /* Scan the last segment; drop it when it holds nothing and an earlier one exists. After a
+     * clean shutdown the marker stands in for the scan. */
+    int marked = log->nsegs > 0;
     while (log->nsegs > 0) {
         seg *t = &log->segs[log->nsegs - 1];
         uint64_t valid_end, last;
         int64_t mts;
         int reason;
         char why[96];
+        if (marked && take_marker(log, t, &last, &mts) && (last != UINT64_MAX || log->nsegs == 1)) {
+            t->ts_known = 1;
+            t->max_ts_ns = mts;
+            log->write_last = last;
+            sl_debug("storage", "log %s: clean shutdown marker, tail not scanned", log->name);
+            break;
+        }
+        marked = 0;
         rc = sl_seg_scan_(log->vfs, t->fd, t->base, 1, &valid_end, &last, &mts, &reason, why,
                           sizeof(why));
         if (rc)

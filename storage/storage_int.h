@@ -13,9 +13,12 @@
 uint32_t sl_crc32c(uint32_t crc, const void *p, size_t n);
 
 /* ---- log.c: segment files and entries (format at the top of log.c). */
-#define SEG_HEADER  32u
-#define SEG_MAGIC   "SLUSEG01"
-#define ENTRY_MAGIC 0x31454c53u /* bytes "SLE1" little-endian */
+#define SEG_HEADER   32u
+#define SEG_MAGIC    "SLUSEG01"
+#define ENTRY_MAGIC  0x31454c53u /* bytes "SLE1" little-endian */
+#define CLEAN_NAME   "clean"
+#define CLEAN_MAGIC  "SLCLEAN1"
+#define CLEAN_MARKER 48u
 
 typedef struct seg {
     uint64_t base; /* logical offset of the first entry */
@@ -82,6 +85,9 @@ int sl_log_sync_(sl_log *log, uint64_t *fsyncs);
 int sl_fsync_dir_(const sl_vfs *vfs, const char *path);
 /* Makes everything written durable-visible (after a successful sync). */
 void sl_log_publish_(sl_log *log);
+/* Writes the clean-shutdown marker of the tail (see log.c). Only after every write of the log
+ * was synced and the writer has stopped. */
+int sl_log_write_clean_(sl_log *log);
 /* Closes fds, unlinks every file and the folder. Writer thread. */
 int sl_log_drop_files_(sl_log *log);
 
@@ -119,8 +125,9 @@ int sl_seg_scan_(const sl_vfs *vfs, int fd, uint64_t base, int verify_crc, uint6
 
 /* ---- writer.c */
 int sl_writer_new_(sl_store *st, sqlite3 *db, size_t max_bytes, size_t max_ops, sl_writer **out);
-/* Drains everything pending, stops and joins the thread, frees w (db is not closed). */
-void sl_writer_free_(sl_writer *w);
+/* Drains everything pending, stops and joins the thread, frees w (db is not closed). Returns 0,
+ * or SL_ESTORAGE_FAILED when storage failed at any time. */
+int sl_writer_free_(sl_writer *w);
 int sl_writer_submit_drop_(sl_writer *w, sl_log *log, sl_done_fn done, void *arg);
 void sl_writer_counters_(sl_writer *w, uint64_t *appends, uint64_t *fsyncs, uint64_t *batches);
 

@@ -185,7 +185,13 @@ void sl_store_close(sl_store *s)
 {
     if (!s)
         return;
-    sl_writer_free_(s->w);
+    /* Drains: afterwards every write of every log has been synced, unless storage failed. */
+    int healthy = s->w && sl_writer_free_(s->w) == 0;
+    /* Spare the next open the tail scans -- not after a failure, when a tail may hold bytes that
+     * were written but never synced. */
+    for (size_t i = 0; healthy && i < s->nlogs; i++)
+        if (sl_log_write_clean_(s->logs[i]) != 0)
+            sl_warn("storage", "log %s: cannot write its clean-shutdown marker", s->logs[i]->name);
     for (size_t i = 0; i < s->nlogs; i++)
         sl_log_free_(s->logs[i]);
     for (size_t i = 0; i < s->ngrave; i++)

@@ -277,10 +277,10 @@ int sl_writer_new_(sl_store *st, sqlite3 *db, size_t max_bytes, size_t max_ops, 
     return 0;
 }
 
-void sl_writer_free_(sl_writer *w)
+int sl_writer_free_(sl_writer *w)
 {
     if (!w)
-        return;
+        return 0;
     pthread_mutex_lock(&w->mu);
     w->stopping = 1;
     pthread_cond_broadcast(&w->work);
@@ -292,7 +292,9 @@ void sl_writer_free_(sl_writer *w)
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->room);
+    int rc = atomic_load(&w->failed) ? SL_ESTORAGE_FAILED : 0;
     free(w);
+    return rc;
 }
 
 /* Builds the op for a (NULL for SQL-only / drop). */

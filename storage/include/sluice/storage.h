@@ -89,8 +89,10 @@ int sl_store_open(const char *data_dir, sl_store **out);
  * SL_ECORRUPT (a log has a gap or a damaged sealed segment), SL_EUNSUPPORTED (catalog written by
  * a newer Sluice), SL_ENOMEM. */
 int sl_store_open_with(const char *data_dir, const sl_store_options *o, sl_store **out);
-/* Finishes pending writes (their completions run), stops the writer, closes everything. Every
- * sl_log pointer obtained from s becomes invalid. No other thread may use s any more. */
+/* Finishes pending writes (their completions run), stops the writer, writes each log's
+ * clean-shutdown marker (when storage is healthy; it lets the next open skip the tail scans),
+ * closes everything. Every sl_log pointer obtained from s becomes invalid. No other thread may
+ * use s any more. */
 void sl_store_close(sl_store *s);
 /* Thread-safe, cheap (counters; no disk I/O). */
 void sl_store_stats_get(sl_store *s, sl_store_stats *out);
