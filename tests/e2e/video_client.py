@@ -159,3 +159,44 @@ def put_file(url, stream, data, access_key, secret_key, region, seconds=0.0, **k
     finally:
         c.close()
     return c
+
+
+def cluster_timecodes(data):
+    """Timecodes of the producer-style clusters (ID, unknown size 0xFF, Timecode E7 88 + 8
+    bytes) in data."""
+    out = []
+    for off in clusters(data):
+        p = off + 5
+        if data[p] == 0xE7 and data[p + 1] == 0x88:
+            out.append(int.from_bytes(data[p + 2:p + 10], "big"))
+    return out
+
+
+def media_request(url, path, payload, access_key, secret_key, region, timeout=30):
+    """Signed REST-JSON POST whose response is streamed (GetMedia, GetMediaForFragmentList);
+    returns (connection, response) with the body unread."""
+    import http.client
+    body = json.dumps(payload).encode()
+    u = urllib.parse.urlsplit(url)
+    h = sign_headers("POST", url.rstrip("/") + path, {"Content-Type": "application/json"}, body,
+                     access_key, secret_key, region, "kinesisvideo")
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    conn.request("POST", path, body, {k: v for k, v in h.items() if k != "Host"})
+    return conn, conn.getresponse()
+
+
+TOKEN_TAG = b"AWS_KINESISVIDEO_CONTINUATION_TOKEN"
+
+
+def read_fragments(resp, n, timeout=30):
+    """Reads a GetMedia body until n fragments (their trailing continuation-token tags) arrived.
+    Returns (bytes, [monotonic arrival time of each fragment's end])."""
+    out, times, deadline = b"", [], time.monotonic() + timeout
+    while len(times) < n and time.monotonic() < deadline:
+        d = resp.read1(65536)
+        if not d:
+            break
+        out += d
+        while out.count(TOKEN_TAG) > len(times):
+            times.append(time.monotonic())
+    return out, times
