@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "firehose/firehose.h"
 #include "sluice/log.h"
 #include "sluice/streams.h"
 
@@ -51,6 +52,9 @@ int sl_api_init(const sl_api_config *c)
     copy_str(cfg.base_url, sizeof(cfg.base_url), c->base_url);
     cfg.store = c->store;
     cfg.up = 1;
+    /* Firehose delivers in the background: start it now so a restart resumes delivery. */
+    if (cfg.store && (rc = sl_firehose_service_init()) != 0)
+        return rc;
     sl_info("api", "services ready: %zu models, region %s, account %s", sl_api_n_services,
             cfg.region, cfg.account_id);
     return 0;
@@ -58,6 +62,7 @@ int sl_api_init(const sl_api_config *c)
 
 void sl_api_shutdown(void)
 {
+    sl_firehose_service_shutdown();
     sl_patterns_cleanup();
     sl_kstreams_clear();
     sl_vstreams_clear();

@@ -1,0 +1,596 @@
+/* The delivery worker: one thread per gateway that turns intake logs into objects / HTTP
+ * requests, off the loop thread.
+ *
+ * Each round (at most every 100 ms, or at once when fh_worker_kick() is called after a put is
+ * durable or a configuration changed) the worker copies, under fh_lock, the list of ACTIVE
+ * delivery streams with a snapshot of their destination configuration, then for each stream:
+ *   1. reads new durable records from its intake log (sl_log_read_many) into the stream's
+ *      buffer until the buffer holds BufferingHints.SizeInMBs (an HTTP batch also stops at
+ *      10 000 records);
+ *   2. delivers the buffer when it is full or its oldest record has waited IntervalInSeconds
+ *      (0: as soon as anything is buffered);
+ *   3. after the destination confirmed the object (local folder: file fsynced and renamed; S3:
+ *      200 to the PUT; HTTP: 200 with the echoed requestId), writes the log offset after the
+ *      last delivered record to fh_progress through the storage writer (sl_writer_run_sync: the
+ *      worker waits for the commit), then drops whole log segments below it.
+ * A restart resumes from fh_progress, so every acknowledged record is delivered at least once;
+ * a crash between 3's object write and its checkpoint delivers that object again (AWS documents
+ * the same duplicates).
+ *
+ * Failures: an S3 write that fails is retried with backoff (1 s doubling to 30 s) for as long as
+ * the records stay in the intake log. An HTTP endpoint attempt that fails is retried with
+ * exponential backoff (1 s x 2^k, +-15 % jitter, at most 120 s) with the same
+ * X-Amz-Firehose-Request-Id until RetryOptions.DurationInSeconds has passed since the first
+ * failure; then the batch is written as JSON error records to S3Configuration under the
+ * error prefix (http-endpoint-failed). A 413 answer is permanent: the batch is dropped (logged),
+ * as AWS does. S3BackupMode AllData (HTTP) / Enabled (S3) also writes the source records to the
+ * backup bucket before the checkpoint.
+ *
+ * Limitation: one thread serves every delivery stream in turn, so a slow HTTP endpoint (up to
+ * the per-attempt timeout) delays the others. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../kinesis/ds_base64.h"
+#include "../api_int.h"
+#include "fh.h"
+#include "sluice/log.h"
+#include "sluice/time.h"
+
+#define ROUND_MS         100
+#define READ_ITEMS       512
+#define READ_BYTES       (1u << 20)
+#define HTTP_MAX_RECORDS 10000
+
+typedef struct wstate {
+    char region[32];
+    char name[FH_NAME_MAX + 1];
+    int64_t created_ms;
+    char log_name[300];
+    sl_log *log;
+    uint64_t read_pos; /* next offset to read */
+    sl_buf data;       /* raw record bytes, concatenated */
+    size_t *starts;    /* per record: start in data */
+    size_t *lens;
+    int64_t *ts_ms;
+    size_t n, cap;
+    int64_t oldest_ms;
+    /* retry state of the current batch */
+    int64_t next_try_ms;
+    int attempts;
+    int64_t first_fail_ms;
+    char request_id[37];
+    int phase; /* 0: main delivery pending; 1: main done, backup pending */
+    char last_error[512];
+    char last_code[64];
+    int seen; /* marked each round while its stream exists */
+} wstate;
+
+typedef struct snap {
+    char region[32];
+    char name[FH_NAME_MAX + 1];
+    int64_t created_ms;
+    sl_log *log;
+    uint64_t delivered_offset;
+    fh_dest dest;
+} snap;
+
+static struct {
+    pthread_t thr;
+    int up;
+    int stop;
+    int kicked;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    wstate **ws;
+    size_t n_ws;
+} wk = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+void fh_worker_kick(void)
+{
+    pthread_mutex_lock(&wk.mu);
+    wk.kicked = 1;
+    pthread_cond_signal(&wk.cv);
+    pthread_mutex_unlock(&wk.mu);
+}
+
+static int64_t now_ms(void)
+{
+    return sl_time_now_ns() / 1000000;
+}
+
+static void ws_reset_batch(wstate *w)
+{
+    sl_buf_reset(&w->data);
+    w->n = 0;
+    w->oldest_ms = 0;
+    w->attempts = 0;
+    w->first_fail_ms = 0;
+    w->next_try_ms = 0;
+    w->request_id[0] = '\0';
+    w->phase = 0;
+}
+
+static void ws_free(wstate *w)
+{
+    sl_buf_cleanup(&w->data);
+    free(w->starts);
+    free(w->lens);
+    free(w->ts_ms);
+    free(w);
+}
+
+static wstate *ws_get(const snap *s)
+{
+    for (size_t i = 0; i < wk.n_ws; i++) {
+        wstate *w = wk.ws[i];
+        if (w->created_ms == s->created_ms && strcmp(w->name, s->name) == 0 &&
+            strcmp(w->region, s->region) == 0)
+            return w;
+    }
+    wstate *w = calloc(1, sizeof(*w));
+    wstate **g = realloc(wk.ws, (wk.n_ws + 1) * sizeof(*g));
+    if (!w || !g) {
+        free(w);
+        if (g)
+            wk.ws = g;
+        return NULL;
+    }
+    wk.ws = g;
+    snprintf(w->region, sizeof(w->region), "%s", s->region);
+    snprintf(w->name, sizeof(w->name), "%s", s->name);
+    w->created_ms = s->created_ms;
+    w->log = s->log;
+    snprintf(w->log_name, sizeof(w->log_name), "%s", sl_log_name(s->log));
+    w->read_pos = s->delivered_offset;
+    wk.ws[wk.n_ws++] = w;
+    return w;
+}
+
+static int ws_push(wstate *w, const char *p, size_t len, int64_t ts_ms)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 256;
+        size_t *s = realloc(w->starts, cap * sizeof(*s));
+        if (s)
+            w->starts = s;
+        size_t *l = realloc(w->lens, cap * sizeof(*l));
+        if (l)
+            w->lens = l;
+        int64_t *t = realloc(w->ts_ms, cap * sizeof(*t));
+        if (t)
+            w->ts_ms = t;
+        if (!s || !l || !t)
+            return SL_ENOMEM;
+        w->cap = cap;
+    }
+    w->starts[w->n] = w->data.len;
+    w->lens[w->n] = len;
+    w->ts_ms[w->n] = ts_ms;
+    if (sl_buf_append(&w->data, p, len))
+        return SL_ENOMEM;
+    if (w->n == 0 || ts_ms < w->oldest_ms)
+        w->oldest_ms = ts_ms;
+    w->n++;
+    return 0;
+}
+
+/* Step 1. Returns 0, or SL_ENOTFOUND when the log was dropped. */
+static int fill(wstate *w, const fh_dest *d, sl_buf *tmp)
+{
+    sl_log_item items[READ_ITEMS];
+    if (w->phase || w->first_fail_ms)
+        return 0; /* a batch is being retried: keep it as it is */
+    size_t max_records = d->kind == FH_DEST_HTTP ? HTTP_MAX_RECORDS : (size_t)-1;
+    while (w->data.len < d->size_bytes && w->n < max_records) {
+        size_t n = 0;
+        size_t want = max_records - w->n < READ_ITEMS ? max_records - w->n : READ_ITEMS;
+        int rc = sl_log_read_many(w->log, w->read_pos, READ_BYTES, items, want, tmp, &n);
+        if (rc == SL_EAGAIN)
+            return 0;
+        if (rc == SL_ERANGE) {
+            uint64_t first = sl_log_first_offset(w->log);
+            sl_warn("firehose", "%s: records before offset %llu were removed before delivery",
+                    w->name, (unsigned long long)first);
+            w->read_pos = first;
+            continue;
+        }
+        if (rc == SL_ENOTFOUND)
+            return rc;
+        if (rc) {
+            sl_error("firehose", "%s: reading the intake log: %s", w->name, sl_err_str(rc));
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (ws_push(w, items[i].payload, items[i].e.len, items[i].e.ts_ns / 1000000)) {
+                sl_error("firehose", "%s: out of memory buffering records", w->name);
+                return 0;
+            }
+            w->read_pos = items[i].e.next_offset;
+        }
+    }
+    return 0;
+}
+
+/* ---- checkpoint --------------------------------------------------------------------------- */
+
+typedef struct ckpt {
+    const char *log;
+    uint64_t offset;
+} ckpt;
+
+static int sql_ckpt(sqlite3 *db, void *arg, const sl_log_entry *e)
+{
+    ckpt *c = arg;
+    sqlite3_stmt *st = NULL;
+    int rc = SL_EIO;
+    (void)e;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO fh_progress(log, offset) VALUES(?, ?)", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, c->log, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)c->offset);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void checkpoint(wstate *w)
+{
+    ckpt c = {w->log_name, w->read_pos};
+    int rc = sl_writer_run_sync(sl_store_writer(fh_store()), sql_ckpt, &c);
+    if (rc) {
+        sl_error("firehose", "%s: cannot record delivery progress: %s", w->name, sl_err_str(rc));
+        return;
+    }
+    rc = sl_log_retain(w->log, w->read_pos, INT64_MIN, NULL);
+    if (rc && rc != SL_ENOTFOUND)
+        sl_warn("firehose", "%s: removing delivered segments: %s", w->name, sl_err_str(rc));
+}
+
+/* ---- building objects --------------------------------------------------------------------- */
+
+/* The delivered bytes: records in arrival order, each followed by the delimiter when the
+ * AppendDelimiterToRecord processor is on. raw: the records as received (backup). */
+static int body_of(const wstate *w, const fh_dest *d, int raw, sl_buf *out)
+{
+    if (raw || !d->append_delim_on)
+        return sl_buf_append(out, w->data.data, w->data.len);
+    for (size_t i = 0; i < w->n; i++) {
+        sl_buf_append(out, w->data.data + w->starts[i], w->lens[i]);
+        sl_buf_append(out, d->append_delim, d->append_delim_len);
+    }
+    return out->oom ? SL_ENOMEM : 0;
+}
+
+/* Writes body as one object of s3 (compressed as configured) under Prefix (error_type NULL) or
+ * the error prefix. */
+static int write_object(const wstate *w, const fh_dest *d, const fh_s3 *s3, const char *error_type,
+                        const sl_buf *body, char *msg, size_t cap)
+{
+    sl_buf key = SL_BUF_INIT, name = SL_BUF_INIT, packed = SL_BUF_INIT;
+    int rc;
+    fh_compression comp = error_type ? FH_COMP_NONE : s3->compression;
+    const char *ext = error_type          ? ""
+                      : s3->has_extension ? s3->file_extension
+                                          : fh_compression_ext(comp);
+    if ((rc = fh_prefix_eval(error_type ? s3->error_prefix : s3->prefix, w->oldest_ms, error_type,
+                             &key, msg, cap)))
+        goto out;
+    if ((rc = fh_object_name(w->name, d->version_id, now_ms(), ext, &name)))
+        goto out;
+    sl_buf_append(&key, name.data, name.len);
+    /* The ZIP entry is named like the object, without the extension. */
+    char entry[300];
+    snprintf(entry, sizeof(entry), "%.*s", (int)(name.len - strlen(ext)), name.data);
+    if ((rc = fh_compress(comp, body->data ? body->data : "", body->len, entry, &packed)))
+        goto out;
+    if (key.oom) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+    rc = fh_s3_put(s3->bucket, key.data, packed.data ? packed.data : "", packed.len, msg, cap);
+    if (rc == 0)
+        sl_debug("firehose", "%s: delivered %zu records (%zu bytes) to s3://%s/%s", w->name, w->n,
+                 body->len, s3->bucket, key.data);
+out:
+    sl_buf_cleanup(&key);
+    sl_buf_cleanup(&name);
+    sl_buf_cleanup(&packed);
+    return rc;
+}
+
+static int64_t backoff_ms(int attempts, int64_t cap_ms, int jitter)
+{
+    int64_t ms = 1000;
+    for (int i = 1; i < attempts && ms < cap_ms; i++)
+        ms *= 2;
+    if (ms > cap_ms)
+        ms = cap_ms;
+    if (jitter)
+        ms = ms * (85 + rand() % 31) / 100;
+    return ms;
+}
+
+/* JSON error records of the batch (spec §6.2) into out. */
+static void error_records(const wstate *w, const char *code, const char *message, sl_buf *out)
+{
+    int64_t now = now_ms();
+    for (size_t i = 0; i < w->n; i++) {
+        char *b64 = malloc(SL_DS_B64_LEN(w->lens[i]) + 1);
+        if (!b64) {
+            out->oom = 1;
+            return;
+        }
+        sl_ds_b64_encode((const uint8_t *)w->data.data + w->starts[i], w->lens[i], b64);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "attemptsMade", w->attempts);
+        cJSON_AddNumberToObject(o, "arrivalTimestamp", (double)w->ts_ms[i]);
+        cJSON_AddStringToObject(o, "errorCode", code);
+        cJSON_AddStringToObject(o, "errorMessage", message);
+        cJSON_AddNumberToObject(o, "attemptEndingTimestamp", (double)now);
+        cJSON_AddStringToObject(o, "rawData", b64);
+        cJSON_AddNumberToObject(o, "subsequenceNumber", 0);
+        char id[64];
+        snprintf(id, sizeof(id), "%s.%zu", w->request_id, i);
+        cJSON_AddStringToObject(o, "dataId", id);
+        char *line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        free(b64);
+        if (!line) {
+            out->oom = 1;
+            return;
+        }
+        sl_buf_append_str(out, line);
+        sl_buf_append_byte(out, '\n');
+        free(line);
+    }
+}
+
+/* Step 2 and 3 for an S3 destination. Returns 1 when the batch is done. */
+static int deliver_s3(wstate *w, const fh_dest *d)
+{
+    sl_buf body = SL_BUF_INIT;
+    char msg[512] = "";
+    int rc = 0;
+    if (w->phase == 0) {
+        if ((rc = body_of(w, d, 0, &body)) ||
+            (rc = write_object(w, d, &d->s3, NULL, &body, msg, sizeof(msg))))
+            goto out;
+        w->phase = 1;
+    }
+    if (d->backup.set) {
+        sl_buf_reset(&body);
+        if ((rc = body_of(w, d, 1, &body)) ||
+            (rc = write_object(w, d, &d->backup, NULL, &body, msg, sizeof(msg))))
+            goto out;
+    }
+out:
+    sl_buf_cleanup(&body);
+    if (rc) {
+        w->attempts++;
+        w->next_try_ms = now_ms() + backoff_ms(w->attempts, 30000, 0);
+        sl_warn("firehose", "%s: S3 delivery failed (attempt %d), retrying: %s", w->name,
+                w->attempts, msg[0] ? msg : sl_err_str(rc));
+        return 0;
+    }
+    return 1;
+}
+
+static int deliver_http(wstate *w, const fh_dest *d, const char *arn)
+{
+    sl_buf body = SL_BUF_INIT;
+    char msg[512] = "";
+    int rc = 0;
+    if (!w->request_id[0])
+        fh_uuid(w->request_id);
+    if (w->phase == 0) {
+        fh_rec *recs = calloc(w->n ? w->n : 1, sizeof(*recs));
+        if (!recs)
+            return 0;
+        sl_buf delim = SL_BUF_INIT;
+        if (d->append_delim_on) {
+            body_of(w, d, 0, &delim);
+            size_t off = 0;
+            for (size_t i = 0; i < w->n; i++) {
+                recs[i] = (fh_rec){delim.data + off, w->lens[i] + d->append_delim_len, w->ts_ms[i]};
+                off += recs[i].len;
+            }
+        } else {
+            for (size_t i = 0; i < w->n; i++)
+                recs[i] = (fh_rec){w->data.data + w->starts[i], w->lens[i], w->ts_ms[i]};
+        }
+        fh_http_result res;
+        w->attempts++;
+        rc = fh_http_deliver(d, arn, w->request_id, recs, w->n, &res);
+        free(recs);
+        sl_buf_cleanup(&delim);
+        if (rc == 0 && res.ok) {
+            w->phase = 1;
+        } else if (rc == 0 && res.permanent) {
+            sl_error("firehose",
+                     "%s: HTTP endpoint refused batch %s with 413 (too large); %zu records "
+                     "dropped",
+                     w->name, w->request_id, w->n);
+            return 1;
+        } else {
+            int64_t now = now_ms();
+            if (!w->first_fail_ms)
+                w->first_fail_ms = now;
+            snprintf(w->last_code, sizeof(w->last_code), "%s",
+                     rc ? "HttpEndpoint.ConnectionFailed" : res.error_code);
+            snprintf(w->last_error, sizeof(w->last_error), "%s",
+                     rc ? sl_err_str(rc) : res.error_msg);
+            if ((uint64_t)(now - w->first_fail_ms) < d->retry_ms) {
+                w->next_try_ms = now + backoff_ms(w->attempts, 120000, 1);
+                sl_warn("firehose", "%s: HTTP endpoint attempt %d failed (%s: %s); retrying",
+                        w->name, w->attempts, w->last_code, w->last_error);
+                return 0;
+            }
+            /* Retries exhausted: the batch goes to the error output. */
+            error_records(w, w->last_code, w->last_error, &body);
+            rc = body.oom
+                     ? SL_ENOMEM
+                     : write_object(w, d, &d->s3, "http-endpoint-failed", &body, msg, sizeof(msg));
+            sl_buf_cleanup(&body);
+            if (rc) {
+                w->next_try_ms = now + backoff_ms(w->attempts, 30000, 0);
+                sl_warn("firehose", "%s: writing the error output failed: %s", w->name,
+                        msg[0] ? msg : sl_err_str(rc));
+                return 0;
+            }
+            sl_warn("firehose", "%s: %zu records sent to the error output after %d attempts",
+                    w->name, w->n, w->attempts);
+            w->phase = 1;
+            if (!d->backup_all)
+                return 1;
+        }
+    }
+    if (d->backup_all) {
+        sl_buf_reset(&body);
+        rc = body_of(w, d, 1, &body);
+        if (!rc)
+            rc = write_object(w, d, &d->s3, NULL, &body, msg, sizeof(msg));
+        sl_buf_cleanup(&body);
+        if (rc) {
+            w->next_try_ms = now_ms() + backoff_ms(++w->attempts, 30000, 0);
+            sl_warn("firehose", "%s: S3 backup failed: %s", w->name, msg[0] ? msg : sl_err_str(rc));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void serve(const snap *s, sl_buf *tmp)
+{
+    wstate *w = ws_get(s);
+    if (!w)
+        return;
+    w->seen = 1;
+    if (fill(w, &s->dest, tmp) == SL_ENOTFOUND)
+        return;
+    if (w->n == 0)
+        return;
+    int64_t now = now_ms();
+    int due = w->data.len >= s->dest.size_bytes ||
+              (s->dest.kind == FH_DEST_HTTP && w->n >= HTTP_MAX_RECORDS) ||
+              (uint64_t)(now - w->oldest_ms) >= s->dest.interval_ms || w->first_fail_ms || w->phase;
+    if (!due || now < w->next_try_ms)
+        return;
+    int done;
+    if (s->dest.kind == FH_DEST_HTTP) {
+        char arn[300];
+        fh_stream_arn(s->region, sl_api_account_id(), s->name, arn, sizeof(arn));
+        done = deliver_http(w, &s->dest, arn);
+    } else {
+        done = deliver_s3(w, &s->dest);
+    }
+    if (done) {
+        checkpoint(w);
+        ws_reset_batch(w);
+    }
+}
+
+static void round_once(sl_buf *tmp)
+{
+    snap *snaps = NULL;
+    size_t n = 0;
+    fh_lock();
+    size_t total;
+    fh_stream **all = fh_streams(&total);
+    snaps = calloc(total ? total : 1, sizeof(*snaps));
+    for (size_t i = 0; snaps && i < total; i++) {
+        fh_stream *s = all[i];
+        if (s->status != FH_ACTIVE || !s->log)
+            continue;
+        snap *p = &snaps[n];
+        snprintf(p->region, sizeof(p->region), "%s", s->region);
+        snprintf(p->name, sizeof(p->name), "%s", s->name);
+        p->created_ms = s->created_ms;
+        p->log = s->log;
+        p->delivered_offset = s->delivered_offset;
+        if (fh_dest_copy(&p->dest, &s->dest) == 0)
+            n++;
+    }
+    fh_unlock();
+    for (size_t i = 0; i < wk.n_ws; i++)
+        wk.ws[i]->seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        serve(&snaps[i], tmp);
+        fh_dest_cleanup(&snaps[i].dest);
+    }
+    /* Forget streams that are gone (deleted, or DELETING: their buffers are dropped). */
+    for (size_t i = 0; i < wk.n_ws;) {
+        if (!wk.ws[i]->seen) {
+            ws_free(wk.ws[i]);
+            wk.ws[i] = wk.ws[--wk.n_ws];
+            continue;
+        }
+        i++;
+    }
+    free(snaps);
+}
+
+static void *worker_main(void *unused)
+{
+    (void)unused;
+    sl_buf tmp = SL_BUF_INIT;
+    pthread_mutex_lock(&wk.mu);
+    while (!wk.stop) {
+        wk.kicked = 0;
+        pthread_mutex_unlock(&wk.mu);
+        round_once(&tmp);
+        pthread_mutex_lock(&wk.mu);
+        if (wk.stop || wk.kicked)
+            continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += ROUND_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&wk.cv, &wk.mu, &ts);
+    }
+    pthread_mutex_unlock(&wk.mu);
+    sl_buf_cleanup(&tmp);
+    for (size_t i = 0; i < wk.n_ws; i++)
+        ws_free(wk.ws[i]);
+    free(wk.ws);
+    wk.ws = NULL;
+    wk.n_ws = 0;
+    return NULL;
+}
+
+int fh_worker_start(void)
+{
+    if (wk.up)
+        return 0;
+    /* Before the thread exists: curl_global_init is not thread-safe. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return SL_EINTERNAL;
+    wk.stop = 0;
+    if (pthread_create(&wk.thr, NULL, worker_main, NULL) != 0)
+        return SL_ENOMEM;
+    wk.up = 1;
+    return 0;
+}
+
+void fh_worker_stop(void)
+{
+    if (!wk.up)
+        return;
+    pthread_mutex_lock(&wk.mu);
+    wk.stop = 1;
+    pthread_cond_signal(&wk.cv);
+    pthread_mutex_unlock(&wk.mu);
+    pthread_join(wk.thr, NULL);
+    wk.up = 0;
+}

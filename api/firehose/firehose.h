@@ -1,0 +1,14 @@
+/* The Firehose service's start and stop, for api.c: sl_api_init() starts it (so delivery of
+ * records accepted before a restart resumes without waiting for a request) and sl_api_shutdown()
+ * stops its delivery worker before the store closes.
+ *
+ * Both run on the loop thread. init blocks on the storage writer (catalog load): start-up only.
+ * init returns 0 or SL_E*; it is idempotent, and the Firehose handlers call it on first use too. */
+#ifndef SLUICE_FIREHOSE_H
+#define SLUICE_FIREHOSE_H
+
+int sl_firehose_service_init(void);
+/* Stops the delivery worker (waits for an object being written) and frees the table. */
+void sl_firehose_service_shutdown(void);
+
+#endif

@@ -1,0 +1,6 @@
+# Libraries of the Firehose delivery path (included by api/CMakeLists.txt): zlib (GZIP, ZIP),
+# snappy (Snappy, HADOOP_SNAPPY), libcurl (HTTP endpoints, S3-compatible endpoints).
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+find_library(SNAPPY_LIB snappy REQUIRED)
+target_link_libraries(sl_api PUBLIC PkgConfig::ZLIB PkgConfig::CURL ${SNAPPY_LIB} Threads::Threads)
