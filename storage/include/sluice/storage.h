@@ -94,7 +94,7 @@ int sl_store_open_with(const char *data_dir, const sl_store_options *o, sl_store
  * closes everything. Every sl_log pointer obtained from s becomes invalid. No other thread may
  * use s any more. */
 void sl_store_close(sl_store *s);
-/* Thread-safe, cheap (counters; no disk I/O). */
+/* Thread-safe and cheap: atomic counters plus two stat() calls for the catalog's size. */
 void sl_store_stats_get(sl_store *s, sl_store_stats *out);
 
 /* The store's writer. Borrowed, valid until sl_store_close. */
@@ -114,8 +114,10 @@ void sl_store_log_foreach(sl_store *s, void (*fn)(void *arg, sl_log *log), void 
 
 /* ---------------------------------------------------------------------------------------------
  * Logs: reader side. Offsets are logical byte positions in the log (an entry at offset o with
- * payload length n is followed by the entry at o + 32 + n), starting at 0 and never reused.
- * An entry becomes readable once it is durable. All functions are thread-safe. */
+ * payload length n is followed by the entry at o + 32 + n), starting at 0. An acknowledged
+ * offset is never handed out again (after a restart a log continues behind its last durable
+ * entry; only a dropped and re-created log starts over at 0). An entry becomes readable once it
+ * is durable. All functions are thread-safe. */
 typedef struct sl_log_entry {
     uint64_t offset;      /* of this entry */
     uint64_t next_offset; /* of the following entry (= end offset if this is the last) */
@@ -129,8 +131,7 @@ typedef struct sl_log_entry {
 const char *sl_log_name(const sl_log *log);
 /* First retained offset (entries before it were removed by retention). */
 uint64_t sl_log_first_offset(sl_log *log);
-/* Durable end: every entry below it is durable and readable; the next append lands here or later.
- */
+/* Durable end: every entry below it is durable and readable; the next append lands here. */
 uint64_t sl_log_end_offset(sl_log *log);
 /* Offset of the last durable entry in *out. SL_ENOTFOUND when the log holds no entry. */
 int sl_log_last_offset(sl_log *log, uint64_t *out);
