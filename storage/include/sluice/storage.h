@@ -115,7 +115,7 @@ void sl_store_log_foreach(sl_store *s, void (*fn)(void *arg, sl_log *log), void 
 /* ---------------------------------------------------------------------------------------------
  * Logs: reader side. Offsets are logical byte positions in the log (an entry at offset o with
  * payload length n is followed by the entry at o + 32 + n), starting at 0. An acknowledged
- * offset is never handed out again (after a restart a log continues behind its last durable
+ * offset is never handed out again (after a restart a log continues after its last durable
  * entry; only a dropped and re-created log starts over at 0). An entry becomes readable once it
  * is durable. All functions are thread-safe. */
 typedef struct sl_log_entry {
