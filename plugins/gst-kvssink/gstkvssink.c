@@ -14,8 +14,10 @@
  * streams after fragment-duration, and whenever a block's relative timecode would overflow
  * int16. Frames before the first key frame, CORRUPTED / DECODE_ONLY buffers and delta frames
  * after a DISCONT are dropped (what the AWS element drops, except that a bare DISCONT key frame
- * is kept). The stream header is built from the caps at the first frame and rebuilt on caps
- * changes (a new header generation makes the uploader start a new PutMedia session).
+ * is kept). Buffer times are converted to running time (collect pads' clip function) unless
+ * disable-buffer-clipping is set. The stream header is built from the caps at the first frame and
+ * rebuilt on caps changes (a new header generation makes the uploader start a new PutMedia
+ * session).
  *
  * render never touches the network: bytes go into the bounded content store (kvs_store.c) and
  * the uploader thread (kvs_upload.c) is woken. Its fatal errors are latched and raised on the
@@ -712,6 +714,12 @@ static GstStateChangeReturn change_state(GstElement *el, GstStateChange t)
         g_random_set_seed((guint32)g_get_real_time());
         for (int i = 0; i < 16; i++)
             self->uid[i] = (guint8)g_random_int_range(0, 256);
+        /* Buffer times become running times, as in the AWS element: that is what orders
+         * audio against video (an encoder may start its segment at 1000 h) and what the
+         * realtime rebase needs. Buffers outside the segment are clipped. */
+        gst_collect_pads_set_clip_function(
+            self->collect,
+            self->disable_buffer_clipping ? NULL : gst_collect_pads_clip_running_time, self);
         gst_collect_pads_start(self->collect);
         break;
     }
@@ -1037,7 +1045,8 @@ static void gst_kvs_sink_class_init(GstKvsSinkClass *klass)
                             0, G_MAXUINT64, 0, RW));
     bool_prop(oc, PROP_DISABLE_BUFFER_CLIPPING, "disable-buffer-clipping",
               "Set to true only if your src/mux elements produce GST_CLOCK_TIME_NONE for "
-              "segment start times (accepted; buffers are never clipped)",
+              "segment start times: buffer times are then used as they are, not converted to "
+              "running time and clipped to the segment",
               FALSE);
     bool_prop(oc, PROP_USE_ORIGINAL_PTS, "use-original-pts",
               "Set to true to use the original PTS (epoch ns) of the buffers", FALSE);

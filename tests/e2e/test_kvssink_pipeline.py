@@ -1,0 +1,98 @@
+"""kvssink end-to-end: real gst-launch pipelines with the Sluice kvssink plugin against a real
+sluiced; what the gateway stored is read back with ListFragments and GetMedia and checked with
+ffprobe (frame counts, timestamps, tracks)."""
+import os
+import time
+
+from kvssink_util import (Pipeline, ffprobe_pts, ffprobe_streams, get_media_all, h264_source,
+                          list_fragments)
+
+
+def test_video_n_frames(gateway, tmp_path):
+    n = 100  # 4 s at 25 fps, a key frame every 25 frames -> 4 fragments
+    t0 = time.time()
+    p = Pipeline(gateway, h264_source(n) + " ! kvssink stream-name=cam1 retention-period=5 "
+                 "stream-tags=tags,owner=sluice,env=test")
+    assert p.wait(120) == 0, p.output[-4000:]
+    assert "Got EOS" in p.output
+    st = p.stats()
+    assert st["frames-in"] == str(n) and st["fragments-persisted"] == "4", st
+    assert st["store-fragments"] == "0" and st["reconnects"] == "0", st
+
+    kv = gateway.client("kinesisvideo")
+    info = kv.describe_stream(StreamName="cam1")["StreamInfo"]
+    assert info["DataRetentionInHours"] == 5 and info["MediaType"] == "video/h264"
+    assert kv.list_tags_for_stream(StreamName="cam1")["Tags"] == {"owner": "sluice",
+                                                                   "env": "test"}
+
+    frags = list_fragments(gateway, "cam1")
+    assert len(frags) == 4, frags
+    ts = [f["ProducerTimestamp"].timestamp() for f in frags]
+    # ABSOLUTE timecodes: the first frame is stamped with the wall clock, fragments 1 s apart
+    assert t0 - 5 < ts[0] < time.time() + 5
+    for a, b in zip(ts, ts[1:]):
+        assert abs((b - a) - 1.0) < 0.002, ts
+    assert all(f["FragmentLengthInMilliseconds"] in (960, 1000) for f in frags), frags
+
+    out = str(tmp_path / "cam1.mkv")
+    get_media_all(gateway, "cam1", 4, out)
+    s = ffprobe_streams(out)
+    assert len(s) == 1 and s[0]["codec_name"] == "h264", s
+    assert (s[0]["width"], s[0]["height"]) == (320, 240)
+    assert s[0]["nb_read_frames"] == str(n)
+    pts = ffprobe_pts(out)
+    assert len(pts) == n
+    assert all(b - a == 40 for a, b in zip(pts, pts[1:])), pts
+
+
+def test_audio_and_video(gateway, tmp_path):
+    n = 75  # 3 s of video
+    desc = (h264_source(n) + " ! kvssink name=s stream-name=av1 "
+            "audiotestsrc num-buffers=130 samplesperbuffer=1024 ! audio/x-raw,rate=44100 ! "
+            "audioconvert ! avenc_aac ! aacparse ! s.audio_0")
+    p = Pipeline(gateway, desc)
+    assert p.wait(120) == 0, p.output[-4000:]
+    st = p.stats()
+    assert st["store-fragments"] == "0", st
+    info = gateway.client("kinesisvideo").describe_stream(StreamName="av1")["StreamInfo"]
+    assert info["MediaType"] == "video/h264,audio/aac"
+
+    frags = list_fragments(gateway, "av1")
+    assert len(frags) == 3, frags
+    out = str(tmp_path / "av1.mkv")
+    get_media_all(gateway, "av1", 3, out)
+    s = ffprobe_streams(out)
+    assert [x["codec_type"] for x in s] == ["video", "audio"], s
+    assert s[0]["nb_read_frames"] == str(n)
+    assert s[1]["codec_name"] == "aac"
+    # audio before the first video key frame is dropped, audio after the last video frame
+    # (130 buffers ~ 3.02 s) waits for a fragment that never starts: nearly all of it arrives
+    assert 120 <= int(s[1]["nb_read_frames"]) <= 131, s
+    apts = ffprobe_pts(out, "a:0")
+    assert apts == sorted(apts) and len(set(apts)) == len(apts)
+
+
+def test_relative_timecodes_and_offline(gateway, tmp_path):
+    """absolute-fragment-times=false sends RELATIVE clusters; offline mode stamps the file
+    start time."""
+    p = Pipeline(gateway, h264_source(50) + " ! kvssink stream-name=rel1 "
+                 "absolute-fragment-times=false")
+    assert p.wait(120) == 0, p.output[-4000:]
+    frags = list_fragments(gateway, "rel1")
+    assert len(frags) == 2
+    assert abs(frags[0]["ProducerTimestamp"].timestamp() - time.time()) < 60
+
+    start = 1600000000
+    p = Pipeline(gateway, h264_source(50) + " ! kvssink stream-name=off1 streaming-type=offline "
+                 f"file-start-time={start}")
+    assert p.wait(120) == 0, p.output[-4000:]
+    frags = list_fragments(gateway, "off1")
+    assert [round(f["ProducerTimestamp"].timestamp(), 3) for f in frags] == [start, start + 1.0]
+
+
+def test_bad_credentials_fail_the_pipeline(gateway):
+    p = Pipeline(gateway, h264_source(50) + " ! kvssink stream-name=bad1 access-key=AKIAWRONG "
+                 "secret-key=wrong")
+    rc = p.wait(120)
+    assert rc != 0
+    assert "refused the credentials" in p.output, p.output[-3000:]
