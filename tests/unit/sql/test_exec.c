@@ -1,0 +1,533 @@
+/* The worked examples of spec §3 run through the SQL engine with injected ROWTIMEs: every
+ * expected row, in emission order, with the spec's ROWTIMEs (D1 data set, heartbeats as
+ * sl_sql_app_clock). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "sql_harness.h"
+
+static void run_d1(harness *h, const char *clock)
+{
+    h_push_d1(h, 12);
+    if (clock)
+        sl_sql_app_clock(h->app, h_time(clock));
+}
+
+static void e1_filter(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(&h, D1_SPEC, NULL, NULL,
+                  "CREATE OR REPLACE STREAM BIG_MOVES (sym VARCHAR(4), sector VARCHAR(12), pct "
+                  "DOUBLE);\n"
+                  "CREATE OR REPLACE PUMP BIG_MOVES_PUMP AS INSERT INTO BIG_MOVES\n"
+                  "  SELECT STREAM ticker_symbol, sector, ABS(change / (price - change)) * 100\n"
+                  "  FROM SOURCE_SQL_STREAM_001\n"
+                  "  WHERE ABS(change / (price - change)) > 0.01;"),
+        0);
+    run_d1(&h, "10:03:00");
+    const char *want[] = {"10:00:05.000|AMZN|TECHNOLOGY|1.5",
+                          "10:00:48.000|TGT|RETAIL|1.2",
+                          "10:00:59.999|AMZN|TECHNOLOGY|1.9801980198019802",
+                          "10:01:00.000|XOM|ENERGY|2.6217228464419478",
+                          "10:01:25.000|TGT|RETAIL|3.1620553359683794",
+                          "10:01:40.000|AMZN|TECHNOLOGY|2.912621359223301",
+                          NULL};
+    assert_true(h_expect(&h, "BIG_MOVES", want));
+    h_free(&h);
+}
+
+static void e2_case_like(void **state)
+{
+    (void)state;
+    harness h;
+    const char *code =
+        "CREATE OR REPLACE STREAM \"tech_stream\" (\"sym\" VARCHAR(4), price DOUBLE, \"Pct\" "
+        "DOUBLE);\n"
+        "CREATE OR REPLACE PUMP tech_pump AS INSERT INTO \"tech_stream\"\n"
+        "  SELECT STREAM ticker_symbol, price, change / (price - change) * 100\n"
+        "  FROM source_sql_stream_001 WHERE sector LIKE 'TECH%' AND change <> 0;";
+    assert_int_equal(h_compile(&h, D1_SPEC, NULL, NULL, code), 0);
+    assert_true(sl_sql_app_find_stream(h.app, "tech_stream") >= 0);
+    assert_int_equal(sl_sql_app_find_stream(h.app, "TECH_STREAM"), SL_ENOTFOUND);
+    run_d1(&h, NULL);
+    const char *want[] = {"10:00:05.000|AMZN|101.5|1.5",
+                          "10:00:20.000|AMZN|101.0|-0.49261083743842365",
+                          "10:00:59.999|AMZN|103.0|1.9801980198019802",
+                          "10:01:40.000|AMZN|100.0|-2.912621359223301", NULL};
+    assert_true(h_expect(&h, "tech_stream", want));
+    /* the JSON record of the first row */
+    const sl_sql_relation *rel =
+        sl_sql_app_stream(h.app, (size_t)sl_sql_app_find_stream(h.app, "tech_stream"), NULL);
+    assert_string_equal(rel->cols[1].name, "PRICE");
+    assert_string_equal(rel->cols[2].name, "Pct");
+    h_free(&h);
+    /* INSERT INTO tech_stream folds to TECH_STREAM: unknown */
+    harness h2;
+    const char *bad =
+        "CREATE OR REPLACE STREAM \"tech_stream\" (\"sym\" VARCHAR(4));\n"
+        "CREATE OR REPLACE PUMP p AS INSERT INTO tech_stream SELECT STREAM ticker_symbol FROM "
+        "source_sql_stream_001;";
+    assert_int_equal(h_compile(&h2, D1_SPEC, NULL, NULL, bad), SL_EINVAL);
+    assert_non_null(strstr(h2.d.text, "line 2, column 41"));
+    assert_non_null(strstr(h2.d.text, "TECH_STREAM"));
+}
+
+static void e3_floor(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(
+            &h, D1_SPEC, NULL, NULL,
+            "CREATE OR REPLACE STREAM \"DESTINATION_SQL_STREAM\"\n"
+            "  (window_start TIMESTAMP, ticker VARCHAR(4), ticker_count INTEGER);\n"
+            "CREATE OR REPLACE PUMP \"STREAM_PUMP\" AS INSERT INTO \"DESTINATION_SQL_STREAM\"\n"
+            "  SELECT STREAM FLOOR(s.ROWTIME TO MINUTE), s.ticker_symbol, COUNT(*)\n"
+            "  FROM \"SOURCE_SQL_STREAM_001\" AS s\n"
+            "  GROUP BY s.ticker_symbol, FLOOR(s.ROWTIME TO MINUTE);"),
+        0);
+    h_push_d1(&h, 6);
+    assert_int_equal(h.n_out, 0); /* nothing before row 7 */
+    h_push_d1(&h, 0);
+    for (size_t k = 6; k < 12; k++)
+        h_push(&h, d1_rows[k][0], d1_rows[k][1]);
+    sl_sql_app_clock(h.app, h_time("10:03:00"));
+    const char *want[] = {"10:01:00.000|2024-01-15 10:00:00.000|AMZN|3",
+                          "10:01:00.000|2024-01-15 10:00:00.000|TGT|2",
+                          "10:01:00.000|2024-01-15 10:00:00.000|XOM|1",
+                          "10:02:00.000|2024-01-15 10:01:00.000|XOM|1",
+                          "10:02:00.000|2024-01-15 10:01:00.000|AMZN|2",
+                          "10:02:00.000|2024-01-15 10:01:00.000|TGT|1",
+                          "10:03:00.000|2024-01-15 10:02:00.000|XOM|1",
+                          "10:03:00.000|2024-01-15 10:02:00.000|TGT|1",
+                          NULL};
+    assert_true(h_expect(&h, "DESTINATION_SQL_STREAM", want));
+    h_free(&h);
+}
+
+static void e4_step(void **state)
+{
+    (void)state;
+    for (int having = 0; having < 2; having++) {
+        harness h;
+        char code[1024];
+        snprintf(
+            code, sizeof(code),
+            "CREATE OR REPLACE STREAM \"DESTINATION_SQL_STREAM\" (win TIMESTAMP, n BIGINT,\n"
+            "  min_p DOUBLE, max_p DOUBLE, sum_chg DOUBLE, avg_p DOUBLE);\n"
+            "CREATE OR REPLACE PUMP \"STREAM_PUMP\" AS INSERT INTO \"DESTINATION_SQL_STREAM\"\n"
+            "  SELECT STREAM STEP(s.ROWTIME BY INTERVAL '30' SECOND), COUNT(*), MIN(price),\n"
+            "         MAX(price), SUM(change), AVG(price)\n"
+            "  FROM \"SOURCE_SQL_STREAM_001\" AS s GROUP BY STEP(s.ROWTIME BY INTERVAL '30' "
+            "SECOND)%s;",
+            having ? " HAVING COUNT(*) > 1" : "");
+        assert_int_equal(h_compile(&h, D1_SPEC, NULL, NULL, code), 0);
+        run_d1(&h, "10:03:00");
+        const char *want[] = {
+            "10:00:30.000|2024-01-15 10:00:00.000|3|50.0|101.5|0.8|84.16666666666667",
+            "10:01:00.000|2024-01-15 10:00:30.000|3|50.6|103.0|2.7|77.9",
+            "10:01:30.000|2024-01-15 10:01:00.000|3|49.0|103.0|-3.7|76.66666666666667",
+            having ? NULL : "10:02:00.000|2024-01-15 10:01:30.000|1|100.0|100.0|-3.0|100.0",
+            "10:02:30.000|2024-01-15 10:02:00.000|1|78.5|78.5|0.5|78.5",
+            "10:03:00.000|2024-01-15 10:02:30.000|1|49.25|49.25|0.25|49.25",
+            NULL};
+        assert_true(h_expect(&h, "DESTINATION_SQL_STREAM", want));
+        h_free(&h);
+    }
+}
+
+static void e5_sliding(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(
+            &h, D1_SPEC, NULL, NULL,
+            "CREATE OR REPLACE STREAM \"DESTINATION_SQL_STREAM\" (ticker_symbol VARCHAR(4),\n"
+            "  min_price DOUBLE, max_price DOUBLE, avg_price DOUBLE, n BIGINT);\n"
+            "CREATE OR REPLACE PUMP \"STREAM_PUMP\" AS INSERT INTO \"DESTINATION_SQL_STREAM\"\n"
+            "  SELECT STREAM ticker_symbol, MIN(price) OVER last_minute, MAX(price) OVER "
+            "last_minute,\n"
+            "         AVG(price) OVER last_minute, COUNT(*) OVER last_minute\n"
+            "  FROM \"SOURCE_SQL_STREAM_001\"\n"
+            "  WINDOW last_minute AS (PARTITION BY ticker_symbol RANGE INTERVAL '60' SECOND "
+            "PRECEDING);"),
+        0);
+    run_d1(&h, "10:03:00");
+    const char *want[] = {"10:00:05.000|AMZN|101.5|101.5|101.5|1",
+                          "10:00:12.000|TGT|50.0|50.0|50.0|1",
+                          "10:00:20.000|AMZN|101.0|101.5|101.25|2",
+                          "10:00:35.000|XOM|80.1|80.1|80.1|1",
+                          "10:00:48.000|TGT|50.0|50.6|50.3|2",
+                          "10:00:59.999|AMZN|101.0|103.0|101.83333333333333|3",
+                          "10:01:00.000|XOM|78.0|80.1|79.05|2",
+                          "10:01:10.000|AMZN|101.0|103.0|102.33333333333333|3",
+                          "10:01:25.000|TGT|49.0|50.6|49.8|2",
+                          "10:01:40.000|AMZN|100.0|103.0|102.0|3",
+                          "10:02:00.000|XOM|78.0|78.5|78.25|2",
+                          "10:02:30.000|TGT|49.25|49.25|49.25|1",
+                          NULL};
+    assert_true(h_expect(&h, "DESTINATION_SQL_STREAM", want));
+    h_free(&h);
+}
+
+static void e6_rows(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(
+            &h, D1_SPEC, NULL, NULL,
+            "CREATE OR REPLACE STREAM \"DESTINATION_SQL_STREAM\"\n"
+            "  (ticker_symbol VARCHAR(4), price DOUBLE, avg_last2 DOUBLE, avg_last4 DOUBLE);\n"
+            "CREATE OR REPLACE PUMP MA_PUMP AS INSERT INTO \"DESTINATION_SQL_STREAM\"\n"
+            "  SELECT STREAM ticker_symbol, price, AVG(price) OVER w2, AVG(price) OVER w4\n"
+            "  FROM SOURCE_SQL_STREAM_001 WHERE ticker_symbol = 'AMZN'\n"
+            "  WINDOW w2 AS (PARTITION BY ticker_symbol ROWS 1 PRECEDING),\n"
+            "         w4 AS (PARTITION BY ticker_symbol ROWS 3 PRECEDING);"),
+        0);
+    run_d1(&h, "10:03:00");
+    const char *want[] = {"10:00:05.000|AMZN|101.5|101.5|101.5",
+                          "10:00:20.000|AMZN|101.0|101.25|101.25",
+                          "10:00:59.999|AMZN|103.0|102.0|101.83333333333333",
+                          "10:01:10.000|AMZN|103.0|103.0|102.125",
+                          "10:01:40.000|AMZN|100.0|101.5|101.75",
+                          NULL};
+    assert_true(h_expect(&h, "DESTINATION_SQL_STREAM", want));
+    h_free(&h);
+}
+
+static void e7_stagger(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(
+            &h, "EVENT_TIME TIMESTAMP, TICKER_SYMBOL VARCHAR(4)", NULL, NULL,
+            "CREATE OR REPLACE STREAM \"STAGGER_OUT\" (event_minute TIMESTAMP, ticker VARCHAR(4), "
+            "n INTEGER);\n"
+            "CREATE OR REPLACE STREAM \"TUMBLE_OUT\" (event_minute TIMESTAMP, ticker VARCHAR(4), n "
+            "INTEGER);\n"
+            "CREATE OR REPLACE PUMP \"P_STAGGER\" AS INSERT INTO \"STAGGER_OUT\"\n"
+            "  SELECT STREAM FLOOR(event_time TO MINUTE), ticker_symbol, COUNT(ticker_symbol)\n"
+            "  FROM \"SOURCE_SQL_STREAM_001\"\n"
+            "  WINDOWED BY STAGGER (PARTITION BY FLOOR(event_time TO MINUTE), ticker_symbol\n"
+            "                       RANGE INTERVAL '1' MINUTE);\n"
+            "CREATE OR REPLACE PUMP \"P_TUMBLE\" AS INSERT INTO \"TUMBLE_OUT\"\n"
+            "  SELECT STREAM FLOOR(event_time TO MINUTE), ticker_symbol, COUNT(ticker_symbol)\n"
+            "  FROM \"SOURCE_SQL_STREAM_001\"\n"
+            "  GROUP BY ticker_symbol, FLOOR(event_time TO MINUTE),\n"
+            "           STEP(\"SOURCE_SQL_STREAM_001\".ROWTIME BY INTERVAL '1' MINUTE);"),
+        0);
+    h_push(&h, "11:00:20", "2024-01-15T11:00:10|AMZN");
+    h_push(&h, "11:00:30", "2024-01-15T11:00:20|AMZN");
+    h_push(&h, "11:00:50", "2024-01-15T11:00:45|TGT");
+    h_push(&h, "11:01:05", "2024-01-15T11:00:55|AMZN");
+    h_push(&h, "11:01:15", "2024-01-15T11:01:05|AMZN");
+    sl_sql_app_clock(h.app, h_time("11:03:00"));
+    const char *stag[] = {"11:01:20.000|2024-01-15 11:00:00.000|AMZN|3",
+                          "11:01:50.000|2024-01-15 11:00:00.000|TGT|1",
+                          "11:02:15.000|2024-01-15 11:01:00.000|AMZN|1", NULL};
+    const char *tumb[] = {"11:01:00.000|2024-01-15 11:00:00.000|AMZN|2",
+                          "11:01:00.000|2024-01-15 11:00:00.000|TGT|1",
+                          "11:02:00.000|2024-01-15 11:00:00.000|AMZN|1",
+                          "11:02:00.000|2024-01-15 11:01:00.000|AMZN|1", NULL};
+    assert_true(h_expect(&h, "STAGGER_OUT", stag));
+    assert_true(h_expect(&h, "TUMBLE_OUT", tumb));
+    h_free(&h);
+}
+
+static void e8_topk(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(
+            &h, "TICKER VARCHAR(4)", NULL, NULL,
+            "CREATE OR REPLACE STREAM \"TOPK\" (\"TICKER\" VARCHAR(4), "
+            "\"MOST_FREQUENT_VALUES\" BIGINT);\n"
+            "CREATE OR REPLACE STREAM \"DISTINCTS\" (n BIGINT);\n"
+            "CREATE OR REPLACE PUMP \"P1\" AS INSERT INTO \"TOPK\" SELECT STREAM * FROM TABLE(\n"
+            "  TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\"), "
+            "'TICKER', 3, 60));\n"
+            "CREATE OR REPLACE PUMP \"P2\" AS INSERT INTO \"DISTINCTS\" SELECT STREAM * FROM "
+            "TABLE(\n"
+            "  COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM "
+            "\"SOURCE_SQL_STREAM_001\"), 'TICKER', 60));"),
+        0);
+    const char *in[][2] = {
+        {"12:00:00", "AMZN"}, {"12:00:05", "MSFT"}, {"12:00:10", "AMZN"}, {"12:00:15", "INTC"},
+        {"12:00:20", "AMZN"}, {"12:00:25", "MSFT"}, {"12:00:30", "TBV"},  {"12:00:35", "AMZN"},
+        {"12:00:40", "MSFT"}, {"12:00:45", "INTC"}, {"12:01:00", "TBV"},  {"12:01:10", "AAPL"},
+        {"12:01:20", "TBV"},  {"12:01:30", "AMZN"}, {"12:01:40", "TBV"},  {"12:01:50", "AAPL"}};
+    for (size_t k = 0; k < 16; k++)
+        h_push(&h, in[k][0], in[k][1]);
+    sl_sql_app_clock(h.app, h_time("12:02:00"));
+    const char *topk[] = {"12:01:00.000|AMZN|4",
+                          "12:01:00.000|MSFT|3",
+                          "12:01:00.000|INTC|2",
+                          "12:02:00.000|TBV|3",
+                          "12:02:00.000|AAPL|2",
+                          "12:02:00.000|AMZN|1",
+                          NULL};
+    const char *dist[] = {"12:01:00.000|4", "12:02:00.000|3", NULL};
+    assert_true(h_expect(&h, "TOPK", topk));
+    assert_true(h_expect(&h, "DISTINCTS", dist));
+    h_free(&h);
+}
+
+static void e9_reference_join(void **state)
+{
+    (void)state;
+    for (int inner = 0; inner < 2; inner++) {
+        harness h;
+        char code[1024];
+        snprintf(code, sizeof(code),
+                 "CREATE OR REPLACE STREAM ENRICHED (sym VARCHAR(4), company VARCHAR(20), price "
+                 "DOUBLE);\n"
+                 "CREATE OR REPLACE PUMP ENRICH_PUMP AS INSERT INTO ENRICHED\n"
+                 "  SELECT STREAM q.ticker_symbol, r.\"name\", q.price\n"
+                 "  FROM SOURCE_SQL_STREAM_001 AS q\n"
+                 "  %s JOIN \"Companies\" AS r ON q.ticker_symbol = r.\"sym\";",
+                 inner ? "" : "LEFT OUTER");
+        assert_int_equal(
+            h_compile(&h, D1_SPEC, "Companies", "sym VARCHAR(4), name VARCHAR(20)", code), 0);
+        const char *rows[] = {"AMZN|Amazon", "TGT|Target"};
+        h_load_table(&h, rows, 2);
+        h_push_d1(&h, 4);
+        const char *want_left[] = {"10:00:05.000|AMZN|Amazon|101.5", "10:00:12.000|TGT|Target|50.0",
+                                   "10:00:20.000|AMZN|Amazon|101.0", "10:00:35.000|XOM|NULL|80.1",
+                                   NULL};
+        const char *want_inner[] = {"10:00:05.000|AMZN|Amazon|101.5",
+                                    "10:00:12.000|TGT|Target|50.0",
+                                    "10:00:20.000|AMZN|Amazon|101.0", NULL};
+        assert_true(h_expect(&h, "ENRICHED", inner ? want_inner : want_left));
+        h_free(&h);
+    }
+}
+
+static void e11_chained(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(
+            &h,
+            "RecordType VARCHAR(8), Oid INTEGER, Oprice INTEGER, Tid INTEGER, Toid INTEGER, "
+            "Tprice INTEGER, Tticker VARCHAR(4)",
+            NULL, NULL,
+            "CREATE OR REPLACE STREAM \"ORDERS\" (\"order_id\" INTEGER, \"order_price\" "
+            "DOUBLE);\n"
+            "CREATE OR REPLACE PUMP \"ORDERS_PUMP\" AS INSERT INTO \"ORDERS\"\n"
+            "  SELECT STREAM \"Oid\", \"Oprice\" FROM \"SOURCE_SQL_STREAM_001\" WHERE "
+            "\"RecordType\" = 'Order';\n"
+            "CREATE OR REPLACE STREAM \"TRADES\" (\"trade_id\" INTEGER, \"order_id\" INTEGER,\n"
+            "  \"trade_price\" DOUBLE, \"ticker\" VARCHAR(4));\n"
+            "CREATE OR REPLACE PUMP \"TRADES_PUMP\" AS INSERT INTO \"TRADES\"\n"
+            "  SELECT STREAM \"Tid\", \"Toid\", \"Tprice\", \"Tticker\" FROM "
+            "\"SOURCE_SQL_STREAM_001\"\n"
+            "  WHERE \"RecordType\" = 'Trade';\n"
+            "CREATE OR REPLACE STREAM \"TRADE_COUNTS\" (\"ticker\" VARCHAR(4), \"trades\" "
+            "INTEGER);\n"
+            "CREATE OR REPLACE PUMP \"COUNT_PUMP\" AS INSERT INTO \"TRADE_COUNTS\"\n"
+            "  SELECT STREAM t.\"ticker\", COUNT(*) FROM \"TRADES\" AS t\n"
+            "  GROUP BY FLOOR(t.ROWTIME TO MINUTE), t.\"ticker\";"),
+        0);
+    h_push(&h, "09:00:01", "Order|3811|9047|NULL|NULL|NULL|NULL");
+    h_push(&h, "09:00:10", "Trade|NULL|NULL|1|3811|2089|AAAA");
+    h_push(&h, "09:00:40", "Trade|NULL|NULL|2|3811|2090|AAAA");
+    h_push(&h, "09:00:50", "Order|3812|1200|NULL|NULL|NULL|NULL");
+    h_push(&h, "09:01:05", "Trade|NULL|NULL|3|3812|1199|BBBB");
+    sl_sql_app_clock(h.app, h_time("09:02:00"));
+    const char *orders[] = {"09:00:01.000|3811|9047.0", "09:00:50.000|3812|1200.0", NULL};
+    const char *trades[] = {"09:00:10.000|1|3811|2089.0|AAAA", "09:00:40.000|2|3811|2090.0|AAAA",
+                            "09:01:05.000|3|3812|1199.0|BBBB", NULL};
+    const char *counts[] = {"09:01:00.000|AAAA|2", "09:02:00.000|BBBB|1", NULL};
+    assert_true(h_expect(&h, "ORDERS", orders));
+    assert_true(h_expect(&h, "TRADES", trades));
+    assert_true(h_expect(&h, "TRADE_COUNTS", counts));
+    h_free(&h);
+}
+
+static void e12_errors(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(&h, "TICKER_SYMBOL VARCHAR(4), PRICE DOUBLE", NULL, NULL,
+                  "CREATE OR REPLACE STREAM \"DESTINATION_SQL_STREAM\" (ticker VARCHAR(4), inv "
+                  "DOUBLE);\n"
+                  "CREATE OR REPLACE PUMP \"STREAM_PUMP\" AS INSERT INTO "
+                  "\"DESTINATION_SQL_STREAM\"\n"
+                  "  SELECT STREAM ticker_symbol, 100 / price FROM \"SOURCE_SQL_STREAM_001\";"),
+        0);
+    h_push(&h, "10:00:00", "AMZN|101.5");
+    const char raw[] = "{\"TICKER_SYMBOL\":\"TGT\",\"PRICE\":\"n/a\"}";
+    sl_sql_app_input_error(h.app, h_time("10:00:01"), "InputCoercionError", "PRICE: not a number",
+                           raw, strlen(raw));
+    h_push(&h, "10:00:02", "XOM|0");
+    h_push(&h, "10:00:04", "AMAZON|7"); /* truncated to AMAZ by the input mapping */
+    const char *dest[] = {"10:00:00.000|AMZN|0.9852216748768473",
+                          "10:00:04.000|AMAZ|14.285714285714286", NULL};
+    assert_true(h_expect(&h, "DESTINATION_SQL_STREAM", dest));
+    /* hex of {"TICKER_SYMBOL":"XOM","PRICE":0.0} */
+    char hex[256] = "";
+    const char *js = "{\"TICKER_SYMBOL\":\"XOM\",\"PRICE\":0.0}";
+    for (size_t k = 0; js[k]; k++)
+        sprintf(hex + 2 * k, "%02X", (unsigned char)js[k]);
+    char rawhex[256] = "";
+    for (size_t k = 0; raw[k]; k++)
+        sprintf(rawhex + 2 * k, "%02X", (unsigned char)raw[k]);
+    char e1[512], e2[512];
+    snprintf(e1, sizeof(e1),
+             "10:00:01.000|2024-01-15 10:00:01.000|ERROR|InputCoercionError|PRICE: not a "
+             "number|2024-01-15 10:00:01.000|%s|NULL",
+             rawhex);
+    snprintf(e2, sizeof(e2),
+             "10:00:02.000|2024-01-15 10:00:02.000|ERROR|DivisionByZero|division by "
+             "zero|2024-01-15 10:00:02.000|%s|STREAM_PUMP",
+             hex);
+    const char *errs[] = {e1, e2, NULL};
+    assert_true(h_expect(&h, "error_stream", errs));
+    h_free(&h);
+}
+
+static void e13_functions(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(
+            &h, "EVENT_TIME TIMESTAMP, TICKER VARCHAR(4), REFERRER VARCHAR(32)", NULL, NULL,
+            "CREATE OR REPLACE STREAM \"DESTINATION_SQL_STREAM\" (ticker VARCHAR(4), et "
+            "TIMESTAMP,\n"
+            "  et_minus5 TIMESTAMP, unix_ms BIGINT, et_char VARCHAR(20), sec BIGINT, lag_ms "
+            "BIGINT,\n"
+            "  https VARCHAR(32), company VARCHAR(16), www VARCHAR(3), parsed TIMESTAMP,\n"
+            "  step15 TIMESTAMP);\n"
+            "CREATE OR REPLACE PUMP \"STREAM_PUMP\" AS INSERT INTO \"DESTINATION_SQL_STREAM\"\n"
+            "  SELECT STREAM ticker, event_time, event_time - INTERVAL '5' MINUTE,\n"
+            "    UNIX_TIMESTAMP(event_time), TIMESTAMP_TO_CHAR('yyyy-MM-dd hh:mm:ss', "
+            "event_time),\n"
+            "    EXTRACT(SECOND FROM event_time), TSDIFF(s.ROWTIME, event_time),\n"
+            "    REGEX_REPLACE(referrer, 'http://', 'https://', 1, 0),\n"
+            "    SUBSTRING(referrer, 12, POSITION('.com' IN referrer) - POSITION('www.' IN "
+            "referrer) - 4),\n"
+            "    UPPER(SUBSTRING(referrer FROM 8 FOR 3)),\n"
+            "    CHAR_TO_TIMESTAMP('yyyy-MM-dd HH:mm:ss', '2009-09-16 03:15:24'),\n"
+            "    STEP(event_time BY INTERVAL '15' SECOND)\n"
+            "  FROM \"SOURCE_SQL_STREAM_001\" AS s;"),
+        0);
+    sl_sql_value v[3];
+    memset(v, 0, sizeof(v));
+    v[0].type = SL_SQL_TIMESTAMP;
+    const char *et = "2018-05-09T12:50:41.337510";
+    assert_int_equal(sl_sql_parse_timestamp(et, strlen(et), &v[0].u.i), 0);
+    v[1].type = SL_SQL_VARCHAR;
+    v[1].u.s = "AAPL";
+    v[1].len = 4;
+    v[2].type = SL_SQL_VARCHAR;
+    v[2].u.s = "http://www.amazon.com";
+    v[2].len = 21;
+    int64_t rt;
+    sl_sql_parse_timestamp("2018-05-09 12:50:45.000", 23, &rt);
+    assert_int_equal(sl_sql_app_push(h.app, 0, rt, v), 0);
+    assert_int_equal(h.n_out, 1);
+    /* rowtime is on another day than the harness's: compare the fields after it */
+    const char *row = strchr(h.out[0], '|');
+    assert_non_null(row);
+    assert_true(h_line_eq(row + 1, "AAPL|2018-05-09 12:50:41.337|2018-05-09 12:45:41.337|"
+                                   "1525870241337|2018-05-09 12:50:41|41|3663|"
+                                   "https://www.amazon.com|amazon|WWW|2009-09-16 03:15:24.000|"
+                                   "2018-05-09 12:50:30.000"));
+    h_free(&h);
+}
+
+static void heartbeat_through_filter(void **state)
+{
+    (void)state;
+    /* a filter that drops every row still forwards progress to a downstream window */
+    harness h;
+    assert_int_equal(
+        h_compile(&h, D1_SPEC, NULL, NULL,
+                  "CREATE STREAM A (t VARCHAR(4), p DOUBLE);\n"
+                  "CREATE STREAM B (t VARCHAR(4), n BIGINT);\n"
+                  "CREATE PUMP PA AS INSERT INTO A SELECT STREAM ticker_symbol, price FROM "
+                  "SOURCE_SQL_STREAM_001 WHERE price > 100;\n"
+                  "CREATE PUMP PB AS INSERT INTO B SELECT STREAM t, COUNT(*) FROM A "
+                  "GROUP BY t, FLOOR(A.ROWTIME TO MINUTE);"),
+        0);
+    h_push_d1(&h, 3);
+    assert_int_equal(h.n_out, 2);              /* rows 1 and 3 into A */
+    h_push(&h, "10:01:00", "XOM|ENERGY|0|10"); /* dropped by the filter, closes the window */
+    const char *want[] = {"10:01:00.000|AMZN|2", NULL};
+    assert_true(h_expect(&h, "B", want));
+    h_free(&h);
+}
+
+static void distinct_union_subquery(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(&h, D1_SPEC, NULL, NULL,
+                  "CREATE STREAM S (sector VARCHAR(16));\n"
+                  "CREATE STREAM U (t VARCHAR(4), k INTEGER);\n"
+                  "CREATE PUMP P1 AS INSERT INTO S SELECT STREAM DISTINCT FLOOR(s.ROWTIME TO "
+                  "MINUTE) AS m, sector FROM SOURCE_SQL_STREAM_001 AS s;\n"
+                  "CREATE PUMP P2 AS INSERT INTO U SELECT STREAM t, CASE WHEN p > 100 THEN 1 "
+                  "ELSE 0 END FROM (SELECT STREAM ticker_symbol AS t, price AS p FROM "
+                  "SOURCE_SQL_STREAM_001 WHERE ticker_symbol IN ('AMZN', 'XOM')) AS x "
+                  "UNION ALL SELECT STREAM 'ZZZ', 2 FROM SOURCE_SQL_STREAM_001 WHERE "
+                  "ticker_symbol = 'TGT';"),
+        SL_EINVAL); /* DISTINCT selects two items for a one-column stream */
+    h_free(&h);
+    assert_int_equal(
+        h_compile(&h, D1_SPEC, NULL, NULL,
+                  "CREATE STREAM S (m TIMESTAMP, sector VARCHAR(16));\n"
+                  "CREATE STREAM U (t VARCHAR(4), k INTEGER);\n"
+                  "CREATE PUMP P1 AS INSERT INTO S SELECT STREAM DISTINCT FLOOR(s.ROWTIME TO "
+                  "MINUTE) AS m, sector FROM SOURCE_SQL_STREAM_001 AS s;\n"
+                  "CREATE PUMP P2 AS INSERT INTO U SELECT STREAM t, CASE WHEN p > 100 THEN 1 "
+                  "ELSE 0 END FROM (SELECT STREAM ticker_symbol AS t, price AS p FROM "
+                  "SOURCE_SQL_STREAM_001 WHERE ticker_symbol IN ('AMZN', 'XOM')) AS x "
+                  "UNION ALL SELECT STREAM 'ZZZ', 2 FROM SOURCE_SQL_STREAM_001 WHERE "
+                  "ticker_symbol = 'TGT';"),
+        0);
+    h_push_d1(&h, 7);
+    const char *s[] = {"10:01:00.000|2024-01-15 10:00:00.000|TECHNOLOGY",
+                       "10:01:00.000|2024-01-15 10:00:00.000|RETAIL",
+                       "10:01:00.000|2024-01-15 10:00:00.000|ENERGY", NULL};
+    const char *u[] = {
+        "10:00:05.000|AMZN|1", "10:00:12.000|ZZZ|2",  "10:00:20.000|AMZN|1", "10:00:35.000|XOM|0",
+        "10:00:48.000|ZZZ|2",  "10:00:59.999|AMZN|1", "10:01:00.000|XOM|0",  NULL};
+    assert_true(h_expect(&h, "S", s));
+    assert_true(h_expect(&h, "U", u));
+    h_free(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(e1_filter),
+        cmocka_unit_test(e2_case_like),
+        cmocka_unit_test(e3_floor),
+        cmocka_unit_test(e4_step),
+        cmocka_unit_test(e5_sliding),
+        cmocka_unit_test(e6_rows),
+        cmocka_unit_test(e7_stagger),
+        cmocka_unit_test(e8_topk),
+        cmocka_unit_test(e9_reference_join),
+        cmocka_unit_test(e11_chained),
+        cmocka_unit_test(e12_errors),
+        cmocka_unit_test(e13_functions),
+        cmocka_unit_test(heartbeat_through_filter),
+        cmocka_unit_test(distinct_union_subquery),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
