@@ -1,8 +1,8 @@
 /* Object writes for S3 destinations: a local folder that mirrors the bucket/key layout, or any
  * S3-compatible endpoint reached with SigV4-signed path-style PUTs (libcurl).
  *
- * Local folder (default): <root>/<bucket>/<key>, root = SLUICE_FIREHOSE_S3_DIR (else
- * $SLUICE_DATA_DIR/s3, else ~/.local/share/sluice/s3). The object is written to a hidden temp
+ * Local folder (default): <root>/<bucket>/<key>, root = SLUICE_FIREHOSE_S3_DIR, else "s3" in
+ * the gateway's data folder. The object is written to a hidden temp
  * file in the target folder, fdatasync'ed, renamed into place and the folder fsync'ed, so a
  * reader never sees a partial object and a confirmed object survives a crash.
  *

@@ -402,16 +402,27 @@ out:
     return rc;
 }
 
+/* The local object folder: SLUICE_FIREHOSE_S3_DIR, else "s3" next to the catalog (the data
+ * folder, learned from the catalog's file name), else ~/.local/share/sluice/s3. */
 static void set_s3_root(void)
 {
     const char *dir = getenv("SLUICE_FIREHOSE_S3_DIR");
-    const char *data = getenv("SLUICE_DATA_DIR");
     const char *home = getenv("HOME");
-    if (dir && *dir)
+    sqlite3 *db = NULL;
+    if (dir && *dir) {
         snprintf(fh.s3_root, sizeof(fh.s3_root), "%s", dir);
-    else if (data && *data)
-        snprintf(fh.s3_root, sizeof(fh.s3_root), "%s/s3", data);
-    else if (home && *home)
+        return;
+    }
+    if (sl_catalog_open_reader(fh.store, &db) == 0) {
+        const char *file = sqlite3_db_filename(db, "main");
+        const char *slash = file ? strrchr(file, '/') : NULL;
+        if (slash)
+            snprintf(fh.s3_root, sizeof(fh.s3_root), "%.*s/s3", (int)(slash - file), file);
+        sqlite3_close(db);
+        if (slash)
+            return;
+    }
+    if (home && *home)
         snprintf(fh.s3_root, sizeof(fh.s3_root), "%s/.local/share/sluice/s3", home);
     else
         snprintf(fh.s3_root, sizeof(fh.s3_root), "sluice-s3");
