@@ -73,7 +73,7 @@ static void test_model(void **state)
             uint32_t len = rnd(8) == 0 ? rnd(3000) : rnd(200);
             int64_t ts = 1 + (int64_t)op * 10;
             fill_payload(buf, len, (unsigned)op);
-            sl_log_entry e;
+            sl_log_entry e = {0};
             assert_int_equal(append_sync(s, log, buf, len, ts, &e), 0);
             if (n > 0)
                 assert_int_equal(e.offset, model[n - 1].off + 32 + model[n - 1].len);
