@@ -1117,6 +1117,12 @@ static void gst_kvs_sink_init(GstKvsSink *self)
     GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
 }
 
+int sl_kvssink_dump_store(GstElement *kvssink, sl_buf *out)
+{
+    GstKvsSink *self = GST_KVS_SINK(kvssink);
+    return self->store ? sl_kvs_store_dump(self->store, out) : 0;
+}
+
 gboolean sl_kvssink_register(GstPlugin *plugin)
 {
     return gst_element_register(plugin, "kvssink", GST_RANK_PRIMARY + 10, GST_TYPE_KVS_SINK);

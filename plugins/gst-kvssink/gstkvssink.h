@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 
 #include "kvs_store.h"
+#include "sluice/buf.h"
 #include "kvs_upload.h"
 
 G_BEGIN_DECLS
@@ -16,6 +17,11 @@ G_DECLARE_FINAL_TYPE(GstKvsSink, gst_kvs_sink, GST, KVS_SINK, GstElement)
 
 /* Registers the element with plugin (rank PRIMARY + 10, as the AWS element). */
 gboolean sl_kvssink_register(GstPlugin *plugin);
+
+/* Test seam: appends what the element holds in its content store (stream header + every
+ * unacknowledged fragment) to out; nothing when not in PAUSED/PLAYING. Streaming must be idle.
+ * 0 or SL_ENOMEM. */
+int sl_kvssink_dump_store(GstElement *kvssink, sl_buf *out);
 
 G_END_DECLS
 

@@ -460,3 +460,14 @@ void sl_kvs_store_stats(sl_kvs_store *st, sl_kvs_stats *out)
     *out = st->stats;
     pthread_mutex_unlock(&st->mu);
 }
+
+int sl_kvs_store_dump(sl_kvs_store *st, sl_buf *out)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->head)
+        sl_buf_append(out, st->head->hdr->bytes.data, st->head->hdr->bytes.len);
+    for (kvs_frag *f = st->head; f; f = f->next)
+        sl_buf_append(out, f->bytes.data, f->bytes.len);
+    pthread_mutex_unlock(&st->mu);
+    return out->oom ? SL_ENOMEM : 0;
+}

@@ -116,5 +116,9 @@ int sl_kvs_store_finished(sl_kvs_store *st);
 int sl_kvs_store_ended(sl_kvs_store *st);
 
 void sl_kvs_store_stats(sl_kvs_store *st, sl_kvs_stats *out);
+/* Appends what a session started now would send before the end of the stream: the oldest
+ * fragment's header, then every fragment held, in order (for tests and debugging). 0 or
+ * SL_ENOMEM. */
+int sl_kvs_store_dump(sl_kvs_store *st, sl_buf *out);
 
 #endif
