@@ -103,8 +103,6 @@ const char *fh_s3_root(void);
 fh_stream **fh_streams(size_t *n);
 /* Wakes the delivery worker (any thread). */
 void fh_worker_kick(void);
-/* Whether HTTP endpoints may be plain http:// (SLUICE_FIREHOSE_ALLOW_HTTP=1). */
-int fh_allow_plain_http(void);
 /* Answers call with an AWS error (status 400; 503 for ServiceUnavailableException). */
 void fh_reply_error(sl_api_call *call, const char *type, const char *msg);
 /* The stream named by DeliveryStreamName in the call's region (active: only ACTIVE counts), or

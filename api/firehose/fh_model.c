@@ -206,8 +206,8 @@ int fh_dest_parse(const char *member, const cJSON *cfg, fh_dest *d, char *msg, s
         d->kind = FH_DEST_HTTP;
         const cJSON *ep = cJSON_GetObjectItemCaseSensitive(cfg, "EndpointConfiguration");
         const char *url = jstr(ep, "Url");
-        if (!url || (strncmp(url, "https://", 8) != 0 &&
-                     !(fh_allow_plain_http() && strncmp(url, "http://", 7) == 0))) {
+        /* The model's pattern (https://.*) is enforced before the handler runs. */
+        if (!url || strncmp(url, "https://", 8) != 0) {
             snprintf(msg, cap, "EndpointConfiguration.Url must be an https:// URL.");
             return SL_EINVAL;
         }

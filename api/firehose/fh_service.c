@@ -45,7 +45,6 @@ static struct {
     size_t n, cap;
     uint64_t delay_ms;
     size_t max_streams;
-    int allow_http;
     char s3_root[1024];
 } fh = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -73,11 +72,6 @@ sl_store *fh_store(void)
 const char *fh_s3_root(void)
 {
     return fh.s3_root;
-}
-
-int fh_allow_plain_http(void)
-{
-    return fh.allow_http;
 }
 
 fh_stream **fh_streams(size_t *n)
@@ -443,8 +437,6 @@ int sl_firehose_service_init(void)
     fh.delay_ms = delay && *delay ? strtoull(delay, NULL, 10) : 500;
     const char *max = getenv("SLUICE_FIREHOSE_MAX_STREAMS");
     fh.max_streams = max && *max ? strtoul(max, NULL, 10) : 50;
-    const char *plain = getenv("SLUICE_FIREHOSE_ALLOW_HTTP");
-    fh.allow_http = plain && strcmp(plain, "1") == 0;
     set_s3_root();
 
     if ((rc = sl_store_migrate(fh.store, "firehose", migration, 1)))
