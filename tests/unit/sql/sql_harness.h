@@ -29,7 +29,7 @@ typedef struct harness {
     sl_diag d;
 } harness;
 
-static int64_t h_day_ms(void)
+static inline int64_t h_day_ms(void)
 {
     int64_t ms;
     sl_sql_parse_timestamp("2024-01-15", 10, &ms);
@@ -37,14 +37,14 @@ static int64_t h_day_ms(void)
 }
 
 /* "10:00:05.000" or "10:00:05" -> epoch ms on 2024-01-15. */
-static int64_t h_time(const char *t)
+static inline int64_t h_time(const char *t)
 {
     unsigned h = 0, m = 0, s = 0, ms = 0;
     sscanf(t, "%u:%u:%u.%u", &h, &m, &s, &ms);
     return h_day_ms() + ((int64_t)h * 3600 + m * 60 + s) * 1000 + ms;
 }
 
-static void h_parse_cols(const char *spec, sl_sql_column *cols, char (*names)[64], size_t *n)
+static inline void h_parse_cols(const char *spec, sl_sql_column *cols, char (*names)[64], size_t *n)
 {
     char buf[1024];
     snprintf(buf, sizeof(buf), "%s", spec);
@@ -63,7 +63,7 @@ static void h_parse_cols(const char *spec, sl_sql_column *cols, char (*names)[64
     }
 }
 
-static void h_sink(void *ud, int stream, int64_t rowtime, const sl_sql_value *vals, size_t n)
+static inline void h_sink(void *ud, int stream, int64_t rowtime, const sl_sql_value *vals, size_t n)
 {
     harness *h = ud;
     const sl_sql_relation *rel = sl_sql_app_stream(h->app, (size_t)stream, NULL);
@@ -91,8 +91,8 @@ static void h_sink(void *ud, int stream, int64_t rowtime, const sl_sql_value *va
 
 /* Compiles code over input "SOURCE_SQL_STREAM_001" with columns spec and an optional reference
  * table. Returns the compile result. */
-static int h_compile(harness *h, const char *spec, const char *table_name, const char *tspec,
-                     const char *code)
+static inline int h_compile(harness *h, const char *spec, const char *table_name, const char *tspec,
+                            const char *code)
 {
     memset(h, 0, sizeof(*h));
     h_parse_cols(spec, h->cols, h->names, &h->n_cols);
@@ -114,8 +114,8 @@ static int h_compile(harness *h, const char *spec, const char *table_name, const
 }
 
 /* Text fields -> typed values ("NULL" is NULL) for the given columns. */
-static void h_values(const sl_sql_column *cols, size_t n, const char *fields, sl_sql_value *v,
-                     char *store)
+static inline void h_values(const sl_sql_column *cols, size_t n, const char *fields,
+                            sl_sql_value *v, char *store)
 {
     strcpy(store, fields);
     char *p = store;
@@ -158,7 +158,7 @@ static void h_values(const sl_sql_column *cols, size_t n, const char *fields, sl
     }
 }
 
-static void h_push(harness *h, const char *t, const char *fields)
+static inline void h_push(harness *h, const char *t, const char *fields)
 {
     sl_sql_value v[H_MAX_COLS];
     char store[1024];
@@ -167,7 +167,7 @@ static void h_push(harness *h, const char *t, const char *fields)
         abort();
 }
 
-static void h_load_table(harness *h, const char *const *rows, size_t n)
+static inline void h_load_table(harness *h, const char *const *rows, size_t n)
 {
     sl_sql_value *v = calloc(n * h->n_tcols + 1, sizeof(*v));
     char(*store)[256] = calloc(n + 1, 256);
@@ -179,7 +179,7 @@ static void h_load_table(harness *h, const char *const *rows, size_t n)
     free(store);
 }
 
-static int h_field_eq(const char *a, const char *b)
+static inline int h_field_eq(const char *a, const char *b)
 {
     if (!strcmp(a, b))
         return 1;
@@ -190,7 +190,7 @@ static int h_field_eq(const char *a, const char *b)
     return 0;
 }
 
-static int h_line_eq(const char *a, const char *b)
+static inline int h_line_eq(const char *a, const char *b)
 {
     char x[2048], y[2048];
     snprintf(x, sizeof(x), "%s", a);
@@ -208,7 +208,7 @@ static int h_line_eq(const char *a, const char *b)
 
 /* Lines of stream `name` ("NAME@...") in emission order must equal expected (NULL-terminated).
  * Prints both on mismatch. Returns 1 when equal. */
-static int h_expect(harness *h, const char *name, const char *const *expected)
+static inline int h_expect(harness *h, const char *name, const char *const *expected)
 {
     size_t pre = strlen(name);
     size_t e = 0;
@@ -231,7 +231,7 @@ static int h_expect(harness *h, const char *name, const char *const *expected)
     return ok;
 }
 
-static void h_free(harness *h)
+static inline void h_free(harness *h)
 {
     for (size_t k = 0; k < h->n_out; k++)
         free(h->out[k]);
@@ -257,7 +257,7 @@ static const char *const d1_rows[][2] = {
     {"10:02:30.000", "TGT|RETAIL|0.25|49.25"},
 };
 
-static void h_push_d1(harness *h, size_t upto)
+static inline void h_push_d1(harness *h, size_t upto)
 {
     for (size_t k = 0; k < upto && k < 12; k++)
         h_push(h, d1_rows[k][0], d1_rows[k][1]);

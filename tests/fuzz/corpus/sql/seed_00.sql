@@ -1,0 +1,5 @@
+CREATE OR REPLACE STREAM BIG_MOVES (sym VARCHAR(4), sector VARCHAR(12), pct DOUBLE);
+CREATE OR REPLACE PUMP BIG_MOVES_PUMP AS INSERT INTO BIG_MOVES
+  SELECT STREAM ticker_symbol, sector, ABS(change / (price - change)) * 100
+  FROM SOURCE_SQL_STREAM_001
+  WHERE ABS(change / (price - change)) > 0.01;

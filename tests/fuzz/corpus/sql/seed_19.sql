@@ -1,0 +1,1 @@
+CREATE STREAM O (year INTEGER);
