@@ -3,13 +3,13 @@
  * helpers (fh_compress.c, fh_prefix.c).
  *
  * Threads. Handlers run on the loop thread. The delivery worker is one thread per gateway; it
- * reads the delivery-stream table under fh_lock()/fh_unlock() and copies what it needs (an
- * fh_dest snapshot) so that no string it uses can change under it. The loop thread holds the
+ * reads the delivery-stream table under sl_fh_lock()/sl_fh_unlock() and copies what it needs (an
+ * sl_fh_dest snapshot) so that no string it uses can change under it. The loop thread holds the
  * lock only for short in-memory edits (never across I/O).
  *
  * Catalog (component "firehose", version 1):
  *     fh_streams(region TEXT, name TEXT, doc TEXT, PRIMARY KEY(region, name))
- *         doc = fh_stream_to_json(), rewritten whole on every change
+ *         doc = sl_fh_stream_to_json(), rewritten whole on every change
  *     fh_progress(log TEXT PRIMARY KEY, offset INTEGER)
  *         the log offset below which every record has been delivered (or written to the error
  *         output); written by the worker after the destination confirmed an object
@@ -28,59 +28,59 @@
 #include "sluice/storage.h"
 #include "sluice/wire.h"
 
-#define FH_NAME_MAX 64
+#define SL_FH_NAME_MAX 64
 
-typedef enum { FH_CREATING = 0, FH_ACTIVE, FH_DELETING } fh_status;
-typedef enum { FH_DEST_S3 = 1, FH_DEST_HTTP } fh_dest_kind;
+typedef enum { SL_FH_CREATING = 0, SL_FH_ACTIVE, SL_FH_DELETING } sl_fh_status;
+typedef enum { SL_FH_DEST_S3 = 1, SL_FH_DEST_HTTP } sl_fh_dest_kind;
 typedef enum {
-    FH_COMP_NONE = 0,
-    FH_COMP_GZIP,
-    FH_COMP_ZIP,
-    FH_COMP_SNAPPY,
-    FH_COMP_HADOOP_SNAPPY
-} fh_compression;
+    SL_FH_COMP_NONE = 0,
+    SL_FH_COMP_GZIP,
+    SL_FH_COMP_ZIP,
+    SL_FH_COMP_SNAPPY,
+    SL_FH_COMP_HADOOP_SNAPPY
+} sl_fh_compression;
 
 /* Where an S3-shaped configuration writes (main destination, backup, HTTP's S3Configuration). */
-typedef struct fh_s3 {
+typedef struct sl_fh_s3 {
     int set;
     char bucket[256];
     char prefix[1025];
     char error_prefix[1025];
     char file_extension[129];
     int has_extension;
-    fh_compression compression;
-} fh_s3;
+    sl_fh_compression compression;
+} sl_fh_s3;
 
 /* Everything the worker needs to deliver, copied out of the JSON configuration. */
-typedef struct fh_dest {
-    fh_dest_kind kind;
+typedef struct sl_fh_dest {
+    sl_fh_dest_kind kind;
     uint64_t size_bytes;   /* BufferingHints.SizeInMBs in bytes */
     uint64_t interval_ms;  /* BufferingHints.IntervalInSeconds in ms */
     char version_id[24];   /* VersionId at the time of the snapshot (object names) */
     char append_delim[64]; /* AppendDelimiterToRecord processor ("" = off) */
     size_t append_delim_len;
     int append_delim_on;
-    fh_s3 s3;       /* S3: the destination; HTTP: S3Configuration (errors, backup) */
-    fh_s3 backup;   /* S3 destination with S3BackupMode Enabled: raw copy */
-    int backup_all; /* HTTP S3BackupMode AllData */
-    char url[1001]; /* HTTP */
+    sl_fh_s3 s3;     /* S3: the destination; HTTP: S3Configuration (errors, backup) */
+    sl_fh_s3 backup; /* S3 destination with S3BackupMode Enabled: raw copy */
+    int backup_all;  /* HTTP S3BackupMode AllData */
+    char url[1001];  /* HTTP */
     char http_name[257];
     char access_key[4097];
     int gzip_body;      /* RequestConfiguration.ContentEncoding GZIP */
     char *common_attrs; /* JSON {"commonAttributes":{...}} or NULL; owned */
     uint64_t retry_ms;  /* RetryOptions.DurationInSeconds in ms */
-} fh_dest;
+} sl_fh_dest;
 
-void fh_dest_cleanup(fh_dest *d);
+void sl_fh_dest_cleanup(sl_fh_dest *d);
 /* Deep copy (common_attrs duplicated). 0 or SL_ENOMEM. */
-int fh_dest_copy(fh_dest *dst, const fh_dest *src);
+int sl_fh_dest_copy(sl_fh_dest *dst, const sl_fh_dest *src);
 
-typedef struct fh_stream {
+typedef struct sl_fh_stream {
     char region[32];
-    char name[FH_NAME_MAX + 1];
+    char name[SL_FH_NAME_MAX + 1];
     int64_t created_ms;
     int64_t updated_ms;
-    fh_status status;
+    sl_fh_status status;
     uint64_t version; /* VersionId */
     int encrypted;    /* SSE enabled (ENABLED) */
     char enc_key_type[32];
@@ -89,51 +89,52 @@ typedef struct fh_stream {
     char dest_member[64];      /* "ExtendedS3DestinationConfiguration", ... */
     cJSON *tags;               /* owned array of {Key, Value} */
     sl_log *log;               /* intake log (borrowed from the store) */
-    fh_dest dest;              /* parsed copy of dest_cfg (protected by fh_lock) */
+    sl_fh_dest dest;           /* parsed copy of dest_cfg (protected by sl_fh_lock) */
     uint64_t delivered_offset; /* checkpoint loaded at start (worker keeps its own after) */
-} fh_stream;
+} sl_fh_stream;
 
 /* ---- fh_service.c (loop thread unless noted) ---- */
-void fh_lock(void);
-void fh_unlock(void);
-sl_store *fh_store(void);
+void sl_fh_lock(void);
+void sl_fh_unlock(void);
+sl_store *sl_fh_store(void);
 /* Folder that stands in for the object store: <root>/<bucket>/<key>. Any thread. */
-const char *fh_s3_root(void);
-/* Streams array, for the worker (under fh_lock). */
-fh_stream **fh_streams(size_t *n);
+const char *sl_fh_s3_root(void);
+/* Streams array, for the worker (under sl_fh_lock). */
+sl_fh_stream **sl_fh_streams(size_t *n);
 /* Wakes the delivery worker (any thread). */
-void fh_worker_kick(void);
+void sl_fh_worker_kick(void);
 /* Answers call with an AWS error (status 400; 503 for ServiceUnavailableException). */
-void fh_reply_error(sl_api_call *call, const char *type, const char *msg);
+void sl_fh_reply_error(sl_api_call *call, const char *type, const char *msg);
 /* The stream named by DeliveryStreamName in the call's region (active: only ACTIVE counts), or
  * NULL after answering ResourceNotFoundException (or InternalFailure when the service cannot
  * start). */
-fh_stream *fh_stream_or_reply(sl_api_call *call, int active);
+sl_fh_stream *sl_fh_stream_or_reply(sl_api_call *call, int active);
 
 /* ---- fh_model.c: configuration parsing and description (pure; any thread) ---- */
 /* Parses cfg (a <member> JSON object) into d. On a semantic error fills msg and returns
  * SL_EINVAL. */
-int fh_dest_parse(const char *member, const cJSON *cfg, fh_dest *d, char *msg, size_t cap);
+int sl_fh_dest_parse(const char *member, const cJSON *cfg, sl_fh_dest *d, char *msg, size_t cap);
 /* Destination description object for DescribeDeliveryStream (secrets removed, defaults
  * filled); adds the description members to `dest` (the Destinations[] element). */
-int fh_dest_describe(const char *member, const cJSON *cfg, cJSON *dest);
+int sl_fh_dest_describe(const char *member, const cJSON *cfg, cJSON *dest);
 /* JSON snapshot of s for the catalog, and back. */
-cJSON *fh_stream_to_json(const fh_stream *s);
-fh_stream *fh_stream_from_json(const cJSON *j);
-void fh_stream_free(fh_stream *s);
-void fh_stream_arn(const char *region, const char *account, const char *name, char *out,
-                   size_t cap);
+cJSON *sl_fh_stream_to_json(const sl_fh_stream *s);
+sl_fh_stream *sl_fh_stream_from_json(const cJSON *j);
+void sl_fh_stream_free(sl_fh_stream *s);
+void sl_fh_stream_arn(const char *region, const char *account, const char *name, char *out,
+                      size_t cap);
 /* Merges `upd` into `base` (objects recursively, everything else replaced). */
-int fh_json_merge(cJSON *base, const cJSON *upd);
+int sl_fh_json_merge(cJSON *base, const cJSON *upd);
 
 /* ---- fh_compress.c (any thread) ---- */
 /* Appends the compressed form of in[0..n) to out. entry_name names the ZIP entry. Returns 0,
  * SL_ENOMEM or SL_EINTERNAL (library failure). */
-int fh_compress(fh_compression c, const void *in, size_t n, const char *entry_name, sl_buf *out);
+int sl_fh_compress(sl_fh_compression c, const void *in, size_t n, const char *entry_name,
+                   sl_buf *out);
 /* gzip of one member (HTTP Content-Encoding). */
-int fh_gzip(const void *in, size_t n, sl_buf *out);
-const char *fh_compression_ext(fh_compression c);
-uint32_t fh_crc32c(uint32_t crc, const void *p, size_t n);
+int sl_fh_gzip(const void *in, size_t n, sl_buf *out);
+const char *sl_fh_compression_ext(sl_fh_compression c);
+uint32_t sl_fh_crc32c(uint32_t crc, const void *p, size_t n);
 
 /* ---- fh_prefix.c (any thread) ---- */
 /* Evaluates an S3 prefix (Prefix or ErrorOutputPrefix) for records whose oldest arrival is
@@ -141,44 +142,44 @@ uint32_t fh_crc32c(uint32_t crc, const void *p, size_t n);
  * timestamp expression. error_type non-NULL evaluates an ErrorOutputPrefix; when it is empty,
  * "<error_type>/yyyy/MM/dd/HH/" is used. Returns 0, or SL_EINVAL with msg filled (unknown
  * namespace, unterminated expression). */
-int fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type, sl_buf *out,
-                   char *msg, size_t cap);
+int sl_fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type, sl_buf *out,
+                      char *msg, size_t cap);
 /* Checks a Prefix / ErrorOutputPrefix pair at configuration time (spec §5.3 rules). */
-int fh_prefix_check(const char *prefix, const char *error_prefix, char *msg, size_t cap);
+int sl_fh_prefix_check(const char *prefix, const char *error_prefix, char *msg, size_t cap);
 /* "<name>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid><ext>". */
-int fh_object_name(const char *ds_name, const char *version, int64_t now_ms, const char *ext,
-                   sl_buf *out);
+int sl_fh_object_name(const char *ds_name, const char *version, int64_t now_ms, const char *ext,
+                      sl_buf *out);
 /* Random UUID v4 text (37 bytes with NUL). */
-void fh_uuid(char out[37]);
+void sl_fh_uuid(char out[37]);
 
 /* ---- fh_deliver.c ---- */
 /* Starts / stops the delivery worker thread (startup / shutdown). */
-int fh_worker_start(void);
-void fh_worker_stop(void);
+int sl_fh_worker_start(void);
+void sl_fh_worker_stop(void);
 
 /* ---- fh_s3.c (worker thread) ---- */
 /* Writes one object durably: into the local folder (<root>/<bucket>/<key>, temp file, fsync,
  * rename, fsync of the folder), or, when SLUICE_FIREHOSE_S3_ENDPOINT is set, by a SigV4-signed
  * PUT to that S3-compatible endpoint. Returns 0, SL_EIO (retry later) or SL_ENOMEM. msg gets a
  * reason on failure. */
-int fh_s3_put(const char *bucket, const char *key, const void *data, size_t n, char *msg,
-              size_t cap);
+int sl_fh_s3_put(const char *bucket, const char *key, const void *data, size_t n, char *msg,
+                 size_t cap);
 
 /* ---- fh_http.c (worker thread) ---- */
-typedef struct fh_http_result {
+typedef struct sl_fh_http_result {
     int ok;        /* delivered */
     int permanent; /* 413: do not retry */
     char error_code[64];
     char error_msg[512];
-} fh_http_result;
+} sl_fh_http_result;
 /* One attempt of the HTTP endpoint delivery request for `records` (n entries of data/len).
  * request_id is kept by the caller across retries. */
-typedef struct fh_rec {
+typedef struct sl_fh_rec {
     const char *data;
     size_t len;
     int64_t ts_ms;
-} fh_rec;
-int fh_http_deliver(const fh_dest *d, const char *source_arn, const char *request_id,
-                    const fh_rec *recs, size_t n, fh_http_result *res);
+} sl_fh_rec;
+int sl_fh_http_deliver(const sl_fh_dest *d, const char *source_arn, const char *request_id,
+                       const sl_fh_rec *recs, size_t n, sl_fh_http_result *res);
 
 #endif

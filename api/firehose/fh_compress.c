@@ -39,7 +39,7 @@ static void crc32c_init(void)
     __atomic_store_n(&crc32c_ready, 1, __ATOMIC_RELEASE);
 }
 
-uint32_t fh_crc32c(uint32_t crc, const void *p, size_t n)
+uint32_t sl_fh_crc32c(uint32_t crc, const void *p, size_t n)
 {
     const uint8_t *b = p;
     if (!__atomic_load_n(&crc32c_ready, __ATOMIC_ACQUIRE))
@@ -50,15 +50,15 @@ uint32_t fh_crc32c(uint32_t crc, const void *p, size_t n)
     return ~crc;
 }
 
-const char *fh_compression_ext(fh_compression c)
+const char *sl_fh_compression_ext(sl_fh_compression c)
 {
     switch (c) {
-    case FH_COMP_GZIP:
+    case SL_FH_COMP_GZIP:
         return ".gz";
-    case FH_COMP_ZIP:
+    case SL_FH_COMP_ZIP:
         return ".zip";
-    case FH_COMP_SNAPPY:
-    case FH_COMP_HADOOP_SNAPPY:
+    case SL_FH_COMP_SNAPPY:
+    case SL_FH_COMP_HADOOP_SNAPPY:
         return ".snappy";
     default:
         return "";
@@ -93,7 +93,7 @@ out:
     return rc;
 }
 
-int fh_gzip(const void *in, size_t n, sl_buf *out)
+int sl_fh_gzip(const void *in, size_t n, sl_buf *out)
 {
     return deflate_into(in, n, 31, out);
 }
@@ -188,7 +188,7 @@ static int snappy_framed(const uint8_t *in, size_t n, sl_buf *out)
     sl_buf_append(out, ident, sizeof(ident));
     for (size_t off = 0; off < n || (n == 0 && off == 0);) {
         size_t len = n - off > 65536 ? 65536 : n - off;
-        uint32_t crc = fh_crc32c(0, in + off, len);
+        uint32_t crc = sl_fh_crc32c(0, in + off, len);
         uint32_t masked = ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
         size_t clen = snappy_max_compressed_length(65536);
         if (snappy_compress((const char *)in + off, len, tmp, &clen) != SNAPPY_OK) {
@@ -233,16 +233,17 @@ static int snappy_hadoop(const uint8_t *in, size_t n, sl_buf *out)
     return out->oom ? SL_ENOMEM : 0;
 }
 
-int fh_compress(fh_compression c, const void *in, size_t n, const char *entry_name, sl_buf *out)
+int sl_fh_compress(sl_fh_compression c, const void *in, size_t n, const char *entry_name,
+                   sl_buf *out)
 {
     switch (c) {
-    case FH_COMP_GZIP:
-        return fh_gzip(in, n, out);
-    case FH_COMP_ZIP:
+    case SL_FH_COMP_GZIP:
+        return sl_fh_gzip(in, n, out);
+    case SL_FH_COMP_ZIP:
         return zip_one(in, n, entry_name && *entry_name ? entry_name : "data", out);
-    case FH_COMP_SNAPPY:
+    case SL_FH_COMP_SNAPPY:
         return snappy_framed(in, n, out);
-    case FH_COMP_HADOOP_SNAPPY:
+    case SL_FH_COMP_HADOOP_SNAPPY:
         return snappy_hadoop(in, n, out);
     default:
         return sl_buf_append(out, in, n);

@@ -1,8 +1,8 @@
 /* The delivery worker: one thread per gateway that turns intake logs into objects / HTTP
  * requests, off the loop thread.
  *
- * Each round (at most every 100 ms, or at once when fh_worker_kick() is called after a put is
- * durable or a configuration changed) the worker copies, under fh_lock, the list of ACTIVE
+ * Each round (at most every 100 ms, or at once when sl_fh_worker_kick() is called after a put is
+ * durable or a configuration changed) the worker copies, under sl_fh_lock, the list of ACTIVE
  * delivery streams with a snapshot of their destination configuration, then for each stream:
  *   1. reads new durable records from its intake log (sl_log_read_many) into the stream's
  *      buffer until the buffer holds BufferingHints.SizeInMBs (an HTTP batch also stops at
@@ -50,7 +50,7 @@
 
 typedef struct wstate {
     char region[32];
-    char name[FH_NAME_MAX + 1];
+    char name[SL_FH_NAME_MAX + 1];
     int64_t created_ms;
     char log_name[300];
     sl_log *log;
@@ -74,11 +74,11 @@ typedef struct wstate {
 
 typedef struct snap {
     char region[32];
-    char name[FH_NAME_MAX + 1];
+    char name[SL_FH_NAME_MAX + 1];
     int64_t created_ms;
     sl_log *log;
     uint64_t delivered_offset;
-    fh_dest dest;
+    sl_fh_dest dest;
 } snap;
 
 static struct {
@@ -92,7 +92,7 @@ static struct {
     size_t n_ws;
 } wk = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-void fh_worker_kick(void)
+void sl_fh_worker_kick(void)
 {
     pthread_mutex_lock(&wk.mu);
     wk.kicked = 1;
@@ -182,12 +182,12 @@ static int ws_push(wstate *w, const char *p, size_t len, int64_t ts_ms)
 }
 
 /* Step 1. Returns 0, or SL_ENOTFOUND when the log was dropped. */
-static int fill(wstate *w, const fh_dest *d, sl_buf *tmp)
+static int fill(wstate *w, const sl_fh_dest *d, sl_buf *tmp)
 {
     sl_log_item items[READ_ITEMS];
     if (w->phase || w->first_fail_ms)
         return 0; /* a batch is being retried: keep it as it is */
-    size_t max_records = d->kind == FH_DEST_HTTP ? HTTP_MAX_RECORDS : (size_t)-1;
+    size_t max_records = d->kind == SL_FH_DEST_HTTP ? HTTP_MAX_RECORDS : (size_t)-1;
     while (w->data.len < d->size_bytes && w->n < max_records) {
         size_t n = 0;
         size_t want = max_records - w->n < READ_ITEMS ? max_records - w->n : READ_ITEMS;
@@ -245,7 +245,7 @@ static int sql_ckpt(sqlite3 *db, void *arg, const sl_log_entry *e)
 static void checkpoint(wstate *w)
 {
     ckpt c = {w->log_name, w->read_pos};
-    int rc = sl_writer_run_sync(sl_store_writer(fh_store()), sql_ckpt, &c);
+    int rc = sl_writer_run_sync(sl_store_writer(sl_fh_store()), sql_ckpt, &c);
     if (rc) {
         sl_error("firehose", "%s: cannot record delivery progress: %s", w->name, sl_err_str(rc));
         return;
@@ -259,7 +259,7 @@ static void checkpoint(wstate *w)
 
 /* The delivered bytes: records in arrival order, each followed by the delimiter when the
  * AppendDelimiterToRecord processor is on. raw: the records as received (backup). */
-static int body_of(const wstate *w, const fh_dest *d, int raw, sl_buf *out)
+static int body_of(const wstate *w, const sl_fh_dest *d, int raw, sl_buf *out)
 {
     if (raw || !d->append_delim_on)
         return sl_buf_append(out, w->data.data, w->data.len);
@@ -272,31 +272,31 @@ static int body_of(const wstate *w, const fh_dest *d, int raw, sl_buf *out)
 
 /* Writes body as one object of s3 (compressed as configured) under Prefix (error_type NULL) or
  * the error prefix. */
-static int write_object(const wstate *w, const fh_dest *d, const fh_s3 *s3, const char *error_type,
-                        const sl_buf *body, char *msg, size_t cap)
+static int write_object(const wstate *w, const sl_fh_dest *d, const sl_fh_s3 *s3,
+                        const char *error_type, const sl_buf *body, char *msg, size_t cap)
 {
     sl_buf key = SL_BUF_INIT, name = SL_BUF_INIT, packed = SL_BUF_INIT;
     int rc;
-    fh_compression comp = error_type ? FH_COMP_NONE : s3->compression;
+    sl_fh_compression comp = error_type ? SL_FH_COMP_NONE : s3->compression;
     const char *ext = error_type          ? ""
                       : s3->has_extension ? s3->file_extension
-                                          : fh_compression_ext(comp);
-    if ((rc = fh_prefix_eval(error_type ? s3->error_prefix : s3->prefix, w->oldest_ms, error_type,
-                             &key, msg, cap)))
+                                          : sl_fh_compression_ext(comp);
+    if ((rc = sl_fh_prefix_eval(error_type ? s3->error_prefix : s3->prefix, w->oldest_ms,
+                                error_type, &key, msg, cap)))
         goto out;
-    if ((rc = fh_object_name(w->name, d->version_id, now_ms(), ext, &name)))
+    if ((rc = sl_fh_object_name(w->name, d->version_id, now_ms(), ext, &name)))
         goto out;
     sl_buf_append(&key, name.data, name.len);
     /* The ZIP entry is named like the object, without the extension. */
     char entry[300];
     snprintf(entry, sizeof(entry), "%.*s", (int)(name.len - strlen(ext)), name.data);
-    if ((rc = fh_compress(comp, body->data ? body->data : "", body->len, entry, &packed)))
+    if ((rc = sl_fh_compress(comp, body->data ? body->data : "", body->len, entry, &packed)))
         goto out;
     if (key.oom) {
         rc = SL_ENOMEM;
         goto out;
     }
-    rc = fh_s3_put(s3->bucket, key.data, packed.data ? packed.data : "", packed.len, msg, cap);
+    rc = sl_fh_s3_put(s3->bucket, key.data, packed.data ? packed.data : "", packed.len, msg, cap);
     if (rc == 0)
         sl_debug("firehose", "%s: delivered %zu records (%zu bytes) to s3://%s/%s", w->name, w->n,
                  body->len, s3->bucket, key.data);
@@ -355,7 +355,7 @@ static void error_records(const wstate *w, const char *code, const char *message
 }
 
 /* Step 2 and 3 for an S3 destination. Returns 1 when the batch is done. */
-static int deliver_s3(wstate *w, const fh_dest *d)
+static int deliver_s3(wstate *w, const sl_fh_dest *d)
 {
     sl_buf body = SL_BUF_INIT;
     char msg[512] = "";
@@ -384,15 +384,15 @@ out:
     return 1;
 }
 
-static int deliver_http(wstate *w, const fh_dest *d, const char *arn)
+static int deliver_http(wstate *w, const sl_fh_dest *d, const char *arn)
 {
     sl_buf body = SL_BUF_INIT;
     char msg[512] = "";
     int rc = 0;
     if (!w->request_id[0])
-        fh_uuid(w->request_id);
+        sl_fh_uuid(w->request_id);
     if (w->phase == 0) {
-        fh_rec *recs = calloc(w->n ? w->n : 1, sizeof(*recs));
+        sl_fh_rec *recs = calloc(w->n ? w->n : 1, sizeof(*recs));
         if (!recs)
             return 0;
         sl_buf delim = SL_BUF_INIT;
@@ -400,16 +400,17 @@ static int deliver_http(wstate *w, const fh_dest *d, const char *arn)
             body_of(w, d, 0, &delim);
             size_t off = 0;
             for (size_t i = 0; i < w->n; i++) {
-                recs[i] = (fh_rec){delim.data + off, w->lens[i] + d->append_delim_len, w->ts_ms[i]};
+                recs[i] =
+                    (sl_fh_rec){delim.data + off, w->lens[i] + d->append_delim_len, w->ts_ms[i]};
                 off += recs[i].len;
             }
         } else {
             for (size_t i = 0; i < w->n; i++)
-                recs[i] = (fh_rec){w->data.data + w->starts[i], w->lens[i], w->ts_ms[i]};
+                recs[i] = (sl_fh_rec){w->data.data + w->starts[i], w->lens[i], w->ts_ms[i]};
         }
-        fh_http_result res;
+        sl_fh_http_result res;
         w->attempts++;
-        rc = fh_http_deliver(d, arn, w->request_id, recs, w->n, &res);
+        rc = sl_fh_http_deliver(d, arn, w->request_id, recs, w->n, &res);
         free(recs);
         sl_buf_cleanup(&delim);
         if (rc == 0 && res.ok) {
@@ -480,14 +481,14 @@ static void serve(const snap *s, sl_buf *tmp)
         return;
     int64_t now = now_ms();
     int due = w->data.len >= s->dest.size_bytes ||
-              (s->dest.kind == FH_DEST_HTTP && w->n >= HTTP_MAX_RECORDS) ||
+              (s->dest.kind == SL_FH_DEST_HTTP && w->n >= HTTP_MAX_RECORDS) ||
               (uint64_t)(now - w->oldest_ms) >= s->dest.interval_ms || w->first_fail_ms || w->phase;
     if (!due || now < w->next_try_ms)
         return;
     int done;
-    if (s->dest.kind == FH_DEST_HTTP) {
+    if (s->dest.kind == SL_FH_DEST_HTTP) {
         char arn[300];
-        fh_stream_arn(s->region, sl_api_account_id(), s->name, arn, sizeof(arn));
+        sl_fh_stream_arn(s->region, sl_api_account_id(), s->name, arn, sizeof(arn));
         done = deliver_http(w, &s->dest, arn);
     } else {
         done = deliver_s3(w, &s->dest);
@@ -502,13 +503,13 @@ static void round_once(sl_buf *tmp)
 {
     snap *snaps = NULL;
     size_t n = 0;
-    fh_lock();
+    sl_fh_lock();
     size_t total;
-    fh_stream **all = fh_streams(&total);
+    sl_fh_stream **all = sl_fh_streams(&total);
     snaps = calloc(total ? total : 1, sizeof(*snaps));
     for (size_t i = 0; snaps && i < total; i++) {
-        fh_stream *s = all[i];
-        if (s->status != FH_ACTIVE || !s->log)
+        sl_fh_stream *s = all[i];
+        if (s->status != SL_FH_ACTIVE || !s->log)
             continue;
         snap *p = &snaps[n];
         snprintf(p->region, sizeof(p->region), "%s", s->region);
@@ -516,15 +517,15 @@ static void round_once(sl_buf *tmp)
         p->created_ms = s->created_ms;
         p->log = s->log;
         p->delivered_offset = s->delivered_offset;
-        if (fh_dest_copy(&p->dest, &s->dest) == 0)
+        if (sl_fh_dest_copy(&p->dest, &s->dest) == 0)
             n++;
     }
-    fh_unlock();
+    sl_fh_unlock();
     for (size_t i = 0; i < wk.n_ws; i++)
         wk.ws[i]->seen = 0;
     for (size_t i = 0; i < n; i++) {
         serve(&snaps[i], tmp);
-        fh_dest_cleanup(&snaps[i].dest);
+        sl_fh_dest_cleanup(&snaps[i].dest);
     }
     /* Forget streams that are gone (deleted, or DELETING: their buffers are dropped). */
     for (size_t i = 0; i < wk.n_ws;) {
@@ -569,7 +570,7 @@ static void *worker_main(void *unused)
     return NULL;
 }
 
-int fh_worker_start(void)
+int sl_fh_worker_start(void)
 {
     if (wk.up)
         return 0;
@@ -583,7 +584,7 @@ int fh_worker_start(void)
     return 0;
 }
 
-void fh_worker_stop(void)
+void sl_fh_worker_stop(void)
 {
     if (!wk.up)
         return;

@@ -64,14 +64,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static void set_code(fh_http_result *res, const char *code, const char *msg)
+static void set_code(sl_fh_http_result *res, const char *code, const char *msg)
 {
     snprintf(res->error_code, sizeof(res->error_code), "%s", code);
     snprintf(res->error_msg, sizeof(res->error_msg), "%s", msg);
 }
 
-int fh_http_deliver(const fh_dest *d, const char *source_arn, const char *request_id,
-                    const fh_rec *recs, size_t n, fh_http_result *res)
+int sl_fh_http_deliver(const sl_fh_dest *d, const char *source_arn, const char *request_id,
+                       const sl_fh_rec *recs, size_t n, sl_fh_http_result *res)
 {
     sl_buf body = SL_BUF_INIT, gz = SL_BUF_INIT, hdr = SL_BUF_INIT;
     resp r = {SL_BUF_INIT, 0, 0, 0};
@@ -95,7 +95,7 @@ int fh_http_deliver(const fh_dest *d, const char *source_arn, const char *reques
         goto out;
     const sl_buf *send = &body;
     if (d->gzip_body) {
-        if ((rc = fh_gzip(body.data, body.len, &gz)))
+        if ((rc = sl_fh_gzip(body.data, body.len, &gz)))
             goto out;
         send = &gz;
     }

@@ -1,5 +1,5 @@
 /* Delivery-stream configuration: turning the destination JSON a client sent into what the
- * worker needs (fh_dest), describing it back the way DescribeDeliveryStream does, and the
+ * worker needs (sl_fh_dest), describing it back the way DescribeDeliveryStream does, and the
  * catalog snapshot of a delivery stream.
  *
  * The configuration is kept as the JSON the client sent (merged by UpdateDestination), so
@@ -39,13 +39,13 @@ static int jbool(const cJSON *o, const char *k, int dflt)
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
-void fh_dest_cleanup(fh_dest *d)
+void sl_fh_dest_cleanup(sl_fh_dest *d)
 {
     free(d->common_attrs);
     d->common_attrs = NULL;
 }
 
-int fh_dest_copy(fh_dest *dst, const fh_dest *src)
+int sl_fh_dest_copy(sl_fh_dest *dst, const sl_fh_dest *src)
 {
     *dst = *src;
     dst->common_attrs = NULL;
@@ -54,25 +54,25 @@ int fh_dest_copy(fh_dest *dst, const fh_dest *src)
     return 0;
 }
 
-static int parse_compression(const char *s, fh_compression *out)
+static int parse_compression(const char *s, sl_fh_compression *out)
 {
     if (!s || strcmp(s, "UNCOMPRESSED") == 0)
-        *out = FH_COMP_NONE;
+        *out = SL_FH_COMP_NONE;
     else if (strcmp(s, "GZIP") == 0)
-        *out = FH_COMP_GZIP;
+        *out = SL_FH_COMP_GZIP;
     else if (strcmp(s, "ZIP") == 0)
-        *out = FH_COMP_ZIP;
+        *out = SL_FH_COMP_ZIP;
     else if (strcmp(s, "Snappy") == 0)
-        *out = FH_COMP_SNAPPY;
+        *out = SL_FH_COMP_SNAPPY;
     else if (strcmp(s, "HADOOP_SNAPPY") == 0)
-        *out = FH_COMP_HADOOP_SNAPPY;
+        *out = SL_FH_COMP_HADOOP_SNAPPY;
     else
         return SL_EINVAL;
     return 0;
 }
 
 /* An S3-shaped object (S3DestinationConfiguration or the Extended one) into s. */
-static int parse_s3(const cJSON *c, fh_s3 *s, const char *what, char *msg, size_t cap)
+static int parse_s3(const cJSON *c, sl_fh_s3 *s, const char *what, char *msg, size_t cap)
 {
     const char *arn = jstr(c, "BucketARN");
     const char *bucket = arn ? strstr(arn, ":s3:::") : NULL;
@@ -96,7 +96,7 @@ static int parse_s3(const cJSON *c, fh_s3 *s, const char *what, char *msg, size_
         snprintf(msg, cap, "%s: unknown CompressionFormat.", what);
         return SL_EINVAL;
     }
-    return fh_prefix_check(s->prefix, s->error_prefix, msg, cap);
+    return sl_fh_prefix_check(s->prefix, s->error_prefix, msg, cap);
 }
 
 /* "\n" style escapes of an AppendDelimiterToRecord Delimiter into out. */
@@ -115,7 +115,7 @@ static size_t unescape(const char *in, char *out, size_t cap)
     return n;
 }
 
-static int parse_processing(const cJSON *pc, fh_dest *d, char *msg, size_t cap)
+static int parse_processing(const cJSON *pc, sl_fh_dest *d, char *msg, size_t cap)
 {
     const cJSON *procs = cJSON_GetObjectItemCaseSensitive(pc, "Processors");
     if (!pc || !jbool(pc, "Enabled", 0))
@@ -146,14 +146,14 @@ static int parse_processing(const cJSON *pc, fh_dest *d, char *msg, size_t cap)
     return 0;
 }
 
-static void parse_hints(const cJSON *c, fh_dest *d)
+static void parse_hints(const cJSON *c, sl_fh_dest *d)
 {
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(c, "BufferingHints");
     d->size_bytes = (uint64_t)jnum(h, "SizeInMBs", 5) << 20;
     d->interval_ms = (uint64_t)jnum(h, "IntervalInSeconds", 300) * 1000;
 }
 
-int fh_dest_parse(const char *member, const cJSON *cfg, fh_dest *d, char *msg, size_t cap)
+int sl_fh_dest_parse(const char *member, const cJSON *cfg, sl_fh_dest *d, char *msg, size_t cap)
 {
     memset(d, 0, sizeof(*d));
     if (!cJSON_IsObject(cfg)) {
@@ -173,7 +173,7 @@ int fh_dest_parse(const char *member, const cJSON *cfg, fh_dest *d, char *msg, s
         return rc;
     if (strcmp(member, "ExtendedS3DestinationConfiguration") == 0 ||
         strcmp(member, "S3DestinationConfiguration") == 0) {
-        d->kind = FH_DEST_S3;
+        d->kind = SL_FH_DEST_S3;
         if ((rc = parse_s3(cfg, &d->s3, member, msg, cap)))
             return rc;
         const cJSON *dp = cJSON_GetObjectItemCaseSensitive(cfg, "DynamicPartitioningConfiguration");
@@ -203,7 +203,7 @@ int fh_dest_parse(const char *member, const cJSON *cfg, fh_dest *d, char *msg, s
         return 0;
     }
     if (strcmp(member, "HttpEndpointDestinationConfiguration") == 0) {
-        d->kind = FH_DEST_HTTP;
+        d->kind = SL_FH_DEST_HTTP;
         const cJSON *ep = cJSON_GetObjectItemCaseSensitive(cfg, "EndpointConfiguration");
         const char *url = jstr(ep, "Url");
         /* The model's pattern (https://.*) is enforced before the handler runs. */
@@ -242,12 +242,12 @@ int fh_dest_parse(const char *member, const cJSON *cfg, fh_dest *d, char *msg, s
         d->backup_all = mode && strcmp(mode, "AllData") == 0;
         const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(cfg, "S3Configuration");
         if (!s3) {
-            fh_dest_cleanup(d);
+            sl_fh_dest_cleanup(d);
             snprintf(msg, cap, "S3Configuration is required for an HTTP endpoint destination.");
             return SL_EINVAL;
         }
         if ((rc = parse_s3(s3, &d->s3, "S3Configuration", msg, cap))) {
-            fh_dest_cleanup(d);
+            sl_fh_dest_cleanup(d);
             return rc;
         }
         return 0;
@@ -293,7 +293,7 @@ static cJSON *s3_description(const cJSON *c)
     return d;
 }
 
-int fh_dest_describe(const char *member, const cJSON *cfg, cJSON *dest)
+int sl_fh_dest_describe(const char *member, const cJSON *cfg, cJSON *dest)
 {
     if (strcmp(member, "S3DestinationConfiguration") == 0) {
         cJSON *a = s3_description(cfg), *b = s3_description(cfg);
@@ -347,17 +347,18 @@ int fh_dest_describe(const char *member, const cJSON *cfg, cJSON *dest)
 
 /* ---- snapshot ---------------------------------------------------------------------------- */
 
-static const char *status_name(fh_status s)
+static const char *status_name(sl_fh_status s)
 {
-    return s == FH_ACTIVE ? "ACTIVE" : s == FH_DELETING ? "DELETING" : "CREATING";
+    return s == SL_FH_ACTIVE ? "ACTIVE" : s == SL_FH_DELETING ? "DELETING" : "CREATING";
 }
 
-void fh_stream_arn(const char *region, const char *account, const char *name, char *out, size_t cap)
+void sl_fh_stream_arn(const char *region, const char *account, const char *name, char *out,
+                      size_t cap)
 {
     snprintf(out, cap, "arn:aws:firehose:%s:%s:deliverystream/%s", region, account, name);
 }
 
-cJSON *fh_stream_to_json(const fh_stream *s)
+cJSON *sl_fh_stream_to_json(const sl_fh_stream *s)
 {
     cJSON *j = cJSON_CreateObject();
     if (!j)
@@ -382,23 +383,23 @@ cJSON *fh_stream_to_json(const fh_stream *s)
     return j;
 }
 
-fh_stream *fh_stream_from_json(const cJSON *j)
+sl_fh_stream *sl_fh_stream_from_json(const cJSON *j)
 {
     const char *region = jstr(j, "Region"), *name = jstr(j, "Name"), *st = jstr(j, "Status");
     const char *member = jstr(j, "DestMember");
     const cJSON *dest = cJSON_GetObjectItemCaseSensitive(j, "Dest");
-    if (!region || !name || !st || !member || !dest || strlen(name) > FH_NAME_MAX)
+    if (!region || !name || !st || !member || !dest || strlen(name) > SL_FH_NAME_MAX)
         return NULL;
-    fh_stream *s = calloc(1, sizeof(*s));
+    sl_fh_stream *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     snprintf(s->region, sizeof(s->region), "%s", region);
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->created_ms = (int64_t)jnum(j, "Created", 0);
     s->updated_ms = (int64_t)jnum(j, "Updated", 0);
-    s->status = strcmp(st, "ACTIVE") == 0     ? FH_ACTIVE
-                : strcmp(st, "DELETING") == 0 ? FH_DELETING
-                                              : FH_CREATING;
+    s->status = strcmp(st, "ACTIVE") == 0     ? SL_FH_ACTIVE
+                : strcmp(st, "DELETING") == 0 ? SL_FH_DELETING
+                                              : SL_FH_CREATING;
     s->version = (uint64_t)jnum(j, "Version", 1);
     s->encrypted = jbool(j, "Encrypted", 0);
     snprintf(s->enc_key_type, sizeof(s->enc_key_type), "%s",
@@ -411,8 +412,8 @@ fh_stream *fh_stream_from_json(const cJSON *j)
     s->tags = tags ? cJSON_Duplicate(tags, 1) : cJSON_CreateArray();
     char msg[512];
     if (!s->dest_cfg || !s->tags ||
-        fh_dest_parse(member, s->dest_cfg, &s->dest, msg, sizeof(msg))) {
-        fh_stream_free(s);
+        sl_fh_dest_parse(member, s->dest_cfg, &s->dest, msg, sizeof(msg))) {
+        sl_fh_stream_free(s);
         return NULL;
     }
     snprintf(s->dest.version_id, sizeof(s->dest.version_id), "%llu",
@@ -420,24 +421,24 @@ fh_stream *fh_stream_from_json(const cJSON *j)
     return s;
 }
 
-void fh_stream_free(fh_stream *s)
+void sl_fh_stream_free(sl_fh_stream *s)
 {
     if (!s)
         return;
     cJSON_Delete(s->dest_cfg);
     cJSON_Delete(s->tags);
-    fh_dest_cleanup(&s->dest);
+    sl_fh_dest_cleanup(&s->dest);
     free(s);
 }
 
-int fh_json_merge(cJSON *base, const cJSON *upd)
+int sl_fh_json_merge(cJSON *base, const cJSON *upd)
 {
     const cJSON *u;
     cJSON_ArrayForEach(u, upd)
     {
         cJSON *b = cJSON_GetObjectItemCaseSensitive(base, u->string);
         if (b && cJSON_IsObject(b) && cJSON_IsObject(u)) {
-            int rc = fh_json_merge(b, u);
+            int rc = sl_fh_json_merge(b, u);
             if (rc)
                 return rc;
             continue;

@@ -17,7 +17,7 @@
 
 #include "fh.h"
 
-void fh_uuid(char out[37])
+void sl_fh_uuid(char out[37])
 {
     uint8_t b[16];
     if (RAND_bytes(b, sizeof(b)) != 1) {
@@ -52,8 +52,13 @@ static int format_ts(const char *p, size_t n, int64_t ts_ms, sl_buf *out)
                 i += 2;
                 continue;
             }
-            while (j < n && p[j] != '\'')
-                sl_buf_append_byte(out, (uint8_t)p[j++]);
+            for (; j < n; j++) {
+                if (p[j] == '\'' && j + 1 < n && p[j + 1] == '\'')
+                    j++; /* '' inside a literal is one quote */
+                else if (p[j] == '\'')
+                    break;
+                sl_buf_append_byte(out, (uint8_t)p[j]);
+            }
             i = j + 1;
             continue;
         }
@@ -124,8 +129,8 @@ static void random_string(sl_buf *out)
         sl_buf_append_byte(out, (uint8_t)abc[b[i] % 62]);
 }
 
-int fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type, sl_buf *out,
-                   char *msg, size_t cap)
+int sl_fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type, sl_buf *out,
+                      char *msg, size_t cap)
 {
     int has_ts = 0, has_expr = 0;
     prefix = prefix ? prefix : "";
@@ -173,7 +178,7 @@ int fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type, sl
     return out->oom ? SL_ENOMEM : 0;
 }
 
-int fh_prefix_check(const char *prefix, const char *error_prefix, char *msg, size_t cap)
+int sl_fh_prefix_check(const char *prefix, const char *error_prefix, char *msg, size_t cap)
 {
     prefix = prefix ? prefix : "";
     error_prefix = error_prefix ? error_prefix : "";
@@ -200,22 +205,22 @@ int fh_prefix_check(const char *prefix, const char *error_prefix, char *msg, siz
         rc = SL_EINVAL;
         goto out;
     }
-    if ((rc = fh_prefix_eval(prefix, 0, NULL, &tmp, msg, cap)))
+    if ((rc = sl_fh_prefix_eval(prefix, 0, NULL, &tmp, msg, cap)))
         goto out;
     sl_buf_reset(&tmp);
-    rc = fh_prefix_eval(error_prefix, 0, "processing-failed", &tmp, msg, cap);
+    rc = sl_fh_prefix_eval(error_prefix, 0, "processing-failed", &tmp, msg, cap);
 out:
     sl_buf_cleanup(&tmp);
     return rc;
 }
 
-int fh_object_name(const char *ds_name, const char *version, int64_t now_ms, const char *ext,
-                   sl_buf *out)
+int sl_fh_object_name(const char *ds_name, const char *version, int64_t now_ms, const char *ext,
+                      sl_buf *out)
 {
     struct tm tm;
     char uuid[37];
     utc(now_ms, &tm);
-    fh_uuid(uuid);
+    sl_fh_uuid(uuid);
     sl_buf_printf(out, "%s-%s-%04d-%02d-%02d-%02d-%02d-%02d-%s%s", ds_name, version,
                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   uuid, ext ? ext : "");

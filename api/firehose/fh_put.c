@@ -60,7 +60,7 @@ static void put_finish(void *arg)
     cJSON *out = cJSON_CreateObject();
     if (!j->batch) {
         if (j->rc[0] == SL_EFULL) {
-            fh_reply_error(&j->call, "ServiceUnavailableException", "Slow down.");
+            sl_fh_reply_error(&j->call, "ServiceUnavailableException", "Slow down.");
         } else if (j->rc[0]) {
             sl_wire_call_error_code(&j->call, j->rc[0]);
         } else {
@@ -106,14 +106,14 @@ static void put_done(void *arg, int rc, const sl_log_entry *e)
         j->offset[i] = e->offset;
     if (j->n_done < j->n)
         return;
-    fh_worker_kick();
+    sl_fh_worker_kick();
     if (sl_loop_post(put_finish, j) != 0)
         sl_error("firehose", "cannot post a put completion: out of memory");
 }
 
 static void put(sl_api_call *call, const cJSON *records, int batch)
 {
-    fh_stream *s = fh_stream_or_reply(call, 1);
+    sl_fh_stream *s = sl_fh_stream_or_reply(call, 1);
     put_job *j = NULL;
     sl_append *a = NULL;
     struct iovec *iov = NULL;
@@ -161,14 +161,14 @@ static void put(sl_api_call *call, const cJSON *records, int batch)
                            .arg = j};
     }
     if (batch && total > BATCH_MAX_BYTES) {
-        fh_reply_error(call, "InvalidArgumentException", "Records size exceeds 4 MB limit");
+        sl_fh_reply_error(call, "InvalidArgumentException", "Records size exceeds 4 MB limit");
         goto out;
     }
     j->call = *call;
     j->call.input = NULL;
     j->call.region = NULL;
     sl_exchange_ref(call->ex);
-    rc = sl_writer_submit_many(sl_store_writer(fh_store()), a, n, 0);
+    rc = sl_writer_submit_many(sl_store_writer(sl_fh_store()), a, n, 0);
     if (rc) {
         /* Nothing was queued: answer now, as the completions would have. */
         for (size_t i = 0; i < n; i++)
@@ -179,7 +179,7 @@ static void put(sl_api_call *call, const cJSON *records, int batch)
     goto out;
 fail:
     if (rc == SL_EPARSE)
-        fh_reply_error(call, "SerializationException", "Invalid base64 in Data.");
+        sl_fh_reply_error(call, "SerializationException", "Invalid base64 in Data.");
     else
         sl_wire_call_error_code(call, rc);
 out:

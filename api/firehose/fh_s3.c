@@ -64,14 +64,15 @@ static int put_local(const char *bucket, const char *key, const void *data, size
     char path[4096], tmp[4200], dir[4096];
     char uuid[37];
     int fd = -1, rc = SL_EIO;
-    if (snprintf(path, sizeof(path), "%s/%s/%s", fh_s3_root(), bucket, key) >= (int)sizeof(path)) {
+    if (snprintf(path, sizeof(path), "%s/%s/%s", sl_fh_s3_root(), bucket, key) >=
+        (int)sizeof(path)) {
         snprintf(msg, cap, "object path too long");
         return SL_EINVAL;
     }
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
     *slash = '\0';
-    fh_uuid(uuid);
+    sl_fh_uuid(uuid);
     snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, uuid);
     if (mkdirs(path) != 0) {
         snprintf(msg, cap, "mkdir for %s: %s", path, strerror(errno));
@@ -214,8 +215,8 @@ out:
     return rc;
 }
 
-int fh_s3_put(const char *bucket, const char *key, const void *data, size_t n, char *msg,
-              size_t cap)
+int sl_fh_s3_put(const char *bucket, const char *key, const void *data, size_t n, char *msg,
+                 size_t cap)
 {
     if (!key_ok(bucket, key)) {
         snprintf(msg, cap, "refusing object key %s/%s (empty, '.' or '..' segment)", bucket, key);

@@ -41,7 +41,7 @@ static struct {
     sl_store *store;
     sl_writer *w;
     pthread_mutex_t mu;
-    fh_stream **streams; /* sorted by (region, name) */
+    sl_fh_stream **streams; /* sorted by (region, name) */
     size_t n, cap;
     uint64_t delay_ms;
     size_t max_streams;
@@ -54,27 +54,27 @@ static const char *const migration[] = {
     "CREATE TABLE fh_progress(log TEXT PRIMARY KEY, offset INTEGER NOT NULL);",
 };
 
-void fh_lock(void)
+void sl_fh_lock(void)
 {
     pthread_mutex_lock(&fh.mu);
 }
 
-void fh_unlock(void)
+void sl_fh_unlock(void)
 {
     pthread_mutex_unlock(&fh.mu);
 }
 
-sl_store *fh_store(void)
+sl_store *sl_fh_store(void)
 {
     return fh.store;
 }
 
-const char *fh_s3_root(void)
+const char *sl_fh_s3_root(void)
 {
     return fh.s3_root;
 }
 
-fh_stream **fh_streams(size_t *n)
+sl_fh_stream **sl_fh_streams(size_t *n)
 {
     *n = fh.n;
     return fh.streams;
@@ -91,7 +91,7 @@ static const char *in_str(const cJSON *in, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static void log_name(const fh_stream *s, char *out, size_t cap)
+static void log_name(const sl_fh_stream *s, char *out, size_t cap)
 {
     snprintf(out, cap, "firehose/%s/%lld.%s", s->region, (long long)s->created_ms, s->name);
 }
@@ -119,14 +119,14 @@ static size_t find_pos(const char *region, const char *name, int *found)
     return lo;
 }
 
-static fh_stream *find(const char *region, const char *name)
+static sl_fh_stream *find(const char *region, const char *name)
 {
     int found;
     size_t i = find_pos(region, name, &found);
     return found ? fh.streams[i] : NULL;
 }
 
-static int insert(fh_stream *s)
+static int insert(sl_fh_stream *s)
 {
     int found;
     size_t i = find_pos(s->region, s->name, &found);
@@ -134,31 +134,31 @@ static int insert(fh_stream *s)
         return SL_EEXISTS;
     if (fh.n == fh.cap) {
         size_t cap = fh.cap ? fh.cap * 2 : 16;
-        fh_stream **g = realloc(fh.streams, cap * sizeof(*g));
+        sl_fh_stream **g = realloc(fh.streams, cap * sizeof(*g));
         if (!g)
             return SL_ENOMEM;
         fh.streams = g;
         fh.cap = cap;
     }
-    fh_lock();
+    sl_fh_lock();
     memmove(fh.streams + i + 1, fh.streams + i, (fh.n - i) * sizeof(*fh.streams));
     fh.streams[i] = s;
     fh.n++;
-    fh_unlock();
+    sl_fh_unlock();
     return 0;
 }
 
-static void remove_entry(fh_stream *s)
+static void remove_entry(sl_fh_stream *s)
 {
     int found;
     size_t i = find_pos(s->region, s->name, &found);
     if (!found || fh.streams[i] != s)
         return;
-    fh_lock();
+    sl_fh_lock();
     memmove(fh.streams + i, fh.streams + i + 1, (fh.n - i - 1) * sizeof(*fh.streams));
     fh.n--;
-    fh_unlock();
-    fh_stream_free(s);
+    sl_fh_unlock();
+    sl_fh_stream_free(s);
 }
 
 static size_t count_region(const char *region)
@@ -174,7 +174,7 @@ static size_t count_region(const char *region)
 typedef struct persist_job {
     sl_api_call call; /* call.ex NULL: nobody to answer */
     char region[32];
-    char name[FH_NAME_MAX + 1];
+    char name[SL_FH_NAME_MAX + 1];
     char log[300]; /* deletion: also forget the checkpoint of this log */
     char *doc;     /* NULL: delete the row */
     cJSON *reply;
@@ -247,7 +247,7 @@ static void persist_done(void *arg, int rc, const sl_log_entry *e)
 
 /* Queues s's snapshot (s NULL: deletion of region/name and checkpoint `log`); answers call with
  * reply (owned) after the commit when call is not NULL. */
-static void persist(sl_api_call *call, const fh_stream *s, const char *region, const char *name,
+static void persist(sl_api_call *call, const sl_fh_stream *s, const char *region, const char *name,
                     const char *log, cJSON *reply)
 {
     persist_job *p = calloc(1, sizeof(*p));
@@ -260,7 +260,7 @@ static void persist(sl_api_call *call, const fh_stream *s, const char *region, c
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->log, sizeof(p->log), "%s", log ? log : "");
     if (s) {
-        cJSON *j = fh_stream_to_json(s);
+        cJSON *j = sl_fh_stream_to_json(s);
         p->doc = j ? cJSON_PrintUnformatted(j) : NULL;
         cJSON_Delete(j);
         if (!p->doc)
@@ -288,13 +288,13 @@ fail:
 
 typedef struct transition {
     char region[32];
-    char name[FH_NAME_MAX + 1];
+    char name[SL_FH_NAME_MAX + 1];
     int64_t created_ms;
 } transition;
 
-static void remove_now(fh_stream *s)
+static void remove_now(sl_fh_stream *s)
 {
-    char log[300], region[32], name[FH_NAME_MAX + 1];
+    char log[300], region[32], name[SL_FH_NAME_MAX + 1];
     log_name(s, log, sizeof(log));
     snprintf(region, sizeof(region), "%s", s->region);
     snprintf(name, sizeof(name), "%s", s->name);
@@ -308,22 +308,22 @@ static void remove_now(fh_stream *s)
 static void transition_fire(void *arg)
 {
     transition *t = arg;
-    fh_stream *s = fh.up ? find(t->region, t->name) : NULL;
+    sl_fh_stream *s = fh.up ? find(t->region, t->name) : NULL;
     if (s && s->created_ms == t->created_ms) {
-        if (s->status == FH_DELETING) {
+        if (s->status == SL_FH_DELETING) {
             remove_now(s);
-        } else if (s->status == FH_CREATING) {
-            fh_lock();
-            s->status = FH_ACTIVE;
-            fh_unlock();
+        } else if (s->status == SL_FH_CREATING) {
+            sl_fh_lock();
+            s->status = SL_FH_ACTIVE;
+            sl_fh_unlock();
             persist(NULL, s, s->region, s->name, NULL, NULL);
-            fh_worker_kick();
+            sl_fh_worker_kick();
         }
     }
     free(t);
 }
 
-static void schedule(const fh_stream *s)
+static void schedule(const sl_fh_stream *s)
 {
     transition *t = malloc(sizeof(*t));
     if (!t) {
@@ -445,7 +445,7 @@ int sl_firehose_service_init(void)
         goto out;
     for (size_t i = 0; i < a.n; i++) {
         cJSON *j = cJSON_Parse(a.docs[i]);
-        fh_stream *s = j ? fh_stream_from_json(j) : NULL;
+        sl_fh_stream *s = j ? sl_fh_stream_from_json(j) : NULL;
         cJSON_Delete(j);
         if (!s) {
             sl_error("firehose", "skipping an unreadable delivery-stream row");
@@ -458,23 +458,23 @@ int sl_firehose_service_init(void)
                 s->delivered_offset = a.offsets[k];
         }
         if ((rc = sl_store_log_open(fh.store, log, &s->log)) || (rc = insert(s))) {
-            fh_stream_free(s);
+            sl_fh_stream_free(s);
             goto out;
         }
     }
     for (size_t i = 0; i < fh.n;) {
-        fh_stream *s = fh.streams[i];
-        if (s->status == FH_DELETING) {
+        sl_fh_stream *s = fh.streams[i];
+        if (s->status == SL_FH_DELETING) {
             remove_now(s);
             continue;
         }
-        if (s->status == FH_CREATING) {
-            s->status = FH_ACTIVE;
+        if (s->status == SL_FH_CREATING) {
+            s->status = SL_FH_ACTIVE;
             persist(NULL, s, s->region, s->name, NULL, NULL);
         }
         i++;
     }
-    if ((rc = fh_worker_start()))
+    if ((rc = sl_fh_worker_start()))
         goto out;
     fh.up = 1;
     sl_info("firehose", "delivery streams ready: %zu loaded, objects under %s%s", fh.n, fh.s3_root,
@@ -494,9 +494,9 @@ out:
 
 void sl_firehose_service_shutdown(void)
 {
-    fh_worker_stop();
+    sl_fh_worker_stop();
     for (size_t i = 0; i < fh.n; i++)
-        fh_stream_free(fh.streams[i]);
+        sl_fh_stream_free(fh.streams[i]);
     free(fh.streams);
     fh.streams = NULL;
     fh.n = fh.cap = 0;
@@ -516,7 +516,7 @@ static int ready_or_reply(sl_api_call *call)
 
 /* ---- shared handler helpers --------------------------------------------------------------- */
 
-void fh_reply_error(sl_api_call *call, const char *type, const char *msg)
+void sl_fh_reply_error(sl_api_call *call, const char *type, const char *msg)
 {
     sl_wire_reply_error(call->ex, call->op->service->proto, call->op->service,
                         strcmp(type, "ServiceUnavailableException") == 0 ? 503
@@ -525,17 +525,17 @@ void fh_reply_error(sl_api_call *call, const char *type, const char *msg)
                         type, msg, NULL);
 }
 
-fh_stream *fh_stream_or_reply(sl_api_call *call, int active)
+sl_fh_stream *sl_fh_stream_or_reply(sl_api_call *call, int active)
 {
     if (ready_or_reply(call))
         return NULL;
     const char *name = in_str(call->input, "DeliveryStreamName");
-    fh_stream *s = name ? find(call->region, name) : NULL;
+    sl_fh_stream *s = name ? find(call->region, name) : NULL;
     char msg[256];
-    if (!s || (active && s->status != FH_ACTIVE)) {
+    if (!s || (active && s->status != SL_FH_ACTIVE)) {
         snprintf(msg, sizeof(msg), "Firehose %s under account %s not found.", name ? name : "",
                  call->account_id);
-        fh_reply_error(call, "ResourceNotFoundException", msg);
+        sl_fh_reply_error(call, "ResourceNotFoundException", msg);
         return NULL;
     }
     return s;
@@ -566,14 +566,14 @@ void sl_firehose_create_delivery_stream(sl_api_call *call)
     const char *member = NULL;
     const cJSON *cfg = NULL;
     char msg[600];
-    fh_stream *s = NULL;
+    sl_fh_stream *s = NULL;
     int rc;
 
     if (type && strcmp(type, "DirectPut") != 0) {
         snprintf(msg, sizeof(msg),
                  "DeliveryStreamType %s is not supported by Sluice yet (supported: DirectPut).",
                  type);
-        fh_reply_error(call, "InvalidArgumentException", msg);
+        sl_fh_reply_error(call, "InvalidArgumentException", msg);
         return;
     }
     for (size_t i = 0; i < sizeof(dest_members) / sizeof(*dest_members); i++) {
@@ -581,29 +581,29 @@ void sl_firehose_create_delivery_stream(sl_api_call *call)
         if (!c)
             continue;
         if (member) {
-            fh_reply_error(call, "InvalidArgumentException",
-                           "Exactly one destination configuration must be specified.");
+            sl_fh_reply_error(call, "InvalidArgumentException",
+                              "Exactly one destination configuration must be specified.");
             return;
         }
         member = dest_members[i];
         cfg = c;
     }
     if (!member) {
-        fh_reply_error(call, "InvalidArgumentException",
-                       "Exactly one destination configuration must be specified.");
+        sl_fh_reply_error(call, "InvalidArgumentException",
+                          "Exactly one destination configuration must be specified.");
         return;
     }
     if (find(call->region, name)) {
         snprintf(msg, sizeof(msg), "Firehose %s under accountId %s already exists", name,
                  call->account_id);
-        fh_reply_error(call, "ResourceInUseException", msg);
+        sl_fh_reply_error(call, "ResourceInUseException", msg);
         return;
     }
     if (count_region(call->region) >= fh.max_streams) {
         snprintf(msg, sizeof(msg),
                  "You have already consumed your firehose quota of %zu hoses. Firehose names: ...",
                  fh.max_streams);
-        fh_reply_error(call, "LimitExceededException", msg);
+        sl_fh_reply_error(call, "LimitExceededException", msg);
         return;
     }
     if (!(s = calloc(1, sizeof(*s))))
@@ -612,13 +612,14 @@ void sl_firehose_create_delivery_stream(sl_api_call *call)
     snprintf(s->name, sizeof(s->name), "%s", name);
     snprintf(s->dest_member, sizeof(s->dest_member), "%s", member);
     s->created_ms = now_ms();
-    s->status = FH_CREATING;
+    s->status = SL_FH_CREATING;
     s->version = 1;
     if (!(s->dest_cfg = cJSON_Duplicate(cfg, 1)))
         goto nomem;
-    if ((rc = fh_dest_parse(member, s->dest_cfg, &s->dest, msg, sizeof(msg)))) {
-        fh_reply_error(call, rc == SL_ENOMEM ? "InternalFailure" : "InvalidArgumentException", msg);
-        fh_stream_free(s);
+    if ((rc = sl_fh_dest_parse(member, s->dest_cfg, &s->dest, msg, sizeof(msg)))) {
+        sl_fh_reply_error(call, rc == SL_ENOMEM ? "InternalFailure" : "InvalidArgumentException",
+                          msg);
+        sl_fh_stream_free(s);
         return;
     }
     snprintf(s->dest.version_id, sizeof(s->dest.version_id), "1");
@@ -627,9 +628,9 @@ void sl_firehose_create_delivery_stream(sl_api_call *call)
     if (enc) {
         const char *kt = in_str(enc, "KeyType"), *ka = in_str(enc, "KeyARN");
         if (kt && strcmp(kt, "CUSTOMER_MANAGED_CMK") == 0 && !ka) {
-            fh_reply_error(call, "InvalidArgumentException",
-                           "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.");
-            fh_stream_free(s);
+            sl_fh_reply_error(call, "InvalidArgumentException",
+                              "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.");
+            sl_fh_stream_free(s);
             return;
         }
         s->encrypted = 1;
@@ -647,7 +648,7 @@ void sl_firehose_create_delivery_stream(sl_api_call *call)
         goto fail;
     cJSON *reply = cJSON_CreateObject();
     char arn[300];
-    fh_stream_arn(s->region, call->account_id, s->name, arn, sizeof(arn));
+    sl_fh_stream_arn(s->region, call->account_id, s->name, arn, sizeof(arn));
     cJSON_AddStringToObject(reply, "DeliveryStreamARN", arn);
     persist(call, s, s->region, s->name, NULL, reply);
     schedule(s);
@@ -656,26 +657,26 @@ void sl_firehose_create_delivery_stream(sl_api_call *call)
 nomem:
     rc = SL_ENOMEM;
 fail:
-    fh_stream_free(s);
+    sl_fh_stream_free(s);
     sl_wire_call_error_code(call, rc);
 }
 
 /* ---- DescribeDeliveryStream --------------------------------------------------------------- */
 
-static const char *status_str(fh_status st)
+static const char *status_str(sl_fh_status st)
 {
-    return st == FH_ACTIVE ? "ACTIVE" : st == FH_DELETING ? "DELETING" : "CREATING";
+    return st == SL_FH_ACTIVE ? "ACTIVE" : st == SL_FH_DELETING ? "DELETING" : "CREATING";
 }
 
 void sl_firehose_describe_delivery_stream(sl_api_call *call)
 {
-    fh_stream *s = fh_stream_or_reply(call, 0);
+    sl_fh_stream *s = sl_fh_stream_or_reply(call, 0);
     if (!s)
         return;
     cJSON *out = cJSON_CreateObject();
     cJSON *d = cJSON_AddObjectToObject(out, "DeliveryStreamDescription");
     char arn[300];
-    fh_stream_arn(s->region, call->account_id, s->name, arn, sizeof(arn));
+    sl_fh_stream_arn(s->region, call->account_id, s->name, arn, sizeof(arn));
     cJSON_AddStringToObject(d, "DeliveryStreamName", s->name);
     cJSON_AddStringToObject(d, "DeliveryStreamARN", arn);
     cJSON_AddStringToObject(d, "DeliveryStreamStatus", status_str(s->status));
@@ -697,7 +698,7 @@ void sl_firehose_describe_delivery_stream(sl_api_call *call)
     cJSON *dest = cJSON_CreateObject();
     cJSON_AddItemToArray(dests, dest);
     cJSON_AddStringToObject(dest, "DestinationId", DESTINATION_ID);
-    fh_dest_describe(s->dest_member, s->dest_cfg, dest);
+    sl_fh_dest_describe(s->dest_member, s->dest_cfg, dest);
     cJSON_AddBoolToObject(d, "HasMoreDestinations", 0);
     sl_wire_reply_ok(call, out);
     cJSON_Delete(out);
@@ -718,7 +719,7 @@ void sl_firehose_list_delivery_streams(sl_api_call *call)
     cJSON *out = cJSON_CreateObject();
     cJSON *names = cJSON_AddArrayToObject(out, "DeliveryStreamNames");
     for (size_t i = 0; i < fh.n; i++) {
-        fh_stream *s = fh.streams[i];
+        sl_fh_stream *s = fh.streams[i];
         if (strcmp(s->region, call->region) != 0 || (after && strcmp(s->name, after) <= 0))
             continue;
         if (type && strcmp(type, "DirectPut") != 0)
@@ -739,21 +740,21 @@ void sl_firehose_list_delivery_streams(sl_api_call *call)
 
 void sl_firehose_delete_delivery_stream(sl_api_call *call)
 {
-    fh_stream *s = fh_stream_or_reply(call, 0);
+    sl_fh_stream *s = sl_fh_stream_or_reply(call, 0);
     char msg[256];
     if (!s)
         return;
-    if (s->status == FH_CREATING) {
+    if (s->status == SL_FH_CREATING) {
         snprintf(msg, sizeof(msg),
                  "Firehose %s under account %s is in CREATING state and cannot be deleted.",
                  s->name, call->account_id);
-        fh_reply_error(call, "ResourceInUseException", msg);
+        sl_fh_reply_error(call, "ResourceInUseException", msg);
         return;
     }
-    if (s->status != FH_DELETING) {
-        fh_lock();
-        s->status = FH_DELETING;
-        fh_unlock();
+    if (s->status != SL_FH_DELETING) {
+        sl_fh_lock();
+        s->status = SL_FH_DELETING;
+        sl_fh_unlock();
         persist(call, s, s->region, s->name, NULL, NULL);
         schedule(s);
     } else {
@@ -799,18 +800,18 @@ static const char *backup_mode(const cJSON *cfg)
 
 void sl_firehose_update_destination(sl_api_call *call)
 {
-    fh_stream *s = fh_stream_or_reply(call, 0);
+    sl_fh_stream *s = sl_fh_stream_or_reply(call, 0);
     const cJSON *in = call->input;
     char msg[600];
     cJSON *merged = NULL;
-    fh_dest nd;
+    sl_fh_dest nd;
     int rc;
     if (!s)
         return;
     memset(&nd, 0, sizeof(nd));
-    if (s->status != FH_ACTIVE) {
+    if (s->status != SL_FH_ACTIVE) {
         snprintf(msg, sizeof(msg), "Firehose %s is not in the ACTIVE state.", s->name);
-        fh_reply_error(call, "ResourceInUseException", msg);
+        sl_fh_reply_error(call, "ResourceInUseException", msg);
         return;
     }
     const char *cur = in_str(in, "CurrentDeliveryStreamVersionId");
@@ -819,14 +820,14 @@ void sl_firehose_update_destination(sl_api_call *call)
                  "Cannot update firehose: %s, CurrentDeliveryStreamVersionId %s does not match "
                  "the current version %llu.",
                  s->name, cur ? cur : "", (unsigned long long)s->version);
-        fh_reply_error(call, "ConcurrentModificationException", msg);
+        sl_fh_reply_error(call, "ConcurrentModificationException", msg);
         return;
     }
     const char *did = in_str(in, "DestinationId");
     if (!did || strcmp(did, DESTINATION_ID) != 0) {
         snprintf(msg, sizeof(msg), "Destination %s not found for firehose %s.", did ? did : "",
                  s->name);
-        fh_reply_error(call, "InvalidArgumentException", msg);
+        sl_fh_reply_error(call, "InvalidArgumentException", msg);
         return;
     }
     const char *config_member = NULL, *update_member = NULL;
@@ -836,8 +837,8 @@ void sl_firehose_update_destination(sl_api_call *call)
         if (!u)
             continue;
         if (update_member) {
-            fh_reply_error(call, "InvalidArgumentException",
-                           "Exactly one destination update must be specified.");
+            sl_fh_reply_error(call, "InvalidArgumentException",
+                              "Exactly one destination update must be specified.");
             return;
         }
         update_member = update_members[i].update;
@@ -845,8 +846,8 @@ void sl_firehose_update_destination(sl_api_call *call)
         upd = u;
     }
     if (!update_member) {
-        fh_reply_error(call, "InvalidArgumentException",
-                       "Exactly one destination update must be specified.");
+        sl_fh_reply_error(call, "InvalidArgumentException",
+                          "Exactly one destination update must be specified.");
         return;
     }
     if (!config_member) {
@@ -854,7 +855,7 @@ void sl_firehose_update_destination(sl_api_call *call)
                  "Sluice delivers to S3, ExtendedS3 and HttpEndpoint destinations only; %s is "
                  "not supported.",
                  update_member);
-        fh_reply_error(call, "InvalidArgumentException", msg);
+        sl_fh_reply_error(call, "InvalidArgumentException", msg);
         return;
     }
     cJSON *u = cJSON_Duplicate(upd, 1);
@@ -866,7 +867,7 @@ void sl_firehose_update_destination(sl_api_call *call)
                strcmp(config_member, s->dest_member) == 0;
     if (same) {
         merged = cJSON_Duplicate(s->dest_cfg, 1);
-        if (!merged || fh_json_merge(merged, u)) {
+        if (!merged || sl_fh_json_merge(merged, u)) {
             cJSON_Delete(u);
             goto nomem;
         }
@@ -881,76 +882,77 @@ void sl_firehose_update_destination(sl_api_call *call)
     }
     if (strcmp(backup_mode(s->dest_cfg), "Enabled") == 0 &&
         strcmp(backup_mode(merged), "Enabled") != 0) {
-        fh_reply_error(call, "InvalidArgumentException",
-                       "S3BackupMode cannot be disabled once it has been enabled.");
+        sl_fh_reply_error(call, "InvalidArgumentException",
+                          "S3BackupMode cannot be disabled once it has been enabled.");
         goto out;
     }
-    if ((rc = fh_dest_parse(config_member, merged, &nd, msg, sizeof(msg)))) {
-        fh_reply_error(call, rc == SL_ENOMEM ? "InternalFailure" : "InvalidArgumentException", msg);
+    if ((rc = sl_fh_dest_parse(config_member, merged, &nd, msg, sizeof(msg)))) {
+        sl_fh_reply_error(call, rc == SL_ENOMEM ? "InternalFailure" : "InvalidArgumentException",
+                          msg);
         goto out;
     }
-    fh_lock();
+    sl_fh_lock();
     s->version++;
     s->updated_ms = now_ms();
     snprintf(nd.version_id, sizeof(nd.version_id), "%llu", (unsigned long long)s->version);
-    fh_dest_cleanup(&s->dest);
+    sl_fh_dest_cleanup(&s->dest);
     s->dest = nd;
     memset(&nd, 0, sizeof(nd));
     cJSON_Delete(s->dest_cfg);
     s->dest_cfg = merged;
     merged = NULL;
     snprintf(s->dest_member, sizeof(s->dest_member), "%s", config_member);
-    fh_unlock();
+    sl_fh_unlock();
     persist(call, s, s->region, s->name, NULL, NULL);
-    fh_worker_kick();
+    sl_fh_worker_kick();
     goto out;
 nomem:
     sl_wire_call_error_code(call, SL_ENOMEM);
 out:
     cJSON_Delete(merged);
-    fh_dest_cleanup(&nd);
+    sl_fh_dest_cleanup(&nd);
 }
 
 /* ---- encryption --------------------------------------------------------------------------- */
 
 void sl_firehose_start_delivery_stream_encryption(sl_api_call *call)
 {
-    fh_stream *s = fh_stream_or_reply(call, 0);
+    sl_fh_stream *s = sl_fh_stream_or_reply(call, 0);
     if (!s)
         return;
     const cJSON *enc =
         cJSON_GetObjectItemCaseSensitive(call->input, "DeliveryStreamEncryptionConfigurationInput");
     const char *kt = in_str(enc, "KeyType"), *ka = in_str(enc, "KeyARN");
     if (kt && strcmp(kt, "CUSTOMER_MANAGED_CMK") == 0 && !ka) {
-        fh_reply_error(call, "InvalidArgumentException",
-                       "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.");
+        sl_fh_reply_error(call, "InvalidArgumentException",
+                          "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.");
         return;
     }
-    if (s->status != FH_ACTIVE) {
-        fh_reply_error(call, "ResourceInUseException", "The delivery stream is not ACTIVE.");
+    if (s->status != SL_FH_ACTIVE) {
+        sl_fh_reply_error(call, "ResourceInUseException", "The delivery stream is not ACTIVE.");
         return;
     }
-    fh_lock();
+    sl_fh_lock();
     s->encrypted = 1;
     snprintf(s->enc_key_type, sizeof(s->enc_key_type), "%s", kt ? kt : "AWS_OWNED_CMK");
     snprintf(s->enc_key_arn, sizeof(s->enc_key_arn), "%s", ka ? ka : "");
-    fh_unlock();
+    sl_fh_unlock();
     persist(call, s, s->region, s->name, NULL, NULL);
 }
 
 void sl_firehose_stop_delivery_stream_encryption(sl_api_call *call)
 {
-    fh_stream *s = fh_stream_or_reply(call, 0);
+    sl_fh_stream *s = sl_fh_stream_or_reply(call, 0);
     if (!s)
         return;
-    if (s->status != FH_ACTIVE) {
-        fh_reply_error(call, "ResourceInUseException", "The delivery stream is not ACTIVE.");
+    if (s->status != SL_FH_ACTIVE) {
+        sl_fh_reply_error(call, "ResourceInUseException", "The delivery stream is not ACTIVE.");
         return;
     }
-    fh_lock();
+    sl_fh_lock();
     s->encrypted = 0;
     s->enc_key_type[0] = s->enc_key_arn[0] = '\0';
-    fh_unlock();
+    sl_fh_unlock();
     persist(call, s, s->region, s->name, NULL, NULL);
 }
 
@@ -970,7 +972,7 @@ static cJSON *tag_find(cJSON *tags, const char *key)
 
 void sl_firehose_tag_delivery_stream(sl_api_call *call)
 {
-    fh_stream *s = fh_stream_or_reply(call, 0);
+    sl_fh_stream *s = sl_fh_stream_or_reply(call, 0);
     if (!s)
         return;
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(call->input, "Tags"), *t;
@@ -981,8 +983,8 @@ void sl_firehose_tag_delivery_stream(sl_api_call *call)
         add += k && !tag_find(s->tags, k);
     }
     if (cJSON_GetArraySize(s->tags) + add > 50) {
-        fh_reply_error(call, "LimitExceededException",
-                       "A delivery stream cannot have more than 50 tags.");
+        sl_fh_reply_error(call, "LimitExceededException",
+                          "A delivery stream cannot have more than 50 tags.");
         return;
     }
     cJSON_ArrayForEach(t, tags)
@@ -1005,7 +1007,7 @@ void sl_firehose_tag_delivery_stream(sl_api_call *call)
 
 void sl_firehose_untag_delivery_stream(sl_api_call *call)
 {
-    fh_stream *s = fh_stream_or_reply(call, 0);
+    sl_fh_stream *s = sl_fh_stream_or_reply(call, 0);
     if (!s)
         return;
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(call->input, "TagKeys"), *k;
@@ -1026,7 +1028,7 @@ static int tag_cmp(const void *a, const void *b)
 
 void sl_firehose_list_tags_for_delivery_stream(sl_api_call *call)
 {
-    fh_stream *s = fh_stream_or_reply(call, 0);
+    sl_fh_stream *s = sl_fh_stream_or_reply(call, 0);
     if (!s)
         return;
     const char *after = in_str(call->input, "ExclusiveStartTagKey");
