@@ -618,6 +618,15 @@ static size_t put_read_cb(char *out, size_t size, size_t n, void *ud)
     return 0;
 }
 
+static void update_cpu(sl_kvs_upload *up)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    pthread_mutex_lock(&up->mu);
+    up->stats.cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    pthread_mutex_unlock(&up->mu);
+}
+
 static result put_media(sl_kvs_upload *up)
 {
     session s = {.up = up};
@@ -714,6 +723,7 @@ static result put_media(sl_kvs_upload *up)
             s.failed = 1;
             break;
         }
+        update_cpu(up);
         curl_multi_poll(up->multi, NULL, 0, 100, NULL);
     }
     curl_easy_getinfo(s.easy, CURLINFO_RESPONSE_CODE, &status);
@@ -757,15 +767,6 @@ out:
     sl_buf_cleanup(&s.lines);
     sl_buf_cleanup(&s.errbody);
     return r;
-}
-
-static void update_cpu(sl_kvs_upload *up)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    pthread_mutex_lock(&up->mu);
-    up->stats.cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    pthread_mutex_unlock(&up->mu);
 }
 
 static void *thread_main(void *arg)
