@@ -8,7 +8,8 @@
  * ACTIVE (AWS's CREATING/UPDATING phases are not modelled; the spec allows it). Every change
  * rotates Version; a CurrentVersion that does not match is VersionMismatchException. Deleting a
  * stream removes it at once (later calls: ResourceNotFoundException), closes its PutMedia
- * session, ends its GetMedia readers, deletes its rows and drops its fragment log. Loop thread. */
+ * session, ends its GetMedia readers and deletes its rows; its bytes in the shared fragment log
+ * go with retention (kv_service.c). Loop thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,14 +200,6 @@ void sl_video_describe_stream(sl_api_call *call)
     cJSON_Delete(out);
 }
 
-static void log_dropped(void *arg, int rc, const sl_log_entry *e)
-{
-    (void)arg;
-    (void)e;
-    if (rc)
-        sl_warn("video", "dropping a deleted stream's log: %s", sl_err_str(rc));
-}
-
 void sl_video_delete_stream(sl_api_call *call)
 {
     if (kv_ready_or_reply(call))
@@ -216,9 +209,6 @@ void sl_video_delete_stream(sl_api_call *call)
         return;
     kv_stream_ref(s);
     kv_table_remove(s); /* marks deleted, ends sessions */
-    if (s->log)
-        sl_store_log_drop(kv_store(), s->log, log_dropped, NULL);
-    s->log = NULL;
     sl_info("video", "deleted stream %s", s->name);
     persist_and_reply(call, s, NULL);
     kv_stream_unref(s);

@@ -10,7 +10,7 @@
  *
  * Retention runs once a minute on the loop: a stream's expired fragments leave the index at
  * once (readers then skip them), their rows are deleted by a writer step, and the worker asks
- * the log to unlink the whole segments that hold nothing newer. */
+ * the shared fragment log to unlink the whole segments no stream indexes any more. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -57,6 +57,7 @@ static struct {
     int stop, thr_up;
     pthread_t thr;
     void *retention_timer;
+    sl_log *log; /* "video/fragments", shared by every stream */
 } kv = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ---- blobs ----------------------------------------------------------------------------------
@@ -611,7 +612,7 @@ int kv_read_submit(void (*work)(void *arg), void (*done)(void *arg), void *arg)
  */
 
 typedef struct retain_job {
-    sl_log *log;
+    sl_log *log; /* shared_log_retain: segments before `before` */
     uint64_t before;
     char skey[40];
     uint64_t below_seq;
@@ -646,8 +647,30 @@ static void retain_sql_done(void *arg, int rc, const sl_log_entry *e)
 {
     retain_job *j = arg;
     (void)e;
-    /* Rows first, then bytes: a crash in between leaves bytes without rows, never the reverse. */
-    if (rc || !j->log || kv_read_submit(retain_work, free, j) != 0)
+    (void)rc;
+    free(j);
+}
+
+/* Whole segments of the shared log go once no stream's index points into them: before the
+ * smallest first-fragment offset of all streams (or everything when no stream keeps any). */
+static void shared_log_retain(void)
+{
+    if (!kv.log)
+        return;
+    uint64_t before = sl_log_end_offset(kv.log);
+    for (size_t i = 0; i < kv.n; i++) {
+        const kv_stream *s = kv.streams[i];
+        if (s->retention_hours > 0 && s->nfrags && s->frags[0].log_offset < before)
+            before = s->frags[0].log_offset;
+    }
+    if (before <= sl_log_first_offset(kv.log))
+        return;
+    retain_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return;
+    j->log = kv.log;
+    j->before = before;
+    if (kv_read_submit(retain_work, free, j) != 0)
         free(j);
 }
 
@@ -663,8 +686,7 @@ void kv_retention_apply(kv_stream *s, int64_t now_ms)
         n++;
     if (n == 0)
         return;
-    uint64_t below = n < s->nfrags ? s->frags[n].seq : s->frags[n - 1].seq + 1;
-    uint64_t before = n < s->nfrags ? s->frags[n].log_offset : UINT64_MAX;
+    uint64_t below = s->frags[n - 1].seq + 1;
     for (size_t i = 0; i < n; i++)
         kv_blob_unref(s->frags[i].blob);
     memmove(s->frags, s->frags + n, (s->nfrags - n) * sizeof(*s->frags));
@@ -674,8 +696,6 @@ void kv_retention_apply(kv_stream *s, int64_t now_ms)
     retain_job *j = calloc(1, sizeof(*j));
     if (!j)
         return;
-    j->log = s->log;
-    j->before = before == UINT64_MAX && s->log ? sl_log_end_offset(s->log) : before;
     snprintf(j->skey, sizeof(j->skey), "%s", s->skey);
     j->below_seq = below;
     if (sl_writer_submit_fn(kv.w, sql_retain, retain_sql_done, j) != 0)
@@ -689,6 +709,9 @@ static void retention_tick(void *unused)
     int64_t now_ms = sl_time_now_ns() / 1000000;
     for (size_t i = 0; i < kv.n; i++)
         kv_retention_apply(kv.streams[i], now_ms);
+    /* Rows go first (submitted above); the bytes of whole segments after them, on the worker. A
+     * crash in between leaves bytes without rows, never rows without bytes. */
+    shared_log_retain();
     const char *t = getenv("SLUICE_VIDEO_RETENTION_TICK_MS");
     uint64_t every = t && *t ? strtoull(t, NULL, 10) : RETENTION_TICK_MS;
     kv.retention_timer = sl_loop_timer_add(every, retention_tick, NULL);
@@ -701,9 +724,13 @@ int kv_stream_log(kv_stream *s)
 {
     if (s->log)
         return 0;
-    char name[128];
-    snprintf(name, sizeof(name), "video/%s/%s", s->region, s->skey);
-    return sl_store_log_open(kv.store, name, &s->log);
+    if (!kv.log) {
+        int rc = sl_store_log_open(kv.store, "video/fragments", &kv.log);
+        if (rc)
+            return rc;
+    }
+    s->log = kv.log;
+    return 0;
 }
 
 int kv_ready(void)
@@ -719,6 +746,8 @@ int kv_ready(void)
     if ((rc = sl_store_migrate(kv.store, "kinesis_video", migration, 1)))
         goto out;
     if ((rc = sl_writer_run_sync(kv.w, sql_load, &a)))
+        goto out;
+    if ((rc = sl_store_log_open(kv.store, "video/fragments", &kv.log)))
         goto out;
     for (size_t i = 0; i < a.n; i++) {
         kv_stream *s = a.streams[i];
