@@ -23,6 +23,8 @@
 
 #include "api_int.h"
 
+int sl_media_route(const sl_http_request *req, sl_route *out); /* api/media/route.c */
+
 #define ERROR_BODY_MAX ((size_t)64 << 10) /* bodies of requests answered with an error */
 
 static void route_error(sl_route *out, sl_wire_proto proto,
@@ -120,6 +122,10 @@ int sl_api_route(const sl_http_request *req, sl_route *out)
         route_error(out, SL_PROTO_REST_JSON, sl_api_handle_rest_unknown);
         return SL_ENOTFOUND;
     }
+
+    /* playback session resources and the viewer (api/media/route.c) */
+    if (sl_media_route(req, out) == 0)
+        return 0;
 
     /* 5. other methods */
     if (sl_slice_eq(req->path, "/")) {
