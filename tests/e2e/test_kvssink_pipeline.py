@@ -96,3 +96,26 @@ def test_bad_credentials_fail_the_pipeline(gateway):
     rc = p.wait(120)
     assert rc != 0
     assert "refused the credentials" in p.output, p.output[-3000:]
+
+
+def test_h265_with_alaw_audio(gateway, tmp_path):
+    """H.265 video (V_MPEGH/ISO/HEVC) with G.711 A-law audio (A_MS/ACM + WAVEFORMATEX)."""
+    n = 50
+    desc = ("videotestsrc num-buffers=50 ! video/x-raw,width=320,height=240,framerate=25/1,"
+            "format=I420 ! x265enc tune=zerolatency key-int-max=25 speed-preset=ultrafast ! "
+            "h265parse ! video/x-h265,stream-format=hvc1,alignment=au ! kvssink name=s "
+            "stream-name=hevc1 audiotestsrc num-buffers=40 samplesperbuffer=400 ! "
+            "audio/x-raw,rate=8000,channels=1 ! alawenc ! s.audio_0")
+    p = Pipeline(gateway, desc)
+    assert p.wait(120) == 0, p.output[-4000:]
+    info = gateway.client("kinesisvideo").describe_stream(StreamName="hevc1")["StreamInfo"]
+    assert info["MediaType"] == "video/h265,audio/alaw"
+    frags = list_fragments(gateway, "hevc1")
+    assert len(frags) == 2
+    out = str(tmp_path / "hevc1.mkv")
+    get_media_all(gateway, "hevc1", 2, out)
+    s = ffprobe_streams(out)
+    assert [(x["codec_type"], x["codec_name"]) for x in s] == [("video", "hevc"),
+                                                               ("audio", "pcm_alaw")], s
+    assert s[0]["nb_read_frames"] == str(n)
+    assert int(s[1]["nb_read_frames"]) >= 38, s
