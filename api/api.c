@@ -23,6 +23,7 @@
 
 #include "api_int.h"
 #include "firehose/firehose.h"
+#include "kinesis/ds_service.h"
 #include "sluice/log.h"
 #include "sluice/streams.h"
 
@@ -52,6 +53,10 @@ int sl_api_init(const sl_api_config *c)
     copy_str(cfg.base_url, sizeof(cfg.base_url), c->base_url);
     cfg.store = c->store;
     cfg.up = 1;
+    /* Data Streams loads its streams now, so ListStreams and readers see them right after a
+     * restart (and the first request does not pay for the catalog migration). */
+    if (cfg.store && (rc = sl_ds_service_init()) != 0)
+        return rc;
     /* Firehose delivers in the background: start it now so a restart resumes delivery. */
     if (cfg.store && (rc = sl_firehose_service_init()) != 0)
         return rc;
@@ -63,6 +68,7 @@ int sl_api_init(const sl_api_config *c)
 void sl_api_shutdown(void)
 {
     sl_firehose_service_shutdown();
+    sl_ds_service_shutdown();
     sl_patterns_cleanup();
     sl_kstreams_clear();
     sl_vstreams_clear();

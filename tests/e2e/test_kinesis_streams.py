@@ -305,9 +305,6 @@ def test_state_survives_restart(make_gateway):
     assert k.list_streams()["StreamNames"] == ["keep"]
 
 
-@pytest.mark.xfail(strict=True, reason="ListStreams answers from the registry before the data "
-                   "streams service has loaded the catalog: api/api.c's sl_api_init() must call "
-                   "sl_ds_service_init() (api/kinesis/ds_service.h)")
 def test_list_streams_first_after_restart(make_gateway):
     gw = make_gateway(env=FAST)
     k = gw.client("kinesis")
