@@ -19,6 +19,10 @@
  * rebuilt on caps changes (a new header generation makes the uploader start a new PutMedia
  * session).
  *
+ * Fragment metadata: the AWS element's custom downstream event "kvs-add-metadata" {name, value,
+ * persist} queues a tag; the next fragment is preceded by a level-1 Tags holding every queued
+ * item (persistent ones again before every later fragment), at most 10.
+ *
  * render never touches the network: bytes go into the bounded content store (kvs_store.c) and
  * the uploader thread (kvs_upload.c) is woken. Its fatal errors are latched and raised on the
  * next buffer with GST_ELEMENT_ERROR; its warnings, ERROR acks ("stream-error" signal) and
@@ -92,11 +96,22 @@ struct _GstKvsSink {
     gint64 render_cpu_ns;
     guint64 frames_dropped;
 
-    /* uploader -> element (lock) */
+    /* uploader -> element, and fragment metadata from pad threads (lock) */
     GMutex lock;
+    GArray *meta; /* kvs_meta, applied at the next fragment */
     gchar *fatal;
     gint64 last_stats_ns;
 };
+
+#define MAX_META       10 /* per fragment (the service's limit) */
+#define MAX_META_NAME  128
+#define MAX_META_VALUE 256
+
+typedef struct kvs_meta {
+    char name[MAX_META_NAME + 1];
+    char value[MAX_META_VALUE + 1];
+    gboolean persist;
+} kvs_meta;
 
 G_DEFINE_TYPE(GstKvsSink, gst_kvs_sink, GST_TYPE_ELEMENT)
 
@@ -453,6 +468,67 @@ static void warn_drops(GstKvsSink *self, uint64_t dropped)
                              self->buffer_duration));
 }
 
+/* Writes the pending fragment metadata (Tags before the Cluster) into scratch: every item added
+ * since the last fragment, and the persistent ones again; one-shot items are then forgotten. */
+static void pack_metadata(GstKvsSink *self)
+{
+    const char *names[MAX_META], *values[MAX_META];
+    size_t n = 0;
+    g_mutex_lock(&self->lock);
+    for (guint i = 0; i < self->meta->len && n < MAX_META; i++) {
+        kvs_meta *m = &g_array_index(self->meta, kvs_meta, i);
+        names[n] = m->name;
+        values[n] = m->value;
+        n++;
+    }
+    if (n)
+        sl_kvs_pack_metadata(&self->scratch, names, values, n);
+    for (guint i = self->meta->len; i-- > 0;) {
+        if (!g_array_index(self->meta, kvs_meta, i).persist)
+            g_array_remove_index(self->meta, i);
+    }
+    g_mutex_unlock(&self->lock);
+}
+
+/* The AWS element's custom downstream event "kvs-add-metadata" {name, value, persist}. */
+static void add_metadata(GstKvsSink *self, const GstStructure *st)
+{
+    const char *name = gst_structure_get_string(st, "name");
+    const char *value = gst_structure_get_string(st, "value");
+    gboolean persist = FALSE;
+    kvs_meta m;
+    gst_structure_get_boolean(st, "persist", &persist);
+    if (!name || !value || !name[0] || strlen(name) > MAX_META_NAME ||
+        strlen(value) > MAX_META_VALUE || g_ascii_strncasecmp(name, "AWS", 3) == 0) {
+        GST_ELEMENT_WARNING(self, STREAM, FAILED,
+                            ("fragment metadata refused: a name of 1-%d bytes not starting with "
+                             "AWS and a value of at most %d bytes are needed",
+                             MAX_META_NAME, MAX_META_VALUE),
+                            (NULL));
+        return;
+    }
+    memset(&m, 0, sizeof(m));
+    g_strlcpy(m.name, name, sizeof(m.name));
+    g_strlcpy(m.value, value, sizeof(m.value));
+    m.persist = persist;
+    g_mutex_lock(&self->lock);
+    for (guint i = 0; i < self->meta->len; i++) {
+        kvs_meta *old = &g_array_index(self->meta, kvs_meta, i);
+        if (old->persist && persist && strcmp(old->name, name) == 0) {
+            *old = m; /* a persistent item is replaced by name */
+            g_mutex_unlock(&self->lock);
+            return;
+        }
+    }
+    if (self->meta->len < MAX_META)
+        g_array_append_val(self->meta, m);
+    else
+        GST_ELEMENT_WARNING(self, STREAM, FAILED,
+                            ("more than %d metadata items for one fragment: dropped", MAX_META),
+                            (NULL));
+    g_mutex_unlock(&self->lock);
+}
+
 static GstFlowReturn package(GstKvsSink *self, GstCollectData *data, GstBuffer *buf)
 {
     gboolean is_video = data->pad == self->video_pad;
@@ -541,6 +617,7 @@ static GstFlowReturn package(GstKvsSink *self, GstCollectData *data, GstBuffer *
     if (cut) {
         self->cluster_tc = tc;
         self->cluster_open = TRUE;
+        pack_metadata(self);
         sl_kvs_pack_cluster(&self->scratch, tc);
     }
     rel = (gint64)tc - (gint64)self->cluster_tc;
@@ -630,6 +707,12 @@ static gboolean sink_event(GstCollectPads *pads, GstCollectData *data, GstEvent 
             gst_caps_replace(slot, caps);
         }
     }
+    if (GST_EVENT_TYPE(event) == GST_EVENT_CUSTOM_DOWNSTREAM &&
+        gst_event_has_name(event, "kvs-add-metadata")) {
+        add_metadata(self, gst_event_get_structure(event));
+        gst_event_unref(event);
+        return TRUE;
+    }
     return gst_collect_pads_event_default(pads, data, event, TRUE);
 }
 
@@ -691,6 +774,7 @@ static void reset_stream(GstKvsSink *self)
     gst_caps_replace(&self->audio_caps, NULL);
     g_mutex_lock(&self->lock);
     g_clear_pointer(&self->fatal, g_free);
+    g_array_set_size(self->meta, 0);
     g_mutex_unlock(&self->lock);
 }
 
@@ -927,6 +1011,7 @@ static void finalize(GObject *obj)
     sl_buf_cleanup(&self->scratch);
     sl_buf_cleanup(&self->header);
     g_free(self->fatal);
+    g_array_free(self->meta, TRUE);
     g_mutex_clear(&self->lock);
     G_OBJECT_CLASS(gst_kvs_sink_parent_class)->finalize(obj);
 }
@@ -1111,6 +1196,7 @@ static void gst_kvs_sink_init(GstKvsSink *self)
     self->file_start_time = (guint64)(g_get_real_time() / G_USEC_PER_SEC);
     self->need_key = TRUE;
     g_mutex_init(&self->lock);
+    self->meta = g_array_new(FALSE, TRUE, sizeof(kvs_meta));
     self->collect = gst_collect_pads_new();
     gst_collect_pads_set_buffer_function(self->collect, collected, self);
     gst_collect_pads_set_event_function(self->collect, sink_event, self);

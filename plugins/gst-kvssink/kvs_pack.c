@@ -59,6 +59,14 @@ int sl_kvs_pack_eofr(sl_buf *out)
     return sl_mkv_writer_error(&w);
 }
 
+int sl_kvs_pack_metadata(sl_buf *out, const char *const *names, const char *const *values, size_t n)
+{
+    sl_mkv_writer w;
+    sl_mkv_writer_init(&w, out);
+    sl_mkv_write_tags(&w, names, values, n, 8);
+    return sl_mkv_writer_error(&w);
+}
+
 int sl_kvs_avcc_from_frame(sl_buf *out, const uint8_t *p, size_t n)
 {
     const uint8_t *sps = NULL, *pps = NULL;

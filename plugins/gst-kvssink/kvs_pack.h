@@ -29,6 +29,11 @@ int sl_kvs_pack_block(sl_buf *out, unsigned track, int16_t rel, int key, const v
 /* Appends a level-1 Tags with the empty AWS_KINESISVIDEO_END_OF_FRAGMENT SimpleTag. */
 int sl_kvs_pack_eofr(sl_buf *out);
 
+/* Appends fragment metadata: a level-1 Tags with one SimpleTag per (names[i], values[i]), 8-byte
+ * sizes as the AWS producer writes them; it goes right before the Cluster it describes. */
+int sl_kvs_pack_metadata(sl_buf *out, const char *const *names, const char *const *values,
+                         size_t n);
+
 /* Builds an AVCDecoderConfigurationRecord from the first SPS and PPS found in an AVC frame
  * (NALs with 4-byte big-endian lengths). SL_ENOTFOUND if either is missing, SL_EPARSE if a length
  * overruns the frame, SL_ENOMEM. */

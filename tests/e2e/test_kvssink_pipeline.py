@@ -119,3 +119,60 @@ def test_h265_with_alaw_audio(gateway, tmp_path):
                                                                ("audio", "pcm_alaw")], s
     assert s[0]["nb_read_frames"] == str(n)
     assert int(s[1]["nb_read_frames"]) >= 38, s
+
+
+def test_fragment_metadata_accepted(gateway):
+    """The kvs-add-metadata event (sent by an application, here from a pad probe) puts Tags
+    before the next Cluster; the gateway takes them as fragment metadata, not as an error."""
+    import threading
+
+    import gi
+    gi.require_version("Gst", "1.0")
+    from gi.repository import Gst
+    from kvssink_util import gst_env
+    env = gst_env(gateway)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        Gst.init(None)
+        pipe = Gst.parse_launch(h264_source(50) + " ! identity name=tap ! kvssink name=s "
+                                "stream-name=meta1")
+        sent = []
+
+        def probe(pad, info):
+            if not sent:
+                s = Gst.Structure.new_from_string(
+                    "kvs-add-metadata, name=(string)camera, value=(string)door, "
+                    "persist=(boolean)true")
+                pad.push_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_DOWNSTREAM, s))
+                sent.append(1)
+            return Gst.PadProbeReturn.OK
+
+        pipe.get_by_name("tap").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
+        stats, done = [], threading.Event()
+        bus = pipe.get_bus()
+        pipe.set_state(Gst.State.PLAYING)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            m = bus.timed_pop(200 * Gst.MSECOND)
+            if not m:
+                continue
+            if m.type == Gst.MessageType.ELEMENT and m.get_structure().get_name() == \
+                    "kvssink-stats":
+                stats.append(m.get_structure())
+            if m.type in (Gst.MessageType.EOS, Gst.MessageType.ERROR):
+                assert m.type == Gst.MessageType.EOS, m.parse_error()
+                done.set()
+                break
+        pipe.set_state(Gst.State.NULL)
+        assert done.is_set() and sent
+        last = stats[-1]
+        assert last.get_uint64("fragments-persisted")[1] == 2
+        assert last.get_uint64("fragments-failed")[1] == 0
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert len(list_fragments(gateway, "meta1")) == 2

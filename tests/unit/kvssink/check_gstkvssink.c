@@ -282,6 +282,58 @@ static void test_fragment_duration_without_keyframe_cuts(void **state)
     gst_harness_teardown(h);
 }
 
+static size_t count(const sl_buf *b, const char *needle)
+{
+    size_t n = 0, l = strlen(needle);
+    for (const char *p = b->data; (p = memmem(p, b->len - (size_t)(p - b->data), needle, l));
+         p += l)
+        n++;
+    return n;
+}
+
+static GstEvent *metadata_event(const char *name, const char *value, gboolean persist)
+{
+    return gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
+                                gst_structure_new("kvs-add-metadata", "name", G_TYPE_STRING, name,
+                                                  "value", G_TYPE_STRING, value, "persist",
+                                                  G_TYPE_BOOLEAN, persist, NULL));
+}
+
+static void test_fragment_metadata_event(void **state)
+{
+    GstHarness *h;
+    GstElement *e = new_sink();
+    GstBuffer *cd = gst_buffer_new_memdup(AVCC, sizeof(AVCC));
+    sl_buf got = SL_BUF_INIT;
+    (void)state;
+    g_object_set(e, "use-original-pts", TRUE, "control-plane-uri", "http://127.0.0.1:9",
+                 "access-key", "AKIDUNIT", "secret-key", "SECRET", NULL);
+    h = gst_harness_new_with_element(e, "video_%u", NULL);
+    gst_harness_set_src_caps(h, gst_caps_new_simple("video/x-h264", "stream-format", G_TYPE_STRING,
+                                                    "avc", "alignment", G_TYPE_STRING, "au",
+                                                    "width", G_TYPE_INT, 320, "height", G_TYPE_INT,
+                                                    240, "codec_data", GST_TYPE_BUFFER, cd, NULL));
+    assert_true(gst_harness_push_event(h, metadata_event("camera", "door", TRUE)));
+    assert_true(gst_harness_push_event(h, metadata_event("motion", "yes", FALSE)));
+    assert_true(gst_harness_push_event(h, metadata_event("AWS_X", "no", FALSE))); /* refused */
+    gst_harness_push(h, frame(T0_NS, TRUE, 1));
+    gst_harness_push(h, frame(T0_NS + GST_SECOND, TRUE, 2));
+    sl_kvssink_dump_store(e, &got);
+    assert_int_equal(count(&got, "camera"), 2); /* persistent: before both fragments */
+    assert_int_equal(count(&got, "door"), 2);
+    assert_int_equal(count(&got, "motion"), 1); /* one-shot: the first fragment only */
+    assert_int_equal(count(&got, "AWS_X"), 0);
+    /* the Tags come right before the Cluster they describe */
+    const char *tags = memmem(got.data, got.len, "\x12\x54\xc3\x67", 4);
+    const char *cl = memmem(got.data, got.len, "\x1f\x43\xb6\x75", 4);
+    assert_non_null(tags);
+    assert_true(tags < cl);
+    assert_memory_equal(tags + 4, "\x01\x00\x00\x00", 4); /* 8-byte size, as PIC writes */
+    sl_buf_cleanup(&got);
+    gst_buffer_unref(cd);
+    gst_harness_teardown(h);
+}
+
 static void test_eos_without_gateway_times_out(void **state)
 {
     GstHarness *h;
@@ -326,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_pads_and_caps),
         cmocka_unit_test(test_mkv_of_known_frames),
         cmocka_unit_test(test_fragment_duration_without_keyframe_cuts),
+        cmocka_unit_test(test_fragment_metadata_event),
         cmocka_unit_test(test_eos_without_gateway_times_out),
     };
     gst_init(NULL, NULL);
