@@ -113,6 +113,10 @@ int kv_ready_or_reply(sl_api_call *call);
 /* The same for streamed handlers that have no sl_api_call. Returns 0 or SL_E*. */
 int kv_ready(void);
 sl_store *kv_store(void);
+/* Stops the read worker and frees the stream table; streams still referenced by live
+ * connections are freed when those let go. Call on the loop thread after the server stopped and
+ * before sl_store_close (sl_api_shutdown should call it; api.c is not part of api/video). */
+void sl_video_service_shutdown(void);
 
 /* The stream table (also feeds the ListStreams registry). add takes the table's reference
  * (refs = 1); remove marks the stream deleted, closes its producer, wakes its readers and

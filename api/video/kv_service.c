@@ -782,6 +782,33 @@ out:
     return rc;
 }
 
+void sl_video_service_shutdown(void)
+{
+    if (!kv.up)
+        return;
+    if (kv.retention_timer)
+        sl_loop_timer_cancel(kv.retention_timer);
+    kv.retention_timer = NULL;
+    pthread_mutex_lock(&kv.mu);
+    kv.stop = 1;
+    pthread_cond_broadcast(&kv.cv);
+    int joined = kv.thr_up;
+    pthread_mutex_unlock(&kv.mu);
+    if (joined)
+        pthread_join(kv.thr, NULL); /* runs the queued reads first; their completions are posted */
+    kv.thr_up = 0;
+    while (kv.n > 0) {
+        kv_stream *s = kv.streams[--kv.n];
+        sl_vstreams_remove(s->region, s->name);
+        kv_stream_unref(s);
+    }
+    free(kv.streams);
+    kv.streams = NULL;
+    kv.cap = 0;
+    kv.log = NULL;
+    kv.up = 0;
+}
+
 sl_store *kv_store(void)
 {
     return kv.store;

@@ -31,6 +31,9 @@
 
 #define MAX_EVENTS 4096
 
+/* api/video/kv.h (private to api/): stops the video service's read worker. */
+void sl_video_service_shutdown(void);
+
 static struct {
     int up;
     char dir[64];
@@ -70,6 +73,7 @@ static void teardown(void)
     sl_server_stop(fz.srv);
     pthread_join(fz.thr, NULL);
     sl_server_free(fz.srv);
+    sl_video_service_shutdown();
     sl_api_shutdown();
     sl_store_close(fz.store);
     nftw(fz.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
