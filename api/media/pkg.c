@@ -648,13 +648,24 @@ int sl_pkg_image(const uint8_t *mkv, size_t len, const sl_pkg_image_opts *o, sl_
     }
     const AVStream *st = dm.fmt->streams[vs];
     const AVPacket *key = NULL;
-    int64_t best = INT64_MAX, key_ms = 0;
+    int64_t best = INT64_MAX, key_ms = 0, target = o->at_ms, base = 0;
+    if (o->relative) {
+        int64_t first = INT64_MAX;
+        for (size_t i = 0; i < dm.npkts; i++) {
+            int64_t ms =
+                av_rescale_q(dm.pkts[i]->pts, dm.fmt->streams[dm.pkts[i]->stream_index]->time_base,
+                             (AVRational){1, 1000});
+            first = ms < first ? ms : first;
+        }
+        base = first == INT64_MAX ? 0 : first;
+        target = base + o->at_ms;
+    }
     for (size_t i = 0; i < dm.npkts; i++) {
         const AVPacket *p = dm.pkts[i];
         if (p->stream_index != vs || !(p->flags & AV_PKT_FLAG_KEY))
             continue;
         int64_t ms = av_rescale_q(p->pts, st->time_base, (AVRational){1, 1000});
-        int64_t dist = ms > o->at_ms ? ms - o->at_ms : o->at_ms - ms;
+        int64_t dist = ms > target ? ms - target : target - ms;
         if (dist < best) {
             best = dist;
             key = p;
@@ -745,7 +756,7 @@ int sl_pkg_image(const uint8_t *mkv, size_t len, const sl_pkg_image_opts *o, sl_
     if (rc != 0)
         sl_diag_set(d, rc, 0, "out of memory");
     else if (frame_ms)
-        *frame_ms = key_ms;
+        *frame_ms = key_ms - base;
 out:
     sws_freeContext(sws);
     av_packet_free(&pkt);

@@ -90,7 +90,8 @@ typedef enum sl_pkg_image_format {
 } sl_pkg_image_format;
 
 typedef struct sl_pkg_image_opts {
-    int64_t at_ms; /* producer time wanted: the key frame nearest it is decoded */
+    int64_t at_ms; /* time wanted: the key frame nearest it is decoded */
+    int relative;  /* at_ms counts from the input's first frame (else: MKV time, in ms) */
     sl_pkg_image_format format;
     int width, height; /* 0 = keep the source's (one given: keep the aspect ratio) */
     int jpeg_quality;  /* 1..100, 0 = 80 */
@@ -98,7 +99,8 @@ typedef struct sl_pkg_image_opts {
 
 /* Decodes the key frame of mkv's video track whose time is nearest o->at_ms (times as in the
  * input, after the has_start shift of sl_pkg_remux is NOT applied), scales it and encodes it as
- * JPEG or PNG into out. *frame_ms (may be NULL) gets that frame's time. Returns 0, SL_ENOTFOUND
+ * JPEG or PNG into out. *frame_ms (may be NULL) gets that frame's time (relative: from the
+ * first frame). Returns 0, SL_ENOTFOUND
  * (no video key frame), SL_EMEDIA_FRAME (it does not decode), the probe errors, SL_ENOMEM. */
 int sl_pkg_image(const uint8_t *mkv, size_t len, const sl_pkg_image_opts *o, sl_buf *out,
                  int64_t *frame_ms, sl_diag *d);
