@@ -13,7 +13,11 @@
  *           before a drop in the same batch fail with SL_ENOTFOUND and appends to a re-created log
  *           after it land in fresh files                                    (run_batch)
  *   WRITE   per log, pwritev of all its frames, rolling segments           (sl_log_write_)
- *   SYNC    per log, one fdatasync of the tail (+ folder fsync if new)     (sl_log_sync_)
+ *   SYNC    per log, one fdatasync of the tail (+ folder fsync if new)     (sl_log_sync_);
+ *           when a batch touched several logs their syncs run in parallel on a small pool
+ *           of sync threads (the writer syncs one itself), so the batch waits for the
+ *           slowest sync, not for their sum -- a stream with N shards must not pay N fsyncs
+ *           back to back on every PutRecords                                 (sync_all)
  *   PUBLISH durable ends advance; the entries become readable              (sl_log_publish_)
  *   SQL     BEGIN; per op SAVEPOINT / fn / RELEASE (ROLLBACK TO on error); COMMIT  (run_sql)
  *   DONE    done callbacks in submission order, then the budget is released
@@ -48,8 +52,27 @@ typedef struct op {
     uint8_t frame[]; /* 32-byte header + payload, for appends */
 } op;
 
+typedef struct touched touched;
+
+/* Helper threads that fdatasync other logs of a batch while the writer syncs one itself. */
+#define SYNC_THREADS 3
+typedef struct sync_pool {
+    pthread_t th[SYNC_THREADS];
+    int n_threads;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    touched *t;      /* the batch's logs, valid while `busy` */
+    size_t nt, next; /* next index to claim */
+    size_t running;  /* helpers working on this round */
+    uint64_t round;  /* bumped per parallel sync */
+    _Atomic uint64_t fsyncs;
+    _Atomic int failed;
+    int stop;
+} sync_pool;
+
 struct sl_writer {
     sl_store *st;
+    sync_pool sp;
     sqlite3 *db;
     pthread_mutex_t mu;
     pthread_cond_t work; /* queue non-empty or stopping */
@@ -127,11 +150,83 @@ static void run_sql(sl_writer *w, op *batch)
     }
 }
 
-typedef struct touched {
+struct touched {
     sl_log *log; /* NULL once dropped in this batch */
     log_pending *first;
     log_pending **link;
-} touched;
+};
+
+/* Claims and syncs logs of the current round until none is left. Any thread. */
+static void sync_claimed(sync_pool *sp)
+{
+    for (;;) {
+        pthread_mutex_lock(&sp->mu);
+        int have = sp->next < sp->nt;
+        size_t i = have ? sp->next++ : 0;
+        touched *t = sp->t;
+        pthread_mutex_unlock(&sp->mu);
+        if (!have)
+            return;
+        uint64_t n = 0;
+        if (t[i].log && sl_log_sync_(t[i].log, &n) != 0)
+            atomic_store(&sp->failed, 1);
+        atomic_fetch_add(&sp->fsyncs, n);
+    }
+}
+
+static void *sync_main(void *arg)
+{
+    sync_pool *sp = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&sp->mu);
+    for (;;) {
+        while (!sp->stop && sp->round == seen)
+            pthread_cond_wait(&sp->go, &sp->mu);
+        if (sp->stop)
+            break;
+        seen = sp->round;
+        sp->running++;
+        pthread_mutex_unlock(&sp->mu);
+        sync_claimed(sp);
+        pthread_mutex_lock(&sp->mu);
+        if (--sp->running == 0)
+            pthread_cond_signal(&sp->done);
+    }
+    pthread_mutex_unlock(&sp->mu);
+    return NULL;
+}
+
+/* SYNC phase: every touched log once. Returns 0, or -1 when any sync failed. */
+static int sync_all(sl_writer *w, touched *t, size_t nt, uint64_t *fsyncs)
+{
+    sync_pool *sp = &w->sp;
+    if (nt <= 1 || sp->n_threads == 0) {
+        for (size_t i = 0; i < nt; i++)
+            if (t[i].log && sl_log_sync_(t[i].log, fsyncs) != 0)
+                return -1;
+        return 0;
+    }
+    pthread_mutex_lock(&sp->mu);
+    sp->t = t;
+    sp->nt = nt;
+    sp->next = 0;
+    atomic_store(&sp->fsyncs, 0);
+    atomic_store(&sp->failed, 0);
+    sp->round++;
+    pthread_cond_broadcast(&sp->go);
+    pthread_mutex_unlock(&sp->mu);
+    sync_claimed(sp);
+    pthread_mutex_lock(&sp->mu);
+    /* Every index is claimed; wait for helpers still inside a sync of this round. A helper
+     * that wakes late finds nothing to claim and leaves at once. */
+    while (sp->running > 0)
+        pthread_cond_wait(&sp->done, &sp->mu);
+    sp->t = NULL;
+    sp->nt = 0;
+    pthread_mutex_unlock(&sp->mu);
+    *fsyncs += atomic_load(&sp->fsyncs);
+    return atomic_load(&sp->failed) ? -1 : 0;
+}
 
 static void run_batch(sl_writer *w, op *batch)
 {
@@ -195,11 +290,9 @@ static void run_batch(sl_writer *w, op *batch)
             fail_sticky(w, "segment write");
         }
     }
-    for (size_t i = 0; ok && i < nt; i++) {
-        if (t[i].log && sl_log_sync_(t[i].log, &fsyncs) != 0) {
-            ok = 0;
-            fail_sticky(w, "segment fdatasync");
-        }
+    if (ok && sync_all(w, t, nt, &fsyncs) != 0) {
+        ok = 0;
+        fail_sticky(w, "segment fdatasync");
     }
     atomic_fetch_add(&w->fsyncs, fsyncs);
     if (ok) {
@@ -254,6 +347,20 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+static void stop_sync_pool(sync_pool *sp)
+{
+    pthread_mutex_lock(&sp->mu);
+    sp->stop = 1;
+    pthread_cond_broadcast(&sp->go);
+    pthread_mutex_unlock(&sp->mu);
+    for (int i = 0; i < sp->n_threads; i++)
+        pthread_join(sp->th[i], NULL);
+    sp->n_threads = 0;
+    pthread_mutex_destroy(&sp->mu);
+    pthread_cond_destroy(&sp->go);
+    pthread_cond_destroy(&sp->done);
+}
+
 int sl_writer_new_(sl_store *st, sqlite3 *db, size_t max_bytes, size_t max_ops, sl_writer **out)
 {
     sl_writer *w = calloc(1, sizeof(*w));
@@ -266,7 +373,16 @@ int sl_writer_new_(sl_store *st, sqlite3 *db, size_t max_bytes, size_t max_ops, 
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->room, NULL);
+    pthread_mutex_init(&w->sp.mu, NULL);
+    pthread_cond_init(&w->sp.go, NULL);
+    pthread_cond_init(&w->sp.done, NULL);
+    for (int i = 0; i < SYNC_THREADS; i++) {
+        if (pthread_create(&w->sp.th[i], NULL, sync_main, &w->sp) != 0)
+            break; /* fewer helpers only means more serial syncs */
+        w->sp.n_threads++;
+    }
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        stop_sync_pool(&w->sp);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->work);
         pthread_cond_destroy(&w->room);
@@ -287,6 +403,7 @@ int sl_writer_free_(sl_writer *w)
     pthread_cond_broadcast(&w->room);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    stop_sync_pool(&w->sp);
     for (size_t i = 0; i < sizeof(w->tx) / sizeof(w->tx[0]); i++)
         sqlite3_finalize(w->tx[i]);
     pthread_mutex_destroy(&w->mu);
