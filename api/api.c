@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/analytics.h"
 #include "api_int.h"
 #include "firehose/firehose.h"
 #include "kinesis/ds_service.h"
@@ -60,6 +61,8 @@ int sl_api_init(const sl_api_config *c)
     /* Firehose delivers in the background: start it now so a restart resumes delivery. */
     if (cfg.store && (rc = sl_firehose_service_init()) != 0)
         return rc;
+    if (cfg.store && (rc = sl_ka_service_init()) != 0) /* resumes running applications */
+        return rc;
     sl_info("api", "services ready: %zu models, region %s, account %s", sl_api_n_services,
             cfg.region, cfg.account_id);
     return 0;
@@ -67,6 +70,7 @@ int sl_api_init(const sl_api_config *c)
 
 void sl_api_shutdown(void)
 {
+    sl_ka_service_shutdown(); /* before Data Streams: its workers read stream logs */
     sl_firehose_service_shutdown();
     sl_ds_service_shutdown();
     sl_patterns_cleanup();

@@ -1,0 +1,438 @@
+/* The runtime of one running Analytics application: a worker thread that reads the input
+ * stream's shard logs, maps records to rows, runs them through the compiled SQL application
+ * and ships the rows of configured outputs to their destination streams.
+ *
+ * Worker loop (until asked to stop, checked at least every 100 ms):
+ *   1. for each input shard, read what is durable from its position (sl_log_read_many), take
+ *      each record's data (ka_ds_record_data), map it (ka_map_record) and push the rows into
+ *      the in-application input stream <NamePrefix>_00<i> (shards spread over the parallelism
+ *      count) with ROWTIME = max(previous ROWTIME, now) -- so ROWTIME never goes back;
+ *      unparsable records become error_stream rows;
+ *   2. once per idle second, a heartbeat (sl_sql_app_clock(now)) closes windows on time;
+ *   3. rows the sink collected for each output are formatted (JSON or CSV) and posted to the
+ *      loop thread, which appends them to the destination data stream (ka_ds_append);
+ *   4. the positions reached are published under a mutex for checkpoints
+ *      (LAST_STOPPED_POINT) and read by the loop thread.
+ * Delivery is at-least-once only across checkpoints: rows emitted after the last saved
+ * checkpoint may repeat after a restart. Window state is not checkpointed (it is rebuilt from
+ * new rows), as the spec's recovery notes allow. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ka.h"
+#include "sluice/log.h"
+#include "sluice/loop.h"
+#include "sluice/storage.h"
+#include "sluice/time.h"
+
+struct ka_run {
+    ka_run_cfg cfg;
+    sl_sql_app *app;
+    pthread_t thr;
+    int thr_up;
+    atomic_int stop;
+    pthread_mutex_t mu;
+    uint64_t *pos;       /* worker's positions (worker only) */
+    uint64_t *published; /* under mu */
+    int64_t last_rowtime;
+    int out_idx[3];
+    sl_buf out_data[3];
+    uint32_t *out_lens[3];
+    size_t out_n[3], out_cap[3];
+    size_t cur_input; /* input stream index of the record being mapped */
+    int64_t cur_rowtime;
+    const char *cur_raw;
+    size_t cur_raw_len;
+};
+
+void ka_run_cfg_free(ka_run_cfg *cfg)
+{
+    free(cfg->code);
+    ka_schema_free(&cfg->input);
+    free(cfg->shards);
+    free(cfg->start);
+    if (cfg->has_table)
+        ka_schema_free(&cfg->table.schema);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- compile ------------------------------------------------------------------------------ */
+
+typedef struct env_build {
+    sl_sql_relation rel[64];
+    char names[64][80];
+    sl_sql_column *cols;
+    sl_sql_relation table;
+    sl_sql_column *tcols;
+    sl_sql_env env;
+} env_build;
+
+static int env_make(env_build *b, const ka_schema *input, const char *prefix, int parallelism,
+                    const ka_schema *table, const char *table_name)
+{
+    memset(b, 0, sizeof(*b));
+    if (parallelism < 1 || parallelism > 64)
+        parallelism = 1;
+    if (input) {
+        b->cols = calloc(input->n_cols + 1, sizeof(sl_sql_column));
+        if (!b->cols)
+            return SL_ENOMEM;
+        for (int k = 0; k < parallelism; k++) {
+            snprintf(b->names[k], sizeof(b->names[k]), "%s_%03d", prefix, k + 1);
+            ka_schema_relation(input, b->names[k], b->cols, &b->rel[k]);
+        }
+        b->env.inputs = b->rel;
+        b->env.n_inputs = (size_t)parallelism;
+    }
+    if (table) {
+        b->tcols = calloc(table->n_cols + 1, sizeof(sl_sql_column));
+        if (!b->tcols)
+            return SL_ENOMEM;
+        ka_schema_relation(table, table_name, b->tcols, &b->table);
+        b->env.tables = &b->table;
+        b->env.n_tables = 1;
+    }
+    b->env.seed = 1;
+    return 0;
+}
+
+static void env_free(env_build *b)
+{
+    free(b->cols);
+    free(b->tcols);
+}
+
+int ka_validate_code(const char *code, const ka_schema *input, const char *prefix, int parallelism,
+                     const ka_schema *table, const char *table_name, sl_diag *d)
+{
+    env_build b;
+    int rc = env_make(&b, input, prefix, parallelism, table, table_name);
+    sl_sql_app *app = NULL;
+    if (!rc)
+        rc = sl_sql_compile(code, strlen(code), &b.env, &app, d);
+    sl_sql_app_free(app);
+    env_free(&b);
+    return rc;
+}
+
+/* ---- worker ------------------------------------------------------------------------------ */
+
+typedef struct out_batch {
+    char arn[512];
+    sl_buf data;
+    uint32_t *lens;
+    size_t n;
+} out_batch;
+
+static void out_batch_run(void *arg)
+{
+    out_batch *b = arg;
+    int rc = ka_ds_append(b->arn, &b->data, b->lens, b->n);
+    if (rc)
+        sl_error("analytics", "cannot deliver %zu records to %s: %s", b->n, b->arn, sl_err_str(rc));
+    sl_buf_cleanup(&b->data);
+    free(b->lens);
+    free(b);
+}
+
+static void flush_outputs(ka_run *r)
+{
+    for (size_t o = 0; o < r->cfg.n_outputs; o++) {
+        if (!r->out_n[o])
+            continue;
+        out_batch *b = calloc(1, sizeof(*b));
+        if (!b)
+            continue;
+        snprintf(b->arn, sizeof(b->arn), "%s", r->cfg.outputs[o].arn);
+        b->data = r->out_data[o];
+        b->lens = r->out_lens[o];
+        b->n = r->out_n[o];
+        memset(&r->out_data[o], 0, sizeof(r->out_data[o]));
+        r->out_lens[o] = NULL;
+        r->out_n[o] = r->out_cap[o] = 0;
+        if (sl_loop_post(out_batch_run, b)) {
+            sl_buf_cleanup(&b->data);
+            free(b->lens);
+            free(b);
+        }
+    }
+}
+
+static void sink(void *ud, int stream, int64_t rowtime, const sl_sql_value *vals, size_t n)
+{
+    ka_run *r = ud;
+    (void)rowtime;
+    (void)n;
+    for (size_t o = 0; o < r->cfg.n_outputs; o++) {
+        if (r->out_idx[o] != stream)
+            continue;
+        const sl_sql_relation *rel = sl_sql_app_stream(r->app, (size_t)stream, NULL);
+        size_t before = r->out_data[o].len;
+        if (r->cfg.outputs[o].json)
+            sl_sql_row_json(&r->out_data[o], rel, vals);
+        else
+            sl_sql_row_csv(&r->out_data[o], rel, vals);
+        if (r->out_n[o] == r->out_cap[o]) {
+            size_t nc = r->out_cap[o] ? r->out_cap[o] * 2 : 64;
+            uint32_t *nl = realloc(r->out_lens[o], nc * sizeof(uint32_t));
+            if (!nl) {
+                r->out_data[o].len = before;
+                continue;
+            }
+            r->out_lens[o] = nl;
+            r->out_cap[o] = nc;
+        }
+        r->out_lens[o][r->out_n[o]++] = (uint32_t)(r->out_data[o].len - before);
+    }
+}
+
+static void on_row(void *ud, const sl_sql_value *vals)
+{
+    ka_run *r = ud;
+    sl_sql_app_push(r->app, r->cur_input, r->cur_rowtime, vals);
+}
+
+static void on_err(void *ud, const char *name, const char *msg)
+{
+    ka_run *r = ud;
+    sl_sql_app_input_error(r->app, r->cur_rowtime, name, msg, r->cur_raw, r->cur_raw_len);
+}
+
+static int64_t now_ms(void)
+{
+    return sl_time_now_ns() / 1000000;
+}
+
+static int load_table(ka_run *r);
+
+static void *worker(void *arg)
+{
+    ka_run *r = arg;
+    sl_buf buf = SL_BUF_INIT;
+    sl_log_item items[256];
+    int64_t last_clock = 0;
+    int par = r->cfg.parallelism < 1 ? 1 : r->cfg.parallelism;
+    if (r->cfg.has_table && load_table(r))
+        sl_error("analytics", "%s: reference data could not be loaded", r->cfg.app_name);
+    while (!atomic_load(&r->stop)) {
+        size_t got = 0;
+        for (size_t s = 0; s < r->cfg.n_shards && !atomic_load(&r->stop); s++) {
+            size_t ni = 0;
+            int rc =
+                sl_log_read_many(r->cfg.shards[s].log, r->pos[s], 1 << 20, items, 256, &buf, &ni);
+            if (rc == SL_ERANGE) {
+                r->pos[s] = sl_log_first_offset(r->cfg.shards[s].log);
+                continue;
+            }
+            if (rc || !ni)
+                continue;
+            for (size_t k = 0; k < ni; k++) {
+                const char *d;
+                size_t dl;
+                r->pos[s] = items[k].e.next_offset;
+                if (ka_ds_record_data(items[k].payload, items[k].e.len, &d, &dl))
+                    continue;
+                int64_t t = now_ms();
+                if (t < r->last_rowtime)
+                    t = r->last_rowtime;
+                r->last_rowtime = t;
+                r->cur_rowtime = t;
+                r->cur_input = s % (size_t)par;
+                r->cur_raw = d;
+                r->cur_raw_len = dl;
+                ka_map_record(&r->cfg.input, d, dl, on_row, on_err, r);
+                got++;
+            }
+        }
+        int64_t t = now_ms();
+        if (t - last_clock >= 1000 || got) {
+            if (t > r->last_rowtime && t - last_clock >= 1000) {
+                sl_sql_app_clock(r->app, t);
+                last_clock = t;
+            }
+        }
+        flush_outputs(r);
+        pthread_mutex_lock(&r->mu);
+        memcpy(r->published, r->pos, r->cfg.n_shards * sizeof(uint64_t));
+        pthread_mutex_unlock(&r->mu);
+        if (!got) {
+            struct timespec ts = {0, 50 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    flush_outputs(r);
+    sl_buf_cleanup(&buf);
+    return NULL;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+typedef struct trow {
+    sl_sql_value *v;       /* n rows x n_cols */
+    sl_sql_value **blocks; /* the deep copies the values point into */
+    size_t n, cap, n_cols;
+    int oom;
+} trow;
+
+static void table_row(void *ud, const sl_sql_value *vals)
+{
+    trow *t = ud;
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 64;
+        sl_sql_value *nv = realloc(t->v, nc * t->n_cols * sizeof(*nv));
+        sl_sql_value **nb = nv ? realloc(t->blocks, nc * sizeof(*nb)) : NULL;
+        if (nv)
+            t->v = nv;
+        if (!nb) {
+            t->oom = 1;
+            return;
+        }
+        t->blocks = nb;
+        t->cap = nc;
+    }
+    sl_sql_value *copy = sl_sql_values_dup(vals, t->n_cols);
+    if (!copy) {
+        t->oom = 1;
+        return;
+    }
+    memcpy(t->v + t->n * t->n_cols, copy, t->n_cols * sizeof(*copy));
+    t->blocks[t->n++] = copy;
+}
+
+static void table_err(void *ud, const char *name, const char *msg)
+{
+    (void)ud;
+    sl_warn("analytics", "reference data row dropped: %s: %s", name, msg);
+}
+
+#define MAX_REFERENCE_BYTES (1024L * 1024 * 1024)
+
+/* Reads the reference object, maps it and loads it into table 0 (worker thread). A missing or
+ * oversized object leaves the table empty and is logged; the application keeps running. */
+static int load_table(ka_run *r)
+{
+    FILE *f = r->cfg.table.path[0] ? fopen(r->cfg.table.path, "rb") : NULL;
+    if (!f) {
+        sl_error("analytics", "%s: reference object %s cannot be read", r->cfg.app_name,
+                 r->cfg.table.path);
+        return 0;
+    }
+    sl_buf data = SL_BUF_INIT;
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (data.len + got > (size_t)MAX_REFERENCE_BYTES) {
+            sl_error("analytics", "%s: reference object %s is larger than 1 GB; table left empty",
+                     r->cfg.app_name, r->cfg.table.path);
+            fclose(f);
+            sl_buf_cleanup(&data);
+            return 0;
+        }
+        sl_buf_append(&data, chunk, got);
+    }
+    fclose(f);
+    trow t = {.n_cols = r->cfg.table.schema.n_cols};
+    ka_map_record(&r->cfg.table.schema, data.data ? data.data : "", data.len, table_row, table_err,
+                  &t);
+    sl_buf_cleanup(&data);
+    int rc = t.oom ? SL_ENOMEM : sl_sql_app_load_table(r->app, 0, t.v, t.n);
+    for (size_t k = 0; k < t.n; k++)
+        free(t.blocks[k]);
+    free(t.blocks);
+    free(t.v);
+    return rc;
+}
+
+int ka_run_start(ka_run_cfg *cfg, ka_run **out, sl_diag *d)
+{
+    ka_run *r = calloc(1, sizeof(*r));
+    if (!r) {
+        ka_run_cfg_free(cfg);
+        return SL_ENOMEM;
+    }
+    r->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg));
+    pthread_mutex_init(&r->mu, NULL);
+    env_build b;
+    int rc = env_make(&b, &r->cfg.input, r->cfg.name_prefix, r->cfg.parallelism,
+                      r->cfg.has_table ? &r->cfg.table.schema : NULL, r->cfg.table.name);
+    if (!rc)
+        rc = sl_sql_compile(r->cfg.code, strlen(r->cfg.code), &b.env, &r->app, d);
+    env_free(&b);
+    if (rc)
+        goto fail;
+    sl_sql_app_set_sink(r->app, sink, r);
+    for (size_t o = 0; o < r->cfg.n_outputs; o++)
+        r->out_idx[o] = sl_sql_app_find_stream(r->app, r->cfg.outputs[o].name);
+    r->pos = calloc(r->cfg.n_shards + 1, sizeof(uint64_t));
+    r->published = calloc(r->cfg.n_shards + 1, sizeof(uint64_t));
+    if (!r->pos || !r->published) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    for (size_t s = 0; s < r->cfg.n_shards; s++)
+        r->pos[s] = r->published[s] = r->cfg.start ? r->cfg.start[s] : 0;
+    for (size_t o = 0; o < r->cfg.n_outputs; o++)
+        if (r->out_idx[o] < 0) {
+            rc = sl_diag_set(d, SL_ENOTFOUND, 0,
+                             "Output name %s does not name a stream of the application code "
+                             "(names are case-sensitive; unquoted names are stored in upper "
+                             "case)",
+                             r->cfg.outputs[o].name);
+            goto fail;
+        }
+    if (pthread_create(&r->thr, NULL, worker, r)) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    r->thr_up = 1;
+    *out = r;
+    return 0;
+fail:
+    sl_sql_app_free(r->app);
+    free(r->pos);
+    free(r->published);
+    ka_run_cfg_free(&r->cfg);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+    return rc;
+}
+
+size_t ka_run_n_shards(const ka_run *r)
+{
+    return r->cfg.n_shards;
+}
+
+void ka_run_positions(ka_run *r, uint64_t *positions, size_t n)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t k = 0; k < n && k < r->cfg.n_shards; k++)
+        positions[k] = r->published[k];
+    pthread_mutex_unlock(&r->mu);
+}
+
+void ka_run_stop(ka_run *r, uint64_t *positions, size_t n)
+{
+    if (!r)
+        return;
+    atomic_store(&r->stop, 1);
+    if (r->thr_up)
+        pthread_join(r->thr, NULL);
+    if (positions)
+        for (size_t k = 0; k < n && k < r->cfg.n_shards; k++)
+            positions[k] = r->pos[k];
+    for (size_t o = 0; o < 3; o++) {
+        sl_buf_cleanup(&r->out_data[o]);
+        free(r->out_lens[o]);
+    }
+    sl_sql_app_free(r->app);
+    free(r->pos);
+    free(r->published);
+    ka_run_cfg_free(&r->cfg);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
