@@ -266,8 +266,9 @@ static void post_stats(GstKvsSink *self, gboolean force)
         "latency-first-frame-avg-ms", G_TYPE_DOUBLE,
         s.lat_count ? s.lat_first_ns_sum / 1e6 / (double)s.lat_count : 0.0,
         "latency-first-frame-max-ms", G_TYPE_DOUBLE, s.lat_first_ns_max / 1e6, "cpu-upload-ms",
-        G_TYPE_DOUBLE, u.cpu_ns / 1e6, "cpu-render-ms", G_TYPE_DOUBLE, self->render_cpu_ns / 1e6,
-        "frames-dropped", G_TYPE_UINT64, self->frames_dropped, NULL);
+        G_TYPE_DOUBLE, u.cpu_ns / 1e6, "cpu-render-ms", G_TYPE_DOUBLE,
+        __atomic_load_n(&self->render_cpu_ns, __ATOMIC_RELAXED) / 1e6, "frames-dropped",
+        G_TYPE_UINT64, __atomic_load_n(&self->frames_dropped, __ATOMIC_RELAXED), NULL);
     gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), st));
 }
 
@@ -641,7 +642,7 @@ static GstFlowReturn package(GstKvsSink *self, GstCollectData *data, GstBuffer *
     sl_kvs_upload_wake(self->up);
     return GST_FLOW_OK;
 drop:
-    self->frames_dropped++;
+    __atomic_fetch_add(&self->frames_dropped, 1, __ATOMIC_RELAXED);
     GST_LOG_OBJECT(self, "dropping buffer %" GST_PTR_FORMAT, buf);
     return GST_FLOW_OK;
 }
@@ -690,7 +691,8 @@ static GstFlowReturn collected(GstCollectPads *pads, GstCollectData *data, GstBu
         return finish_stream(self);
     ret = package(self, data, buf);
     gst_buffer_unref(buf);
-    self->render_cpu_ns += thread_cpu_ns() - cpu0;
+    /* read by the uploader thread's statistics */
+    __atomic_fetch_add(&self->render_cpu_ns, thread_cpu_ns() - cpu0, __ATOMIC_RELAXED);
     return ret;
 }
 
