@@ -113,6 +113,9 @@ int kv_ready_or_reply(sl_api_call *call);
 /* The same for streamed handlers that have no sl_api_call. Returns 0 or SL_E*. */
 int kv_ready(void);
 sl_store *kv_store(void);
+/* Loads the catalog now (what kv_ready does on first use): for sl_api_init, so ListStreams and
+ * readers see the streams right after a restart. Blocking, start-up only. Returns 0 or SL_E*. */
+int sl_video_service_init(void);
 /* Stops the read worker and frees the stream table; streams still referenced by live
  * connections are freed when those let go. Call on the loop thread after the server stopped and
  * before sl_store_close (sl_api_shutdown should call it; api.c is not part of api/video). */

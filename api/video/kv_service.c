@@ -782,6 +782,11 @@ out:
     return rc;
 }
 
+int sl_video_service_init(void)
+{
+    return kv_ready();
+}
+
 void sl_video_service_shutdown(void)
 {
     if (!kv.up)
