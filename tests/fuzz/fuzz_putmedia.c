@@ -72,9 +72,10 @@ static void teardown(void)
         return;
     sl_server_stop(fz.srv);
     pthread_join(fz.thr, NULL);
-    sl_server_free(fz.srv);
+    /* services first: they cancel their timers through the server's loop hooks */
     sl_video_service_shutdown();
     sl_api_shutdown();
+    sl_server_free(fz.srv);
     sl_store_close(fz.store);
     nftw(fz.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     fz.up = 0;
