@@ -893,11 +893,16 @@ static int eval_call(sl_eval *ev, const sl_node *n, sl_sql_value *out)
         int64_t start = na > 3 ? a[3].u.i : 1, occ = na > 4 ? a[4].u.i : 0;
         if (start < 1 || occ < 0)
             return fail(ev, "FunctionError", "REGEX_REPLACE: bad start or occurrence");
-        regex_t tmp, *re;
+        regex_t tmp, *re = NULL;
         int owned = regex_get(ev, n, a[1].u.s, a[1].len, 0, &tmp, &re);
         if (owned < 0)
             return -1;
         char *subj = sl_arena_strndup(ev->scratch, a[0].u.s, a[0].len);
+        if (!subj) {
+            if (owned == 1)
+                regfree(&tmp);
+            return fail(ev, "FunctionError", "out of memory");
+        }
         sl_buf o = SL_BUF_INIT;
         size_t pos = (size_t)(start - 1) < a[0].len ? (size_t)(start - 1) : a[0].len;
         sl_buf_append(&o, subj, pos);
@@ -961,7 +966,7 @@ static int eval_call(sl_eval *ev, const sl_node *n, sl_sql_value *out)
     case FN_CHAR_TO_TIMESTAMP:
     case FN_CHAR_TO_DATE:
     case FN_CHAR_TO_TIME: {
-        int64_t ms;
+        int64_t ms = 0;
         if (parse_datetime(ev, a[0].u.s, a[0].len, a[1].u.s, a[1].len, &ms))
             return -1;
         if (id == FN_CHAR_TO_DATE)

@@ -568,3 +568,14 @@ int sl_sql_lex(const char *code, size_t len, sl_arena *a, sl_tok **out, size_t *
     *n = lx.n;
     return 0;
 }
+
+int sl_sql_reserved_word(const char *word)
+{
+    char up[129];
+    size_t n = strlen(word);
+    if (n > 128)
+        return 0;
+    for (size_t k = 0; k <= n; k++)
+        up[k] = (char)toupper((unsigned char)word[k]);
+    return sl_sql_is_reserved(up);
+}

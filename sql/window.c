@@ -452,6 +452,7 @@ typedef struct partition {
     sl_gent e;
     wentry *q;
     size_t head, n, cap;
+    acc *run; /* per slot of the window: running COUNT/SUM over the frame (add/evict) */
 } partition;
 
 struct sl_window_state {
@@ -463,6 +464,44 @@ struct sl_window_state {
     int64_t last_sweep;
     sl_sql_value *keybuf, *valbuf;
 };
+
+/* Removes v's contribution from a running COUNT/SUM (MIN/MAX are recomputed by a scan). */
+static void acc_sub(acc *a, const sl_agg_slot *s, const sl_sql_value *v)
+{
+    if (s->fn == A_COUNT_STAR) {
+        a->n--;
+        return;
+    }
+    if (v->is_null)
+        return;
+    a->n--;
+    if (s->fn != A_SUM && s->fn != A_AVG)
+        return;
+    if (is_dbl_t(v->type)) {
+        double y = -v->u.d - a->comp;
+        double t = a->dsum + y;
+        a->comp = (t - a->dsum) - y;
+        a->dsum = t;
+    } else {
+        a->isum -= v->u.i;
+    }
+}
+
+static void part_pop_run(partition *pt, const sl_pump *p, const uint32_t *slots, uint32_t n_slots)
+{
+    for (uint32_t s = 0; s < n_slots && pt->run; s++)
+        acc_sub(&pt->run[s], &p->aggs[slots[s]], &pt->q[pt->head].vals[s]);
+    free(pt->q[pt->head].vals);
+    pt->head++;
+    pt->n--;
+    if (!pt->n) {
+        pt->head = 0;
+        for (uint32_t s = 0; s < n_slots && pt->run; s++) {
+            acc_cleanup(&pt->run[s]);
+            acc_init(&pt->run[s]); /* exact zero again: no drift carried over */
+        }
+    }
+}
 
 static void part_pop(partition *pt)
 {
@@ -477,6 +516,7 @@ static void part_free(partition *pt)
 {
     while (pt->n)
         part_pop(pt);
+    free(pt->run);
     free(pt->q);
     free(pt->e.keys);
     free(pt);
@@ -513,14 +553,15 @@ static sl_window_state *wstate(sl_pump *p, uint32_t w)
     return p->wstate[w];
 }
 
-static void evict(const sl_wspec *spec, partition *pt, int64_t now)
+static void evict(const sl_pump *p, const sl_window_state *ws, const sl_wspec *spec, partition *pt,
+                  int64_t now)
 {
     if (spec->rows) {
         while (pt->n > (size_t)spec->size + 1)
-            part_pop(pt);
+            part_pop_run(pt, p, ws->slots, ws->n_slots);
     } else {
         while (pt->n && pt->q[pt->head].rowtime < now - spec->size)
-            part_pop(pt);
+            part_pop_run(pt, p, ws->slots, ws->n_slots);
     }
 }
 
@@ -533,7 +574,7 @@ static void sweep(sl_pump *p, uint32_t w, int64_t now)
     size_t keep = 0;
     for (size_t k = 0; k < ws->n_all; k++) {
         partition *pt = ws->all[k];
-        evict(spec, pt, now);
+        evict(p, ws, spec, pt, now);
         if (!pt->n) {
             sl_gtab_remove(&ws->tab, &pt->e);
             part_free(pt);
@@ -570,11 +611,15 @@ int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs
                 return SL_ENOMEM;
             pt->e.hash = h;
             pt->e.keys = sl_sql_values_dup(ws->keybuf, spec->n_partition);
-            if (!pt->e.keys || sl_gtab_insert(&ws->tab, &pt->e)) {
+            pt->run = calloc(ws->n_slots + 1, sizeof(acc));
+            if (!pt->e.keys || !pt->run || sl_gtab_insert(&ws->tab, &pt->e)) {
                 free(pt->e.keys);
+                free(pt->run);
                 free(pt);
                 return SL_ENOMEM;
             }
+            for (uint32_t s = 0; s < ws->n_slots; s++)
+                acc_init(&pt->run[s]);
             if (ws->n_all == ws->cap_all) {
                 size_t nc = ws->cap_all ? ws->cap_all * 2 : 16;
                 partition **na = realloc(ws->all, nc * sizeof(*na));
@@ -604,10 +649,20 @@ int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs
         if (!we->vals)
             return SL_ENOMEM;
         pt->n++;
-        evict(spec, pt, ev->rowtime);
-        /* aggregate over the frame */
         for (uint32_t s = 0; s < ws->n_slots; s++) {
             const sl_agg_slot *slot = &p->aggs[ws->slots[s]];
+            if (slot->fn != A_MIN && slot->fn != A_MAX)
+                acc_add(&pt->run[s], slot, &we->vals[s]);
+        }
+        evict(p, ws, spec, pt, ev->rowtime);
+        /* aggregate over the frame: running sums, a scan for MIN/MAX */
+        for (uint32_t s = 0; s < ws->n_slots; s++) {
+            const sl_agg_slot *slot = &p->aggs[ws->slots[s]];
+            if (slot->fn != A_MIN && slot->fn != A_MAX) {
+                if (acc_final(ev, &pt->run[s], slot, &aggs[ws->slots[s]]))
+                    return -1;
+                continue;
+            }
             acc a;
             acc_init(&a);
             for (size_t k = 0; k < pt->n; k++)

@@ -1428,7 +1428,8 @@ void sl_ka_update_application(sl_api_call *call)
         cJSON *names = cJSON_CreateArray();
         for (int k = 1; k <= par; k++) {
             char nm[80];
-            snprintf(nm, sizeof(nm), "%s_%03d", in_str(d, "NamePrefix"), k);
+            const char *pre = in_str(d, "NamePrefix");
+            snprintf(nm, sizeof(nm), "%s_%03d", pre ? pre : "", k);
             cJSON_AddItemToArray(names, cJSON_CreateString(nm));
         }
         cJSON_DeleteItemFromObjectCaseSensitive(d, "InAppStreamNames");

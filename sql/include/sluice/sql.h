@@ -142,6 +142,13 @@ void sl_sql_format_timestamp(int64_t ms, char *out, size_t cap);
 /* Parses "1992-02-14", "1992-02-14 18:35:44[.f]" or ISO "…T…[Z]"; fraction cut to ms.
  * Returns 0 or SL_EINVAL. */
 int sl_sql_parse_timestamp(const char *s, size_t len, int64_t *ms);
+/* Copies n values, strings included, into one malloc'd block (free() it); NULL on ENOMEM. */
+sl_sql_value *sl_sql_values_dup(const sl_sql_value *v, size_t n);
+/* Whether word (any case) is reserved in the dialect and needs quotes to be a name. */
+int sl_sql_reserved_word(const char *word);
+/* Whether sl_sql_value type id is numeric / character (for callers outside sql/). */
+int sl_sql_type_is_numeric(uint8_t id);
+int sl_sql_type_is_string(uint8_t id);
 
 /* ---- output records (sql/format.c) ------------------------------------------------------- */
 
