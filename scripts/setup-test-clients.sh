@@ -4,3 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../tests/e2e/js"
 npm ci --no-audit --no-fund --loglevel=error
+# Playwright (playwright-core drives Debian's /usr/bin/chromium) for the viewer's browser test
+cd ../browser
+npm ci --no-audit --no-fund --loglevel=error
