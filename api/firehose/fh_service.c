@@ -126,26 +126,30 @@ static sl_fh_stream *find(const char *region, const char *name)
     return found ? fh.streams[i] : NULL;
 }
 
+/* The array is read by the worker under the lock, so growing it happens under the lock too. */
 static int insert(sl_fh_stream *s)
 {
-    int found;
+    int found, rc = 0;
     size_t i = find_pos(s->region, s->name, &found);
     if (found)
         return SL_EEXISTS;
+    sl_fh_lock();
     if (fh.n == fh.cap) {
         size_t cap = fh.cap ? fh.cap * 2 : 16;
         sl_fh_stream **g = realloc(fh.streams, cap * sizeof(*g));
-        if (!g)
-            return SL_ENOMEM;
+        if (!g) {
+            rc = SL_ENOMEM;
+            goto out;
+        }
         fh.streams = g;
         fh.cap = cap;
     }
-    sl_fh_lock();
     memmove(fh.streams + i + 1, fh.streams + i, (fh.n - i) * sizeof(*fh.streams));
     fh.streams[i] = s;
     fh.n++;
+out:
     sl_fh_unlock();
-    return 0;
+    return rc;
 }
 
 static void remove_entry(sl_fh_stream *s)
