@@ -66,8 +66,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 
 static void set_code(sl_fh_http_result *res, const char *code, const char *msg)
 {
-    snprintf(res->error_code, sizeof(res->error_code), "%s", code);
-    snprintf(res->error_msg, sizeof(res->error_msg), "%s", msg);
+    snprintf(res->error_code, sizeof(res->error_code), "%.60s", code);
+    snprintf(res->error_msg, sizeof(res->error_msg), "%.500s", msg);
 }
 
 int sl_fh_http_deliver(const sl_fh_dest *d, const char *source_arn, const char *request_id,
