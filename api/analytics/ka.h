@@ -117,6 +117,8 @@ typedef struct ka_run_cfg {
     size_t n_outputs;
     ka_table_cfg table;
     int has_table;
+    void (*checkpoint)(void *arg); /* posted to the loop (arg NULL) every checkpoint_ms */
+    int64_t checkpoint_ms;
 } ka_run_cfg;
 
 /* Compiles the code and starts the worker. cfg is taken over (freed by the run, also on

@@ -214,7 +214,7 @@ static void *worker(void *arg)
     ka_run *r = arg;
     sl_buf buf = SL_BUF_INIT;
     sl_log_item items[256];
-    int64_t last_clock = 0;
+    int64_t last_clock = 0, last_ckpt = now_ms();
     int par = r->cfg.parallelism < 1 ? 1 : r->cfg.parallelism;
     if (r->cfg.has_table && load_table(r))
         sl_error("analytics", "%s: reference data could not be loaded", r->cfg.app_name);
@@ -259,6 +259,10 @@ static void *worker(void *arg)
         pthread_mutex_lock(&r->mu);
         memcpy(r->published, r->pos, r->cfg.n_shards * sizeof(uint64_t));
         pthread_mutex_unlock(&r->mu);
+        if (r->cfg.checkpoint && t - last_ckpt >= r->cfg.checkpoint_ms) {
+            last_ckpt = t;
+            sl_loop_post(r->cfg.checkpoint, NULL);
+        }
         if (!got) {
             struct timespec ts = {0, 50 * 1000000};
             nanosleep(&ts, NULL);

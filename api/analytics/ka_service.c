@@ -19,10 +19,10 @@
  * CurrentApplicationVersionId (mismatch: ConcurrentModificationException); every
  * configuration change adds 1 to ApplicationVersionId; start/stop/tags do not.
  *
- * Checkpoints: every 5 s (and at stop) the positions each worker reached are copied into
- * "_positions" and persisted, so LAST_STOPPED_POINT resumes after a stop or a restart of
- * sluiced; applications that were RUNNING at shutdown are restarted from their checkpoint at
- * start-up.
+ * Checkpoints: every 5 s (posted by the workers) and at stop, the positions each worker reached
+ * are copied into "_positions" and persisted, so LAST_STOPPED_POINT resumes after a stop or a
+ * restart of sluiced; applications that were RUNNING at shutdown are restarted from their
+ * checkpoint at start-up.
  *
  * Threads: everything here runs on the loop thread, except the catalog steps (writer thread)
  * and DiscoverInputSchema's sampling (a short-lived thread). */
@@ -60,7 +60,6 @@ static struct {
     sl_writer *w;
     ka_app **apps;
     size_t n;
-    void *timer;
     char s3_root[1024];
 } ka;
 
@@ -297,6 +296,8 @@ static int s3_path(const char *bucket_arn, const char *key, char *out, size_t ca
     return 0;
 }
 
+static void checkpoint_all(void *arg);
+
 typedef struct start_err {
     const char *type;
     char msg[300];
@@ -410,6 +411,8 @@ static int start_runtime(ka_app *a, const char *position, start_err *e)
         goto fail;
     }
     memcpy(copy, cfg.shards, cfg.n_shards * sizeof(*copy));
+    cfg.checkpoint = checkpoint_all;
+    cfg.checkpoint_ms = CHECKPOINT_MS;
     rc = ka_run_start(&cfg, &a->run, &d);
     if (rc) {
         free(copy);
@@ -430,24 +433,28 @@ fail:
     return rc ? rc : SL_EINVAL;
 }
 
-static void checkpoint_tick(void *arg)
+/* Copies every running worker's positions into its document and persists it. Posted by the
+ * workers themselves every CHECKPOINT_MS (ka_run's checkpoint hook), so no loop timer is left
+ * pending at shutdown. */
+static void checkpoint_all(void *arg)
 {
     (void)arg;
-    ka.timer = NULL;
+    if (!ka.up)
+        return;
+    int64_t now = now_ms();
     for (size_t k = 0; k < ka.n; k++) {
         ka_app *a = ka.apps[k];
-        if (!a->run)
+        if (!a->run || now - (int64_t)in_num(a->doc, "_checkpoint_ms", 0) < CHECKPOINT_MS / 2)
             continue;
         uint64_t *pos = calloc(a->n_shards + 1, sizeof(uint64_t));
         if (!pos)
             continue;
         ka_run_positions(a->run, pos, a->n_shards);
         save_positions(a, pos);
+        set_num(a->doc, "_checkpoint_ms", (double)now);
         free(pos);
         persist(NULL, a->region, a->name, a, NULL);
     }
-    if (ka.up)
-        ka.timer = sl_loop_timer_add(CHECKPOINT_MS, checkpoint_tick, NULL);
 }
 
 /* ---- start-up ---------------------------------------------------------------------------- */
@@ -550,7 +557,6 @@ int sl_ka_service_init(void)
     }
     free(l.docs);
     free(l.regions);
-    ka.timer = sl_loop_timer_add(CHECKPOINT_MS, checkpoint_tick, NULL);
     return 0;
 }
 
@@ -558,9 +564,6 @@ void sl_ka_service_shutdown(void)
 {
     if (!ka.up)
         return;
-    if (ka.timer)
-        sl_loop_timer_cancel(ka.timer);
-    ka.timer = NULL;
     ka.up = 0;
     for (size_t k = 0; k < ka.n; k++) {
         ka_app *a = ka.apps[k];
