@@ -555,6 +555,69 @@ static void serve_master(sl_exchange *ex, const sl_http_request *req, const md_s
     }
 }
 
+/* Rendered media playlists, by request target (token + track), valid while the stream's index
+ * has not changed (fragment count and newest number) and, for LIVE_REPLAY, within the same
+ * 100 ms (its window moves with the clock). Players re-poll a LIVE playlist every second or
+ * so, and many viewers of one session share it: rendering (printf of every fragment's URI) was
+ * half the cost of a playlist request. Direct-mapped, loop thread only. */
+#define PL_SLOTS 256
+
+typedef struct pl_slot {
+    uint64_t hash, version;
+    char *key;
+    md_blob *blob;
+} pl_slot;
+
+static pl_slot pl_cache[PL_SLOTS];
+
+static uint64_t pl_hash(sl_slice s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s.len; i++) {
+        h ^= (uint8_t)s.ptr[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t pl_version(const md_session *s, md_stream *st)
+{
+    size_t n = md_stream_nfrags(st);
+    md_frag f = {0};
+    if (n)
+        md_stream_frag(st, n - 1, &f);
+    uint64_t v = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ f.seq;
+    if (s->mode == MD_LIVE_REPLAY)
+        v ^= (uint64_t)(md_now_ms() / 100) * 0xC2B2AE3D27D4EB4Full;
+    return v;
+}
+
+static const md_blob *pl_lookup(sl_slice target, uint64_t hash, uint64_t version)
+{
+    const pl_slot *e = &pl_cache[hash % PL_SLOTS];
+    if (e->blob && e->hash == hash && e->version == version && strlen(e->key) == target.len &&
+        memcmp(e->key, target.ptr, target.len) == 0)
+        return e->blob;
+    return NULL;
+}
+
+static void pl_store(sl_slice target, uint64_t hash, uint64_t version, const sl_buf *b)
+{
+    pl_slot *e = &pl_cache[hash % PL_SLOTS];
+    md_blob *nb = md_blob_new(b->data, b->len, "application/vnd.apple.mpegurl");
+    char *key = malloc(target.len + 1);
+    if (!nb || !key) {
+        md_blob_unref(nb);
+        free(key);
+        return;
+    }
+    memcpy(key, target.ptr, target.len);
+    key[target.len] = 0;
+    md_blob_unref(e->blob);
+    free(e->key);
+    *e = (pl_slot){hash, version, key, nb};
+}
+
 static void serve_media_playlist(sl_exchange *ex, const sl_http_request *req, const md_session *s,
                                  md_stream *st)
 {
@@ -563,6 +626,12 @@ static void serve_media_playlist(sl_exchange *ex, const sl_http_request *req, co
     md_query_get(req->query, "SessionToken", token, sizeof(token));
     if (!s->ts_container && track_from_request(ex, req, &track))
         return;
+    uint64_t hash = pl_hash(req->target), version = pl_version(s, st);
+    const md_blob *hit = pl_lookup(req->target, hash, version);
+    if (hit) {
+        respond_blob(ex, 200, hit->ctype, hit->data, hit->len);
+        return;
+    }
     md_sel sel;
     if (md_select(s, st, md_now_ms(), &sel)) {
         md_respond_error(ex, 500, "InternalFailure", "out of memory");
@@ -620,10 +689,12 @@ static void serve_media_playlist(sl_exchange *ex, const sl_http_request *req, co
     if (sel.ended)
         sl_buf_append_str(&out, "#EXT-X-ENDLIST\n");
     md_sel_free(&sel);
-    if (out.oom)
+    if (out.oom) {
         md_respond_error(ex, 500, "InternalFailure", "out of memory");
-    else
+    } else {
+        pl_store(req->target, hash, version, &out);
         md_respond_text(ex, "application/vnd.apple.mpegurl", &out);
+    }
     sl_buf_cleanup(&out);
 }
 
