@@ -347,3 +347,89 @@ def test_av_track_and_dash(gateway):
             os.unlink(path)
         assert streams[0]["codec_name"] == codec
         assert int(streams[0]["nb_read_packets"]) >= frames
+
+
+
+
+def test_live_playlist_grows(gateway, capture):
+    """LIVE: upload the capture at real-time pace; a poller sees each fragment in the media
+    playlist soon after its PERSISTED ack. Prints the delay (target: within 100 ms)."""
+    gw = gateway
+    make_stream(gw, "live")
+    c = PutMedia(gw.url, "live", gw.access_key, gw.secret_key, gw.region)
+    c.send(capture[:200000])
+    deadline = time.monotonic() + 10
+    while not any(e["EventType"] == "PERSISTED" for e in c.events()):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    am = gw.client("kinesis-video-archived-media")
+    url = am.get_hls_streaming_session_url(StreamName="live", PlaybackMode="LIVE",
+                                           MaxMediaPlaylistFragmentResults=3,
+                                           DiscontinuityMode="NEVER")["HLSStreamingSessionURL"]
+    media = url.replace("getHLSMasterPlaylist", "getHLSMediaPlaylist") + "&TrackNumber=1"
+    seen = {}
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            _, _, body = http_get(media)
+            now = time.monotonic()
+            for s in media_lines(body.decode()):
+                n = urllib.parse.parse_qs(s.split("?", 1)[1])["FragmentNumber"][0]
+                seen.setdefault(n, now)
+            time.sleep(0.01)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    try:
+        c.send_paced(capture[200000:], 4.0)
+        c.finish()
+        c.wait()
+    finally:
+        stop.set()
+        t.join()
+        c.close()
+    acks = {e["FragmentNumber"]: ts for ts, e in c.timed_events()
+            if e["EventType"] == "PERSISTED"}
+    assert len(acks) == 20
+    # fragments persisted after the session began: how long until a playlist listed them
+    late = sorted(seen[n] - acks[n] for n in acks if n in seen and seen[n] >= acks[n] - 0.001)
+    assert len(late) >= 15, (len(late), len(seen))
+    print("\nLIVE playlist delay after PERSISTED: median %.1f ms, max %.1f ms (%d fragments)"
+          % (late[len(late) // 2] * 1000, late[-1] * 1000, len(late)))
+    assert late[-1] < 0.1 + 0.05  # the poller itself sleeps 10 ms between reads
+    _, _, body = http_get(media)
+    pl = body.decode()
+    assert "#EXT-X-ENDLIST" not in pl and "#EXT-X-PLAYLIST-TYPE" not in pl
+    assert len(media_lines(pl)) == 3
+    seq = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", pl).group(1))
+    assert seq >= 17  # the window slid: its first fragment is the 18th of the session
+
+
+def test_live_replay_paces(gateway, capture):
+    """LIVE_REPLAY from the capture's start: the first playlist holds N fragments, more are
+    released as the wall clock passes their own durations, never all at once."""
+    gw = gateway
+    make_stream(gw, "replay")
+    put(gw, "replay", capture)
+    am = gw.client("kinesis-video-archived-media")
+    url = am.get_hls_streaming_session_url(
+        StreamName="replay", PlaybackMode="LIVE_REPLAY", MaxMediaPlaylistFragmentResults=3,
+        HLSFragmentSelector={"FragmentSelectorType": "PRODUCER_TIMESTAMP",
+                             "TimestampRange": {"StartTimestamp": CAP_FIRST_MS // 1000}})[
+        "HLSStreamingSessionURL"]
+    t0 = time.monotonic()
+    media = url.replace("getHLSMasterPlaylist", "getHLSMediaPlaylist") + "&TrackNumber=1"
+    first = media_lines(http_get(media)[2].decode())
+    assert len(first) == 3
+    deadline = time.monotonic() + 10
+    while True:
+        pl = http_get(media)[2].decode()
+        seq = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", pl).group(1))
+        if seq >= 4:
+            break
+        assert time.monotonic() < deadline, pl
+        time.sleep(0.05)
+    # 4 more fragments of 0.24-0.28 s each were released: about a second of wall clock
+    assert time.monotonic() - t0 >= 0.9
+    assert "#EXT-X-ENDLIST" not in pl
