@@ -25,6 +25,7 @@
 #include "api_int.h"
 #include "firehose/firehose.h"
 #include "kinesis/ds_service.h"
+#include "video/kv.h"
 #include "sluice/log.h"
 #include "sluice/streams.h"
 
@@ -58,6 +59,8 @@ int sl_api_init(const sl_api_config *c)
      * restart (and the first request does not pay for the catalog migration). */
     if (cfg.store && (rc = sl_ds_service_init()) != 0)
         return rc;
+    if (cfg.store && (rc = sl_video_service_init()) != 0) /* the same for video streams */
+        return rc;
     /* Firehose delivers in the background: start it now so a restart resumes delivery. */
     if (cfg.store && (rc = sl_firehose_service_init()) != 0)
         return rc;
@@ -73,6 +76,7 @@ void sl_api_shutdown(void)
     sl_ka_service_shutdown(); /* before Data Streams: its workers read stream logs */
     sl_firehose_service_shutdown();
     sl_ds_service_shutdown();
+    sl_video_service_shutdown();
     sl_patterns_cleanup();
     sl_kstreams_clear();
     sl_vstreams_clear();

@@ -307,12 +307,13 @@ int main(int argc, char **argv)
     sl_info("main", "stopped");
 
 out:
+    /* Services first: they cancel their timers through the server's loop hooks. */
+    if (api_up)
+        sl_api_shutdown();
     if (the_server) {
         sl_server_free(the_server);
         the_server = NULL;
     }
-    if (api_up)
-        sl_api_shutdown();
     if (store)
         sl_store_close(store);
     sl_auth_free(auth);
