@@ -220,7 +220,7 @@ static void forward_progress(sl_sql_app *app, sl_pump *p)
 
 static void close_windows(sl_sql_app *app, sl_pump *p, int64_t clock)
 {
-    if (p->mode == P_TUMBLE || p->mode == P_STAGGER)
+    if (p->mode == P_TUMBLE || p->mode == P_STAGGER || p->mode == P_ORDER)
         sl_sql_window_advance(app, p, clock);
     else if (p->mode == P_TOPK || p->mode == P_CDISTINCT)
         sl_sql_fn_advance(app, p, clock);
@@ -263,7 +263,7 @@ static void pump_stage(sl_sql_app *app, sl_pump *p, sl_eval *ev, const sl_sql_va
             return;
         ev->aggs = aggs;
     }
-    sl_sql_value *out = sl_arena_alloc(&p->scratch, (p->n_items + 1) * sizeof(*out));
+    sl_sql_value *out = sl_arena_alloc(&p->scratch, (p->n_items + p->n_order + 1) * sizeof(*out));
     if (!out)
         return;
     for (uint32_t k = 0; k < p->n_items; k++) {
@@ -271,6 +271,13 @@ static void pump_stage(sl_sql_app *app, sl_pump *p, sl_eval *ev, const sl_sql_va
         if (sl_sql_eval(ev, p->items[k], &v) ||
             sl_sql_assign(ev, &v, &p->target->rel.cols[k].type, &out[k]))
             goto fail;
+    }
+    if (p->mode == P_ORDER) {
+        for (uint32_t k = 0; k < p->n_order; k++)
+            if (sl_sql_eval(ev, p->order[k].expr, &out[p->n_items + k]))
+                goto fail;
+        sl_sql_order_row(app, p, out);
+        return;
     }
     sl_sql_stream_insert(app, p->target, ev->rowtime, out);
     return;
@@ -286,8 +293,11 @@ static void pump_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_
     if (p->mode == P_TOPK || p->mode == P_CDISTINCT) {
         sl_sql_fn_row(app, p, rowtime, row);
     } else {
-        sl_eval ev = {
-            .row = row, .rowtime = rowtime, .out_rowtime = rowtime, .scratch = &p->scratch};
+        sl_eval ev = {.row = row,
+                      .rowtime = rowtime,
+                      .out_rowtime = rowtime,
+                      .arrival = p->source->kind == 0 ? app->cur_arrival : rowtime,
+                      .scratch = &p->scratch};
         if (p->table) {
             int matched = 0;
             const sl_table *t = p->table;
@@ -320,6 +330,13 @@ done:
 
 int sl_sql_app_push(sl_sql_app *app, size_t input, int64_t rowtime_ms, const sl_sql_value *vals)
 {
+    return sl_sql_app_push_arrival(app, input, rowtime_ms, rowtime_ms, vals);
+}
+
+int sl_sql_app_push_arrival(sl_sql_app *app, size_t input, int64_t rowtime_ms, int64_t arrival_ms,
+                            const sl_sql_value *vals)
+{
+    app->cur_arrival = arrival_ms;
     if (input >= app->n_pub || app->pub[input]->kind != 0)
         return SL_EINVAL;
     sl_stream *s = app->pub[input];

@@ -1118,6 +1118,10 @@ int sl_sql_eval(sl_eval *ev, const sl_node *n, sl_sql_value *out)
         return 0;
     }
     case N_ROWTIME:
+        if (n->side == 2) {
+            set_int(out, SL_SQL_TIMESTAMP, ev->arrival);
+            return 0;
+        }
         if (n->side == 1 && !ev->jrow)
             set_null(out, SL_SQL_TIMESTAMP);
         else

@@ -222,6 +222,15 @@ static int resolve_col(pctx *pc, scope *sc, sl_node *n, int ctx)
         (void)ctx;
         return 0;
     }
+    if (!strcmp(c, "APPROXIMATE_ARRIVAL_TIME") && side != 1 && sc->s0 && sc->s0->kind == 0 &&
+        col_lookup(&sc->s0->rel, c) < 0) {
+        /* the source's arrival time: a column of input streams only, never part of '*' */
+        n->kind = N_ROWTIME;
+        n->side = 2;
+        n->flags = 0;
+        n->type.id = SL_SQL_TIMESTAMP;
+        return 0;
+    }
     int i0 = -1, i1 = -1;
     if (side != 1 && sc->s0)
         i0 = col_lookup(&sc->s0->rel, c);
@@ -910,8 +919,8 @@ static int compile_select(pctx *pc, sl_query *q, sl_stream *target, char **tcols
     int rc;
     if (top && !q->is_stream)
         return verr(pc, q->pos, "a pump's query must be SELECT STREAM");
-    if (q->n_order)
-        return verr(pc, q->order[0].expr->pos, "streaming ORDER BY is not supported yet");
+    if (q->n_order && q->union_next)
+        return verr(pc, q->order[0].expr->pos, "ORDER BY over UNION ALL is not supported");
     sl_pump *p = palloc(pc, sizeof(*p));
     if (!p)
         return SL_ENOMEM;
@@ -950,6 +959,23 @@ static int compile_select(pctx *pc, sl_query *q, sl_stream *target, char **tcols
         if (q->where->type.id != SL_SQL_BOOLEAN && q->where->type.id != SL_SQL_NULLTYPE)
             return verr(pc, q->where->pos, "WHERE condition must be BOOLEAN");
         p->where = q->where;
+    }
+    if (q->n_order) {
+        if (q->n_group || q->n_stagger || q->distinct)
+            return verr(pc, q->order[0].expr->pos,
+                        "streaming ORDER BY over an aggregating query is not supported; "
+                        "order the aggregate's output stream in another pump");
+        for (uint32_t k = 0; k < q->n_order; k++)
+            if ((rc = resolve(pc, &sc, NULL, q->order[k].expr, CTX_WHERE)))
+                return rc;
+        if (!is_mono_key(q->order[0].expr) || q->order[0].desc)
+            return verr(pc, q->order[0].expr->pos,
+                        "streaming ORDER BY needs an ascending leading key based on ROWTIME, "
+                        "e.g. FLOOR(s.ROWTIME TO SECOND)");
+        p->mode = P_ORDER;
+        p->mono = q->order[0].expr;
+        p->order = q->order;
+        p->n_order = q->n_order;
     }
     int grouped = q->n_group > 0 || q->n_stagger > 0 || q->distinct;
     aggctx ac = {.p = p, .allow_group = grouped, .allow_over = !grouped, .sc = &sc};
@@ -1085,6 +1111,9 @@ static int compile_select(pctx *pc, sl_query *q, sl_stream *target, char **tcols
             rowtime_to_output(items[k]);
         if (ac.any_group_agg)
             return verr(pc, q->pos, "aggregates need GROUP BY, WINDOWED BY or OVER");
+        if (p->mode == P_ORDER && p->n_windows)
+            return verr(pc, q->order[0].expr->pos,
+                        "streaming ORDER BY with OVER windows is not supported");
         /* window partition keys (each window once: p->windows holds distinct specs) */
         for (uint32_t w = 0; w < p->n_windows; w++)
             for (uint32_t k = 0; k < p->windows[w]->n_partition; k++)

@@ -80,7 +80,8 @@ typedef enum {
     N_OVERLAY,   /* kids: s, r, from, [for] */
     /* planner-produced */
     N_REF,     /* column idx of input side `side` */
-    N_ROWTIME, /* side: input row's ROWTIME (0/1), or -1 the output row's */
+    N_ROWTIME, /* side: input row's ROWTIME (0/1), -1 the output row's, 2 the input row's
+                  APPROXIMATE_ARRIVAL_TIME */
     N_KEY,     /* group key idx */
     N_AGG,     /* aggregate slot idx */
 } sl_node_kind;
@@ -297,6 +298,7 @@ struct sl_pump {
     sl_group_state *groups;
     sl_window_state **wstate;
     sl_fn_state *fstate;
+    struct sl_order_state *ostate;
     sl_arena scratch;
 };
 
@@ -315,7 +317,8 @@ struct sl_sql_app {
     void *sink_ud;
     uint64_t seed;
     int depth;
-    void **regexes; /* compiled patterns (regex_t *), freed with the app */
+    int64_t cur_arrival; /* arrival time of the input row being pushed */
+    void **regexes;      /* compiled patterns (regex_t *), freed with the app */
     size_t n_regexes;
 };
 
@@ -329,6 +332,7 @@ typedef struct sl_eval {
     const sl_sql_value *keys;
     const sl_sql_value *aggs;
     int64_t out_rowtime;
+    int64_t arrival; /* APPROXIMATE_ARRIVAL_TIME of the input row (input streams) */
     sl_arena *scratch;
     /* error of the last failed evaluation */
     const char *err_name;
@@ -407,6 +411,8 @@ void sl_sql_pump_error(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sq
  * SL_ENOMEM. */
 int sl_sql_group_row(sl_sql_app *app, sl_pump *p, sl_eval *ev);
 void sl_sql_window_advance(sl_sql_app *app, sl_pump *p, int64_t clock);
+/* P_ORDER: buffers one output row (n_items values followed by n_order key values). */
+int sl_sql_order_row(sl_sql_app *app, sl_pump *p, const sl_sql_value *vals);
 void sl_sql_window_free(sl_pump *p);
 /* For P_PROJECT with OVER: adds the row to each window and computes the agg values. */
 int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs);

@@ -431,8 +431,102 @@ int sl_sql_group_row(sl_sql_app *app, sl_pump *p, sl_eval *ev)
     return 0;
 }
 
+/* ---- streaming ORDER BY ------------------------------------------------------------------- */
+
+struct sl_order_state {
+    sl_sql_value **rows; /* deep copies: n_items output values then n_order keys */
+    size_t n, cap;
+    int have;
+    sl_sql_value mono;
+    int64_t close, out_rt;
+};
+
+typedef struct sorted_row {
+    sl_sql_value *row;
+    size_t seq;
+} sorted_row;
+
+static int cmp_sorted(const void *x, const void *y, void *arg)
+{
+    const sl_pump *p = arg;
+    const sorted_row *ra = x, *rb = y;
+    for (uint32_t k = 1; k < p->n_order; k++) {
+        const sl_sql_value *u = &ra->row[p->n_items + k], *v = &rb->row[p->n_items + k];
+        int c;
+        if (u->is_null || v->is_null)
+            c = u->is_null == v->is_null ? 0 : u->is_null ? -1 : 1; /* NULLs first */
+        else
+            c = sl_sql_compare(u, v);
+        if (c)
+            return p->order[k].desc ? -c : c;
+    }
+    return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
+}
+
+static void order_flush(sl_sql_app *app, sl_pump *p)
+{
+    struct sl_order_state *os = p->ostate;
+    if (!os || !os->have)
+        return;
+    os->have = 0;
+    size_t n = os->n;
+    sl_sql_value **rows = os->rows;
+    /* stable sort: ties keep arrival order (seq) */
+    sorted_row *v = malloc((n + 1) * sizeof(*v));
+    if (v) {
+        for (size_t i = 0; i < n; i++) {
+            v[i].row = rows[i];
+            v[i].seq = i;
+        }
+        qsort_r(v, n, sizeof(*v), cmp_sorted, p);
+        for (size_t i = 0; i < n; i++)
+            rows[i] = v[i].row;
+        free(v);
+    }
+    os->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        sl_sql_stream_insert(app, p->target, os->out_rt, rows[i]);
+        free(rows[i]);
+    }
+}
+
+int sl_sql_order_row(sl_sql_app *app, sl_pump *p, const sl_sql_value *vals)
+{
+    if (!p->ostate && !(p->ostate = calloc(1, sizeof(*p->ostate))))
+        return SL_ENOMEM;
+    struct sl_order_state *os = p->ostate;
+    const sl_sql_value *mv = &vals[p->n_items];
+    if (mv->is_null)
+        return 0;
+    if (os->have && !sl_sql_equal(mv, &os->mono))
+        order_flush(app, p);
+    if (!os->have) {
+        os->have = 1;
+        os->mono = *mv;
+        mono_bounds(p, mv->u.i, &os->close, &os->out_rt);
+    }
+    if (os->n == os->cap) {
+        size_t nc = os->cap ? os->cap * 2 : 64;
+        sl_sql_value **nr = realloc(os->rows, nc * sizeof(*nr));
+        if (!nr)
+            return SL_ENOMEM;
+        os->rows = nr;
+        os->cap = nc;
+    }
+    sl_sql_value *copy = sl_sql_values_dup(vals, p->n_items + p->n_order);
+    if (!copy)
+        return SL_ENOMEM;
+    os->rows[os->n++] = copy;
+    return 0;
+}
+
 void sl_sql_window_advance(sl_sql_app *app, sl_pump *p, int64_t clock)
 {
+    if (p->mode == P_ORDER) {
+        if (p->ostate && p->ostate->have && clock >= p->ostate->close)
+            order_flush(app, p);
+        return;
+    }
     if (p->mode == P_TUMBLE) {
         if (p->groups && p->groups->have && clock >= p->groups->close)
             tumble_flush(app, p);
@@ -690,6 +784,13 @@ int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs
 
 void sl_sql_window_free(sl_pump *p)
 {
+    if (p->ostate) {
+        for (size_t k = 0; k < p->ostate->n; k++)
+            free(p->ostate->rows[k]);
+        free(p->ostate->rows);
+        free(p->ostate);
+        p->ostate = NULL;
+    }
     if (p->groups) {
         sl_group_state *gs = p->groups;
         for (size_t k = 0; k < gs->n; k++)

@@ -45,6 +45,7 @@ struct ka_run {
     size_t out_n[3], out_cap[3];
     size_t cur_input; /* input stream index of the record being mapped */
     int64_t cur_rowtime;
+    int64_t cur_arrival; /* the record's arrival time in the data stream */
     const char *cur_raw;
     size_t cur_raw_len;
 };
@@ -193,7 +194,7 @@ static void sink(void *ud, int stream, int64_t rowtime, const sl_sql_value *vals
 static void on_row(void *ud, const sl_sql_value *vals)
 {
     ka_run *r = ud;
-    sl_sql_app_push(r->app, r->cur_input, r->cur_rowtime, vals);
+    sl_sql_app_push_arrival(r->app, r->cur_input, r->cur_rowtime, r->cur_arrival, vals);
 }
 
 static void on_err(void *ud, const char *name, const char *msg)
@@ -241,6 +242,7 @@ static void *worker(void *arg)
                     t = r->last_rowtime;
                 r->last_rowtime = t;
                 r->cur_rowtime = t;
+                r->cur_arrival = items[k].e.ts_ns / 1000000;
                 r->cur_input = s % (size_t)par;
                 r->cur_raw = d;
                 r->cur_raw_len = dl;

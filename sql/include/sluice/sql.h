@@ -122,6 +122,9 @@ int sl_sql_app_load_table(sl_sql_app *app, size_t t, const sl_sql_value *rows, s
  * declared types (NULLs allowed). Returns 0 or SL_ENOMEM / SL_EINVAL. Per-row evaluation
  * errors never fail the push: they become error_stream rows. */
 int sl_sql_app_push(sl_sql_app *app, size_t input, int64_t rowtime_ms, const sl_sql_value *vals);
+/* The same with the row's APPROXIMATE_ARRIVAL_TIME (sl_sql_app_push uses the ROWTIME). */
+int sl_sql_app_push_arrival(sl_sql_app *app, size_t input, int64_t rowtime_ms, int64_t arrival_ms,
+                            const sl_sql_value *vals);
 /* Heartbeat: every input's clock advances to now_ms (if later), closing windows. */
 int sl_sql_app_clock(sl_sql_app *app, int64_t now_ms);
 /* An input row that could not be parsed or coerced: an error_stream row (ERROR_NAME name,
