@@ -73,8 +73,39 @@ static void fn_emit(sl_sql_app *app, sl_pump *p)
     fn_reset(fs);
 }
 
+struct rcf_state *sl_sql_rcf_new(int trees, int sample, int64_t decay, int shingle,
+                                 const sl_sql_relation *in, uint64_t seed);
+
+static int rcf_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row)
+{
+    if (!p->rcf) {
+        /* seed: the application's, mixed with the pump's position in the graph */
+        uint64_t seed = app->seed * 0x9E3779B97F4A7C15ull;
+        for (size_t k = 0; k < app->n_pumps; k++)
+            if (app->pumps[k] == p)
+                seed ^= (k + 1) * 0xBF58476D1CE4E5B9ull;
+        p->rcf =
+            sl_sql_rcf_new((int)p->fn_params[0], (int)p->fn_params[1], (int64_t)p->fn_params[2],
+                           (int)p->fn_params[3], &p->source->rel, seed);
+        if (!p->rcf)
+            return SL_ENOMEM;
+    }
+    size_t n = p->source->rel.n_cols;
+    sl_sql_value *out = sl_arena_alloc(&p->scratch, (n + 1) * sizeof(*out));
+    if (!out)
+        return SL_ENOMEM;
+    memcpy(out, row, n * sizeof(*out));
+    memset(&out[n], 0, sizeof(out[n]));
+    out[n].type = SL_SQL_DOUBLE;
+    out[n].u.d = sl_sql_rcf_score(p->rcf, row);
+    sl_sql_stream_insert(app, p->target, rowtime, out);
+    return 0;
+}
+
 int sl_sql_fn_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row)
 {
+    if (p->mode == P_RCF)
+        return rcf_row(app, p, rowtime, row);
     if (!p->fstate) {
         p->fstate = calloc(1, sizeof(*p->fstate));
         if (!p->fstate)
@@ -133,6 +164,8 @@ void sl_sql_fn_advance(sl_sql_app *app, sl_pump *p, int64_t clock)
 
 void sl_sql_fn_free(sl_pump *p)
 {
+    sl_sql_rcf_free(p->rcf);
+    p->rcf = NULL;
     if (!p->fstate)
         return;
     fn_reset(p->fstate);

@@ -893,6 +893,43 @@ static int from_stream(pctx *pc, sl_from *f, sl_stream **out)
             cols[0].name = "NUMBER_OF_DISTINCT_ITEMS";
             cols[0].type.id = SL_SQL_BIGINT;
         }
+    } else if (!strcmp(fn, "RANDOM_CUT_FOREST")) {
+        /* numberOfTrees, subSampleSize, timeDecay, shingleSize: trailing ones may be omitted */
+        static const int64_t dflt[4] = {100, 256, 100000, 1};
+        static const int64_t lo[4] = {1, 10, 1, 1};
+        static const int64_t hi[4] = {1000, 1000, 2147483647, 30};
+        static const char *const what[4] = {"numberOfTrees", "subSampleSize", "timeDecay",
+                                            "shingleSize"};
+        if (na > 4)
+            return verr(pc, f->pos, "RANDOM_CUT_FOREST takes a cursor and up to 4 arguments");
+        int64_t v[4];
+        for (int k = 0; k < 4; k++) {
+            v[k] = dflt[k];
+            if (k < na && !lit_int(f->args[k], &v[k]))
+                return verr(pc, f->args[k]->pos, "%s must be an integer", what[k]);
+            if (v[k] < lo[k] || v[k] > hi[k])
+                return verr(pc, k < na ? f->args[k]->pos : f->pos, "%s must be %lld-%lld", what[k],
+                            (long long)lo[k], (long long)hi[k]);
+        }
+        int numeric = 0;
+        for (size_t c = 0; c < in->rel.n_cols; c++) {
+            if (in->rel.cols[c].type.id == SL_SQL_DECIMAL)
+                return verr(pc, f->pos, "RANDOM_CUT_FOREST does not accept DECIMAL columns");
+            numeric += sl_sql_type_is_numeric(in->rel.cols[c].type.id);
+        }
+        if (!numeric)
+            return verr(pc, f->pos, "RANDOM_CUT_FOREST needs at least one numeric column");
+        for (int k = 0; k < 4; k++)
+            p->fn_params[k] = (double)v[k];
+        p->mode = P_RCF;
+        nc = in->rel.n_cols + 1;
+        cols = palloc(pc, nc * sizeof(*cols));
+        if (!cols)
+            return SL_ENOMEM;
+        for (size_t c = 0; c < in->rel.n_cols; c++)
+            cols[c] = in->rel.cols[c];
+        cols[nc - 1].name = "ANOMALY_SCORE";
+        cols[nc - 1].type.id = SL_SQL_DOUBLE;
     } else {
         return verr(pc, f->pos, "table function %s is not supported", fn);
     }

@@ -299,6 +299,7 @@ struct sl_pump {
     sl_window_state **wstate;
     sl_fn_state *fstate;
     struct sl_order_state *ostate;
+    struct rcf_state *rcf;
     sl_arena scratch;
 };
 
@@ -416,6 +417,12 @@ int sl_sql_order_row(sl_sql_app *app, sl_pump *p, const sl_sql_value *vals);
 void sl_sql_window_free(sl_pump *p);
 /* For P_PROJECT with OVER: adds the row to each window and computes the agg values. */
 int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs);
+
+/* rcf.c: RANDOM_CUT_FOREST state (one per pump). */
+struct rcf_state;
+void sl_sql_rcf_free(struct rcf_state *s);
+/* Scores one input row (and updates the forest). */
+double sl_sql_rcf_score(struct rcf_state *s, const sl_sql_value *row);
 
 /* analytic.c: table functions. */
 int sl_sql_fn_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row);

@@ -14,7 +14,7 @@
 #include "sluice/sql.h"
 
 #define H_MAX_COLS 16
-#define H_MAX_OUT  512
+#define H_MAX_OUT  1024
 
 typedef struct harness {
     sl_sql_column cols[H_MAX_COLS];

@@ -586,6 +586,99 @@ static void arrival_time(void **state)
     h_free(&h);
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void run_e14(harness *h, double *scores, char ranked[300][64])
+{
+    assert_int_equal(
+        h_compile(h, "heartRate INTEGER, rateType VARCHAR(20)", NULL, NULL,
+                  "CREATE OR REPLACE STREAM SCORED (hr INTEGER, kind VARCHAR(20), score DOUBLE);\n"
+                  "CREATE OR REPLACE STREAM RANKED (hr INTEGER, kind VARCHAR(20), score DOUBLE);\n"
+                  "CREATE OR REPLACE PUMP SCORE_PUMP AS INSERT INTO SCORED\n"
+                  "  SELECT STREAM f.\"heartRate\", f.\"rateType\", f.ANOMALY_SCORE\n"
+                  "  FROM TABLE(RANDOM_CUT_FOREST(\n"
+                  "         CURSOR(SELECT STREAM \"heartRate\", \"rateType\" FROM "
+                  "SOURCE_SQL_STREAM_001),\n"
+                  "         100, 256, 100000, 1)) AS f;\n"
+                  "CREATE OR REPLACE PUMP RANK_PUMP AS INSERT INTO RANKED\n"
+                  "  SELECT STREAM hr, kind, score FROM SCORED\n"
+                  "  ORDER BY FLOOR(SCORED.ROWTIME TO SECOND), score DESC;"),
+        0);
+    for (int i = 0; i < 300; i++) {
+        char t[32], f[64];
+        snprintf(t, sizeof(t), "00:00:%02d.%03d", i / 10, (i % 10) * 100);
+        if (i == 280)
+            snprintf(f, sizeof(f), "190|HIGH");
+        else
+            snprintf(f, sizeof(f), "%d|NORMAL", 60 + (7 * i) % 41);
+        h_push(h, t, f);
+    }
+    sl_sql_app_clock(h->app, h_time("00:00:31"));
+    int ns = 0, nr = 0;
+    for (size_t k = 0; k < h->n_out; k++) {
+        if (!strncmp(h->out[k], "SCORED@", 7)) {
+            const char *last = strrchr(h->out[k], '|');
+            /* input order and ROWTIMEs */
+            char t[32];
+            snprintf(t, sizeof(t), "SCORED@00:00:%02d.%03d|", ns / 10, (ns % 10) * 100);
+            assert_memory_equal(h->out[k], t, strlen(t));
+            scores[ns++] = strtod(last + 1, NULL);
+        } else if (!strncmp(h->out[k], "RANKED@", 7)) {
+            snprintf(ranked[nr++], 64, "%s", h->out[k]);
+        }
+    }
+    assert_int_equal(ns, 300);
+    assert_int_equal(nr, 300);
+}
+
+static void e14_random_cut_forest(void **state)
+{
+    (void)state;
+    static double scores[300], again[300];
+    static char ranked[300][64], ranked2[300][64];
+    harness h;
+    run_e14(&h, scores, ranked);
+    h_free(&h);
+    for (int i = 0; i < 300; i++) {
+        assert_true(scores[i] >= 0);
+        if (i < 256)
+            assert_true(scores[i] == 0);
+    }
+    double rest[44];
+    int nrest = 0;
+    for (int i = 256; i < 300; i++)
+        if (i != 280) {
+            assert_true(scores[280] > scores[i]);
+            rest[nrest++] = scores[i];
+        }
+    qsort(rest, (size_t)nrest, sizeof(double), cmp_dbl);
+    double median = (rest[21] + rest[22]) / 2;
+    fprintf(stderr, "E14: score of row 280 %.3f, median of the others %.3f\n", scores[280], median);
+    assert_true(scores[280] >= 2 * median);
+    /* RANKED: 30 buckets of 10 at the bucket end, scores non-increasing inside a bucket */
+    for (int b = 0; b < 30; b++) {
+        double prev = 1e300;
+        for (int k = 0; k < 10; k++) {
+            const char *r = ranked[b * 10 + k];
+            char t[32];
+            snprintf(t, sizeof(t), "RANKED@00:00:%02d.000|", b + 1);
+            assert_memory_equal(r, t, strlen(t));
+            double sc = strtod(strrchr(r, '|') + 1, NULL);
+            assert_true(sc <= prev);
+            prev = sc;
+        }
+    }
+    /* same seed, same output */
+    run_e14(&h, again, ranked2);
+    h_free(&h);
+    assert_memory_equal(scores, again, sizeof(scores));
+    assert_memory_equal(ranked, ranked2, sizeof(ranked));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +698,7 @@ int main(void)
         cmocka_unit_test(distinct_union_subquery),
         cmocka_unit_test(order_by_bucket),
         cmocka_unit_test(arrival_time),
+        cmocka_unit_test(e14_random_cut_forest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
