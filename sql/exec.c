@@ -57,6 +57,7 @@ void sl_sql_app_free(sl_sql_app *app)
         sl_pump *p = app->pumps[k];
         sl_sql_window_free(p);
         sl_sql_fn_free(p);
+        sl_sql_join_free(p);
         sl_arena_free(&p->scratch);
     }
     for (size_t k = 0; k < app->n_tables; k++)
@@ -226,8 +227,29 @@ static void close_windows(sl_sql_app *app, sl_pump *p, int64_t clock)
         sl_sql_fn_advance(app, p, clock);
 }
 
+/* Stream joins: the join's promised clock after progress on either side. */
+static void join_forward(sl_sql_app *app, sl_pump *j, int64_t left, int64_t right)
+{
+    int64_t c = sl_sql_join_progress(app, j, left, right);
+    if (c > j->clock) {
+        j->clock = c;
+        forward_progress(app, j);
+    }
+}
+
 static void pump_advance(sl_sql_app *app, sl_pump *p, int64_t clock)
 {
+    if (p->mode == P_JOINSIDE) {
+        if (clock > p->clock) {
+            p->clock = clock;
+            join_forward(app, p->peer, INT64_MIN, clock);
+        }
+        return;
+    }
+    if (p->mode == P_SJOIN) {
+        join_forward(app, p, clock, INT64_MIN);
+        return;
+    }
     if (clock <= p->clock)
         return;
     close_windows(app, p, clock);
@@ -236,7 +258,7 @@ static void pump_advance(sl_sql_app *app, sl_pump *p, int64_t clock)
 }
 
 /* Everything after the join: WHERE, then the mode's work. */
-static void pump_stage(sl_sql_app *app, sl_pump *p, sl_eval *ev, const sl_sql_value *row)
+void sl_sql_pump_stage(sl_sql_app *app, sl_pump *p, sl_eval *ev, const sl_sql_value *row)
 {
     if (p->where) {
         sl_sql_value w;
@@ -287,6 +309,18 @@ fail:
 
 static void pump_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row)
 {
+    if (p->mode == P_JOINSIDE) {
+        sl_sql_join_right_row(app, p->peer, rowtime, row);
+        if (rowtime > p->clock)
+            p->clock = rowtime;
+        join_forward(app, p->peer, INT64_MIN, rowtime);
+        return;
+    }
+    if (p->mode == P_SJOIN) {
+        sl_sql_join_left_row(app, p, rowtime, row);
+        join_forward(app, p, rowtime, INT64_MIN);
+        return;
+    }
     if (rowtime > p->clock)
         close_windows(app, p, rowtime);
     sl_arena_reset(&p->scratch);
@@ -311,14 +345,14 @@ static void pump_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_
                 if (on.is_null || !on.u.i)
                     continue;
                 matched = 1;
-                pump_stage(app, p, &ev, row);
+                sl_sql_pump_stage(app, p, &ev, row);
             }
             if (!matched && p->left_join) {
                 ev.jrow = NULL;
-                pump_stage(app, p, &ev, row);
+                sl_sql_pump_stage(app, p, &ev, row);
             }
         } else {
-            pump_stage(app, p, &ev, row);
+            sl_sql_pump_stage(app, p, &ev, row);
         }
     }
 done:

@@ -39,7 +39,8 @@ typedef struct pctx {
 typedef struct scope {
     sl_stream *s0;
     const char *alias0;
-    sl_table *t1;
+    const sl_sql_relation *t1; /* joined relation (reference table or windowed stream) */
+    int t1_stream;             /* side 1 is a stream: it has a ROWTIME */
     const char *alias1;
     sl_named_window *windows;
     uint32_t n_windows;
@@ -191,7 +192,7 @@ static int qual_side(scope *sc, const char *q)
     if (sc->s0 && ((sc->alias0 && !strcmp(sc->alias0, q)) ||
                    (!sc->alias0 && !strcmp(sc->s0->rel.name, q)) || !strcmp(sc->s0->rel.name, q)))
         return 0;
-    if (sc->t1 && ((sc->alias1 && !strcmp(sc->alias1, q)) || !strcmp(sc->t1->rel.name, q)))
+    if (sc->t1 && ((sc->alias1 && !strcmp(sc->alias1, q)) || !strcmp(sc->t1->name, q)))
         return 1;
     return -1;
 }
@@ -212,10 +213,10 @@ static int resolve_col(pctx *pc, scope *sc, sl_node *n, int ctx)
                     n->names[1], n->names[2]);
     }
     if (!strcmp(c, "ROWTIME")) {
-        if (side == 1)
+        if (side == 1 && !sc->t1_stream)
             return verr(pc, n->pos, "reference tables have no ROWTIME");
         n->kind = N_ROWTIME;
-        n->side = 0;
+        n->side = side == 1 ? 1 : 0;
         n->flags = side < 0; /* unqualified */
         n->type.id = SL_SQL_TIMESTAMP;
         n->type.not_null = 1;
@@ -235,7 +236,7 @@ static int resolve_col(pctx *pc, scope *sc, sl_node *n, int ctx)
     if (side != 1 && sc->s0)
         i0 = col_lookup(&sc->s0->rel, c);
     if (side != 0 && sc->t1)
-        i1 = col_lookup(&sc->t1->rel, c);
+        i1 = col_lookup(sc->t1, c);
     if (i0 >= 0 && i1 >= 0)
         return verr(pc, n->pos, "column '%s' is ambiguous", c);
     if (i0 < 0 && i1 < 0)
@@ -243,7 +244,7 @@ static int resolve_col(pctx *pc, scope *sc, sl_node *n, int ctx)
     n->kind = N_REF;
     n->side = i0 >= 0 ? 0 : 1;
     n->idx = i0 >= 0 ? i0 : i1;
-    n->type = i0 >= 0 ? sc->s0->rel.cols[i0].type : sc->t1->rel.cols[i1].type;
+    n->type = i0 >= 0 ? sc->s0->rel.cols[i0].type : sc->t1->cols[i1].type;
     if (n->side == 1)
         n->type.not_null = 0;
     return 0;
@@ -829,7 +830,8 @@ static int from_stream(pctx *pc, sl_from *f, sl_stream **out)
             return verr(pc, f->pos, "stream '%s' not found", f->name);
         }
         if (f->over || f->over_name)
-            return verr(pc, f->pos, "stream-to-stream joins are not supported yet");
+            return verr(pc, f->pos,
+                        "put the window on the joined stream: FROM a JOIN b OVER (...) ON ...");
         *out = s;
         return 0;
     }
@@ -971,18 +973,65 @@ static int compile_select(pctx *pc, sl_query *q, sl_stream *target, char **tcols
     sc.alias0 = q->from.alias;
     if (q->has_join) {
         if (q->join.kind != F_NAMED)
-            return verr(pc, q->join.pos, "only reference tables can be joined");
+            return verr(pc, q->join.pos, "only reference tables and streams can be joined");
         sl_table *t = find_table(pc->app, q->join.name);
-        if (!t) {
-            if (find_stream(pc->app, q->join.name))
-                return verr(pc, q->join.pos, "stream-to-stream joins are not supported yet");
-            return verr(pc, q->join.pos, "reference table '%s' not found", q->join.name);
+        sl_stream *js = t ? NULL : find_stream(pc->app, q->join.name);
+        if (!t && !js)
+            return verr(pc, q->join.pos, "reference table or stream '%s' not found", q->join.name);
+        if (js) {
+            /* stream-to-stream: the joined (right) stream carries the window */
+            sl_wspec *w = q->join.over;
+            if (!w && q->join.over_name) {
+                for (uint32_t k = 0; k < q->n_windows && !w; k++)
+                    if (!strcmp(q->windows[k].name, q->join.over_name))
+                        w = q->windows[k].spec;
+                if (!w)
+                    return verr(pc, q->join.pos, "window '%s' is not defined", q->join.over_name);
+            }
+            if (!w)
+                return verr(pc, q->join.pos,
+                            "a stream-to-stream join needs a window on the joined stream, "
+                            "e.g. JOIN s OVER (RANGE INTERVAL '1' HOUR PRECEDING)");
+            if (w->n_partition)
+                return verr(pc, w->pos, "PARTITION BY is not allowed in a join window");
+            if (w->rows)
+                return verr(pc, w->pos, "join windows are RANGE windows");
+            if (!strcmp(js->rel.name, "error_stream"))
+                return verr(pc, q->join.pos, "error_stream cannot be read by SQL");
+            p->mode = P_SJOIN;
+            p->right = js;
+            p->jwin = w;
+            p->left_join = q->join_left;
+            sc.t1 = &js->rel;
+            sc.t1_stream = 1;
+            sc.alias1 = q->join.alias;
+            if ((rc = resolve(pc, &sc, NULL, q->on, CTX_ON)))
+                return rc;
+            if (q->on->type.id != SL_SQL_BOOLEAN)
+                return verr(pc, q->on->pos, "ON condition must be BOOLEAN");
+            p->on = q->on;
+            if (q->n_group || q->n_stagger || q->distinct || q->n_order)
+                return verr(pc, q->pos,
+                            "aggregating or ordering a stream-to-stream join is not supported; "
+                            "write the join's rows to a stream and aggregate that");
+            /* the joined stream's rows reach the join through a helper reader */
+            sl_pump *px = palloc(pc, sizeof(*px));
+            if (!px)
+                return SL_ENOMEM;
+            px->mode = P_JOINSIDE;
+            px->source = js;
+            px->peer = p;
+            px->clock = INT64_MIN;
+            if ((rc = push_ptr(pc, (void ***)&js->readers, &js->n_readers, px)) ||
+                (rc = push_ptr(pc, (void ***)&pc->app->pumps, &pc->app->n_pumps, px)))
+                return rc;
+            goto joined;
         }
         if (q->join.over || q->join.over_name)
             return verr(pc, q->join.pos, "OVER is not allowed on a reference table");
         p->table = t;
         p->left_join = q->join_left;
-        sc.t1 = t;
+        sc.t1 = &t->rel;
         sc.alias1 = q->join.alias;
         if ((rc = resolve(pc, &sc, NULL, q->on, CTX_ON)))
             return rc;
@@ -990,6 +1039,7 @@ static int compile_select(pctx *pc, sl_query *q, sl_stream *target, char **tcols
             return verr(pc, q->on->pos, "ON condition must be BOOLEAN");
         p->on = q->on;
     }
+joined:
     if (q->where) {
         if ((rc = resolve(pc, &sc, NULL, q->where, CTX_WHERE)))
             return rc;
@@ -1040,7 +1090,7 @@ static int compile_select(pctx *pc, sl_query *q, sl_stream *target, char **tcols
             for (int s = 0; s < 2; s++) {
                 if (!(sides & (1 << s)))
                     continue;
-                const sl_sql_relation *rel = s == 0 ? &sc.s0->rel : sc.t1 ? &sc.t1->rel : NULL;
+                const sl_sql_relation *rel = s == 0 ? &sc.s0->rel : sc.t1;
                 if (!rel)
                     continue;
                 for (size_t c = 0; c < rel->n_cols; c++) {

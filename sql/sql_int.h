@@ -242,7 +242,9 @@ typedef enum {
     P_CDISTINCT,
     P_RCF,
     P_HOTSPOTS,
-    P_ORDER, /* streaming ORDER BY */
+    P_ORDER,    /* streaming ORDER BY */
+    P_SJOIN,    /* stream-to-stream windowed join (driving side = source) */
+    P_JOINSIDE, /* helper reader of the windowed stream of a P_SJOIN (peer) */
 } sl_pump_mode;
 
 typedef enum { A_COUNT_STAR = 1, A_COUNT, A_SUM, A_AVG, A_MIN, A_MAX } sl_agg_fn;
@@ -300,6 +302,11 @@ struct sl_pump {
     sl_fn_state *fstate;
     struct sl_order_state *ostate;
     struct rcf_state *rcf;
+    /* stream-to-stream joins */
+    sl_stream *right; /* the windowed stream */
+    sl_wspec *jwin;
+    sl_pump *peer; /* P_JOINSIDE: the join it feeds */
+    struct sl_join_state *jstate;
     sl_arena scratch;
 };
 
@@ -417,6 +424,15 @@ int sl_sql_order_row(sl_sql_app *app, sl_pump *p, const sl_sql_value *vals);
 void sl_sql_window_free(sl_pump *p);
 /* For P_PROJECT with OVER: adds the row to each window and computes the agg values. */
 int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs);
+
+/* join.c: stream-to-stream joins. */
+void sl_sql_join_left_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row);
+void sl_sql_join_right_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row);
+/* Progress of either side; returns the clock the join may promise downstream. */
+int64_t sl_sql_join_progress(sl_sql_app *app, sl_pump *p, int64_t left_clock, int64_t right_clock);
+void sl_sql_join_free(sl_pump *p);
+/* exec.c: WHERE, then projection and insert (used by joins for each matched pair). */
+void sl_sql_pump_stage(sl_sql_app *app, sl_pump *p, sl_eval *ev, const sl_sql_value *row);
 
 /* rcf.c: RANDOM_CUT_FOREST state (one per pump). */
 struct rcf_state;

@@ -586,6 +586,63 @@ static void arrival_time(void **state)
     h_free(&h);
 }
 
+static void e10_stream_join(void **state)
+{
+    (void)state;
+    for (int left = 0; left < 2; left++) {
+        harness h;
+        char code[2048];
+        snprintf(code, sizeof(code),
+                 "CREATE OR REPLACE STREAM \"Orders\" (\"orderId\" INTEGER, \"custId\" INTEGER);\n"
+                 "CREATE OR REPLACE STREAM \"Shipments\" (\"orderId\" INTEGER);\n"
+                 "CREATE OR REPLACE STREAM \"OUT\" (\"orderId\" INTEGER, \"custId\" INTEGER, "
+                 "\"shipTime\" TIMESTAMP);\n"
+                 "CREATE OR REPLACE PUMP \"PO\" AS INSERT INTO \"Orders\"\n"
+                 "  SELECT STREAM \"orderId\", \"custId\" FROM \"SOURCE_SQL_STREAM_001\" WHERE "
+                 "\"kind\" = 'O';\n"
+                 "CREATE OR REPLACE PUMP \"PS\" AS INSERT INTO \"Shipments\"\n"
+                 "  SELECT STREAM \"orderId\" FROM \"SOURCE_SQL_STREAM_001\" WHERE \"kind\" = "
+                 "'S';\n"
+                 "CREATE OR REPLACE PUMP \"PJ\" AS INSERT INTO \"OUT\"\n"
+                 "  SELECT STREAM o.\"orderId\", o.\"custId\", s.ROWTIME\n"
+                 "  FROM \"Orders\" AS o %sJOIN \"Shipments\" OVER (RANGE INTERVAL '1' HOUR "
+                 "FOLLOWING) AS s\n"
+                 "    ON o.\"orderId\" = s.\"orderId\";",
+                 left ? "LEFT " : "");
+        assert_int_equal(
+            h_compile(&h, "kind VARCHAR(1), orderId INTEGER, custId INTEGER", NULL, NULL, code), 0);
+        h_push(&h, "10:15:00", "O|100|501");
+        h_push(&h, "10:25:00", "O|101|22");
+        h_push(&h, "10:25:30", "O|102|699");
+        h_push(&h, "10:30:00", "S|100|NULL");
+        h_push(&h, "11:05:00", "S|102|NULL");
+        h_push(&h, "11:15:00", "S|101|NULL");
+        for (size_t k = 0; k < h.n_out; k++)
+            assert_null(strstr(h.out[k], "OUT@")); /* nothing before the 11:40 row */
+        h_push(&h, "11:40:00", "S|100|NULL");
+        h_push(&h, "11:50:00", "O|103|7"); /* no shipment within the hour */
+        sl_sql_app_clock(h.app, h_time("13:00:00"));
+        const char *want[] = {"10:15:00.000|100|501|2024-01-15 10:30:00.000",
+                              "10:25:00.000|101|22|2024-01-15 11:15:00.000",
+                              "10:25:30.000|102|699|2024-01-15 11:05:00.000",
+                              left ? "11:50:00.000|103|7|NULL" : NULL, NULL};
+        assert_true(h_expect(&h, "OUT", want));
+        h_free(&h);
+    }
+    /* no window on the joined stream: refused */
+    harness h;
+    assert_int_equal(h_compile(&h, D1_SPEC, NULL, NULL,
+                               "CREATE STREAM A (t VARCHAR(4));\n"
+                               "CREATE STREAM O (t VARCHAR(4));\n"
+                               "CREATE PUMP PA AS INSERT INTO A SELECT STREAM ticker_symbol FROM "
+                               "SOURCE_SQL_STREAM_001;\n"
+                               "CREATE PUMP PO AS INSERT INTO O SELECT STREAM a.t FROM A AS a "
+                               "JOIN SOURCE_SQL_STREAM_001 AS s ON a.t = s.ticker_symbol;"),
+                     SL_EINVAL);
+    assert_non_null(strstr(h.d.text, "needs a window"));
+    h_free(&h);
+}
+
 static int cmp_dbl(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -698,6 +755,7 @@ int main(void)
         cmocka_unit_test(distinct_union_subquery),
         cmocka_unit_test(order_by_bucket),
         cmocka_unit_test(arrival_time),
+        cmocka_unit_test(e10_stream_join),
         cmocka_unit_test(e14_random_cut_forest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
