@@ -5,12 +5,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "sluice/api.h"
 #include "sluice/api_model.h"
+#include "sluice/storage.h"
 #include "sluice/streams.h"
 #include "sluice/wire.h"
 
@@ -47,10 +50,16 @@ static const sl_op_def *unimplemented(const char *service)
     return NULL;
 }
 
+/* The services keep their state in a real store (a fresh temporary data folder). */
+static char data_dir[] = "/tmp/sluice-test-route-XXXXXX";
+static sl_store *store;
+
 static int setup(void **state)
 {
     (void)state;
-    sl_api_config cfg = {"us-east-1", "123456789012", "http://127.0.0.1:4567", NULL};
+    if (!mkdtemp(data_dir) || sl_store_open(data_dir, &store) != 0)
+        return -1;
+    sl_api_config cfg = {"us-east-1", "123456789012", "http://127.0.0.1:4567", store};
     return sl_api_init(&cfg);
 }
 
@@ -59,7 +68,10 @@ static int teardown(void **state)
     (void)state;
     fx_cleanup(&ex);
     sl_api_shutdown();
-    return 0;
+    sl_store_close(store);
+    char cmd[sizeof(data_dir) + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", data_dir);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 static void json_targets_pick_service_and_limits(void **state)
