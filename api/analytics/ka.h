@@ -70,6 +70,7 @@ typedef struct ka_shard_ref {
     sl_log *log;
     uint32_t shard;
     char shard_id[32];
+    int raw; /* entries hold the record bytes alone (Firehose intake), not key | data */
 } ka_shard_ref;
 
 /* The shard logs of the data stream named by arn in region (open and closed shards, in index
@@ -88,6 +89,14 @@ int ka_ds_sample(ka_shard_ref *shards, size_t n_shards, size_t max, int from_sta
 /* Payload of a stored Kinesis record entry: skips the partition key. Returns 0 or SL_ECORRUPT. */
 int ka_ds_record_data(const char *entry, size_t len, const char **data, size_t *data_len);
 
+/* ---- Firehose bridge (ka_fh.c; loop thread) ------------------------------------------------ */
+
+/* The intake log of the ACTIVE delivery stream named by arn, as one raw "shard". */
+int ka_fh_shards(const char *arn, ka_shard_ref **out, size_t *n);
+int ka_fh_exists(const char *arn);
+/* Appends records to the delivery stream's intake log and wakes its delivery worker. */
+int ka_fh_append(const char *arn, const sl_buf *records, const uint32_t *lens, size_t n);
+
 /* ---- runtime (ka_runtime.c) -------------------------------------------------------------- */
 
 typedef struct ka_run ka_run;
@@ -96,6 +105,7 @@ typedef struct ka_output_cfg {
     char name[129];
     char arn[512];
     int json;
+    int firehose; /* arn names a Firehose delivery stream */
 } ka_output_cfg;
 
 typedef struct ka_table_cfg {

@@ -161,9 +161,9 @@ again:
             if (rc || !ni)
                 break;
             for (size_t k = 0; k < ni && got < max; k++) {
-                const char *d;
-                size_t dl;
-                if (ka_ds_record_data(items[k].payload, items[k].e.len, &d, &dl))
+                const char *d = items[k].payload;
+                size_t dl = items[k].e.len;
+                if (!shards[s].raw && ka_ds_record_data(items[k].payload, items[k].e.len, &d, &dl))
                     continue;
                 p[got] = malloc(dl + 1);
                 if (!p[got])

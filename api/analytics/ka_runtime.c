@@ -124,6 +124,7 @@ int ka_validate_code(const char *code, const ka_schema *input, const char *prefi
 
 typedef struct out_batch {
     char arn[512];
+    int firehose;
     sl_buf data;
     uint32_t *lens;
     size_t n;
@@ -132,7 +133,8 @@ typedef struct out_batch {
 static void out_batch_run(void *arg)
 {
     out_batch *b = arg;
-    int rc = ka_ds_append(b->arn, &b->data, b->lens, b->n);
+    int rc = b->firehose ? ka_fh_append(b->arn, &b->data, b->lens, b->n)
+                         : ka_ds_append(b->arn, &b->data, b->lens, b->n);
     if (rc)
         sl_error("analytics", "cannot deliver %zu records to %s: %s", b->n, b->arn, sl_err_str(rc));
     sl_buf_cleanup(&b->data);
@@ -149,6 +151,7 @@ static void flush_outputs(ka_run *r)
         if (!b)
             continue;
         snprintf(b->arn, sizeof(b->arn), "%s", r->cfg.outputs[o].arn);
+        b->firehose = r->cfg.outputs[o].firehose;
         b->data = r->out_data[o];
         b->lens = r->out_lens[o];
         b->n = r->out_n[o];
@@ -235,8 +238,12 @@ static void *worker(void *arg)
                 const char *d;
                 size_t dl;
                 r->pos[s] = items[k].e.next_offset;
-                if (ka_ds_record_data(items[k].payload, items[k].e.len, &d, &dl))
+                if (r->cfg.shards[s].raw) {
+                    d = items[k].payload;
+                    dl = items[k].e.len;
+                } else if (ka_ds_record_data(items[k].payload, items[k].e.len, &d, &dl)) {
                     continue;
+                }
                 int64_t t = now_ms();
                 if (t < r->last_rowtime)
                     t = r->last_rowtime;

@@ -324,10 +324,11 @@ static int start_runtime(ka_app *a, const char *position, start_err *e)
         return SL_EINVAL;
     }
     const cJSON *ks = cJSON_GetObjectItemCaseSensitive(in, "KinesisStreamsInputDescription");
-    const char *arn = in_str(ks, "ResourceARN");
+    const cJSON *kf = cJSON_GetObjectItemCaseSensitive(in, "KinesisFirehoseInputDescription");
+    const char *arn = ks ? in_str(ks, "ResourceARN") : in_str(kf, "ResourceARN");
+    int fh_in = !ks;
     if (!arn) {
-        snprintf(e->msg, sizeof(e->msg),
-                 "Sluice runs applications over Kinesis data stream inputs only");
+        snprintf(e->msg, sizeof(e->msg), "The input has no source stream");
         return SL_EINVAL;
     }
     if ((rc = ka_schema_parse(cJSON_GetObjectItemCaseSensitive(in, "InputSchema"), &cfg.input, err,
@@ -341,7 +342,8 @@ static int start_runtime(ka_app *a, const char *position, start_err *e)
         (int)in_num(cJSON_GetObjectItemCaseSensitive(in, "InputParallelism"), "Count", 1);
     const char *code = in_str(a->doc, "ApplicationCode");
     cfg.code = strdup(code ? code : "");
-    if ((rc = ka_ds_shards(arn, &cfg.shards, &cfg.n_shards))) {
+    if ((rc = fh_in ? ka_fh_shards(arn, &cfg.shards, &cfg.n_shards)
+                    : ka_ds_shards(arn, &cfg.shards, &cfg.n_shards))) {
         snprintf(e->msg, sizeof(e->msg), "Input stream %s was not found", arn);
         goto fail;
     }
@@ -367,14 +369,18 @@ static int start_runtime(ka_app *a, const char *position, start_err *e)
     {
         ka_output_cfg *oc = &cfg.outputs[cfg.n_outputs];
         const cJSON *ko = cJSON_GetObjectItemCaseSensitive(o, "KinesisStreamsOutputDescription");
-        const char *oarn = in_str(ko, "ResourceARN");
+        const cJSON *kfo = cJSON_GetObjectItemCaseSensitive(o, "KinesisFirehoseOutputDescription");
+        const char *oarn = ko ? in_str(ko, "ResourceARN") : in_str(kfo, "ResourceARN");
+        oc->firehose = !ko;
         if (!oarn) {
             snprintf(e->msg, sizeof(e->msg),
-                     "Output %s: Sluice delivers to Kinesis data streams only", in_str(o, "Name"));
+                     "Output %s: Sluice delivers to data streams and delivery streams only "
+                     "(Lambda outputs are not supported)",
+                     in_str(o, "Name"));
             rc = SL_EINVAL;
             goto fail;
         }
-        if (!ka_ds_exists(oarn)) {
+        if (!(oc->firehose ? ka_fh_exists(oarn) : ka_ds_exists(oarn))) {
             snprintf(e->msg, sizeof(e->msg), "Output stream %s was not found", oarn);
             rc = SL_EINVAL;
             goto fail;
@@ -1702,7 +1708,8 @@ void sl_ka_discover_input_schema(sl_api_call *call)
                                "with ResourceARN.");
             return;
         }
-        if (ka_ds_shards(arn, &j->shards, &j->n_shards)) {
+        if (ka_ds_shards(arn, &j->shards, &j->n_shards) &&
+            ka_fh_shards(arn, &j->shards, &j->n_shards)) {
             free(j);
             sl_wire_call_error(call, "ResourceNotFoundException", "Stream %s was not found.", arn);
             return;

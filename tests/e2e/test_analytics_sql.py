@@ -231,3 +231,43 @@ def test_discover_csv_from_s3(make_gateway, tmp_path):
         ("sym", "VARCHAR(4)"), ("price", "REAL"), ("qty", "INTEGER")]
     assert r["ParsedInputRecords"][1] == ["AMZN", "101.5", "3"]
     assert gw.stop() == 0
+
+
+def test_firehose_input_and_output(make_gateway, tmp_path):
+    import glob
+    import time
+    s3 = tmp_path / "s3"
+    gw = make_gateway(env={"SLUICE_FIREHOSE_S3_DIR": str(s3)})
+    fh = gw.client("firehose", parameter_validation=False)  # IntervalInSeconds 0: deliver now
+    for name, bucket in (("src", "srcb"), ("dst", "outb")):
+        fh.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}})
+        wait(lambda: fh.describe_delivery_stream(DeliveryStreamName=name)[
+            "DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE", 30, "ACTIVE")
+    arn = f"arn:aws:firehose:{gw.region}:000000000000:deliverystream/"
+    ka = gw.client("kinesisanalytics")
+    inp = kinesis_input(gw, "unused", D1_COLS)
+    del inp["KinesisStreamsInput"]
+    inp["KinesisFirehoseInput"] = {"ResourceARN": arn + "src", "RoleARN": ROLE}
+    ka.create_application(ApplicationName="fh", ApplicationCode=E1, Inputs=[inp], Outputs=[{
+        "Name": "BIG_MOVES", "KinesisFirehoseOutput": {"ResourceARN": arn + "dst", "RoleARN": ROLE},
+        "DestinationSchema": {"RecordFormatType": "CSV"}}])
+    with pytest.raises(ClientError) as e:
+        start(ka, "fh", "TRIM_HORIZON")
+    assert e.value.response["Error"]["Code"] == "InvalidArgumentException"
+    start(ka, "fh")
+    fh.put_record_batch(DeliveryStreamName="src", Records=[
+        {"Data": json.dumps(d).encode()} for d in d1_docs()])
+
+    def lines():
+        out = []
+        for p in sorted(glob.glob(str(s3 / "outb" / "**" / "*"), recursive=True)):
+            if os.path.isfile(p) and not os.path.basename(p).startswith(".tmp-"):
+                out += open(p).read().splitlines()
+        return out
+
+    got = wait(lambda: len(lines()) >= 6 and lines(), 30, "delivered rows")
+    assert [line.split(",")[0] for line in got] == ["AMZN", "TGT", "AMZN", "XOM", "TGT", "AMZN"]
+    assert got[0] == "AMZN,TECHNOLOGY,1.5"
+    assert gw.stop() == 0

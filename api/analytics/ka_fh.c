@@ -1,0 +1,98 @@
+/* The Analytics service's bridge to Firehose delivery streams: an application can read a
+ * delivery stream's intake log as its input and append its output rows to a delivery stream's
+ * intake log, from where Firehose delivers them like records from PutRecordBatch.
+ *
+ * Firehose offers no public header for other services; this file uses its private one
+ * (api/firehose/fh.h) read-only, in one place. The stream table belongs to the loop thread
+ * (edits under sl_fh_lock); both functions run on the loop thread. Intake entries hold the
+ * record's bytes exactly; the entry timestamp is the arrival time. After an append is durable
+ * the delivery worker is woken (sl_fh_worker_kick). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../firehose/fh.h"
+#include "../firehose/firehose.h"
+#include "ka.h"
+#include "sluice/time.h"
+
+/* "arn:aws:firehose:<region>:<account>:deliverystream/<name>" -> the ACTIVE stream's log. */
+static sl_log *find(const char *arn)
+{
+    char region[32], name[SL_FH_NAME_MAX + 1];
+    if (strncmp(arn, "arn:aws:firehose:", 17))
+        return NULL;
+    const char *r = arn + 17;
+    const char *c = strchr(r, ':');
+    const char *s = c ? strstr(c, ":deliverystream/") : NULL;
+    if (!c || (size_t)(c - r) >= sizeof(region) || !s || !s[16] || strlen(s + 16) >= sizeof(name))
+        return NULL;
+    snprintf(region, sizeof(region), "%.*s", (int)(c - r), r);
+    snprintf(name, sizeof(name), "%s", s + 16);
+    if (sl_firehose_service_init())
+        return NULL;
+    sl_log *log = NULL;
+    size_t n;
+    sl_fh_lock();
+    sl_fh_stream **v = sl_fh_streams(&n);
+    for (size_t k = 0; k < n && !log; k++)
+        if (!strcmp(v[k]->region, region) && !strcmp(v[k]->name, name) &&
+            v[k]->status == SL_FH_ACTIVE)
+            log = v[k]->log;
+    sl_fh_unlock();
+    return log;
+}
+
+int ka_fh_shards(const char *arn, ka_shard_ref **out, size_t *n)
+{
+    sl_log *log = find(arn);
+    if (!log)
+        return SL_ENOTFOUND;
+    ka_shard_ref *r = calloc(1, sizeof(*r));
+    if (!r)
+        return SL_ENOMEM;
+    r->log = log;
+    r->raw = 1;
+    snprintf(r->shard_id, sizeof(r->shard_id), "firehose");
+    *out = r;
+    *n = 1;
+    return 0;
+}
+
+int ka_fh_exists(const char *arn)
+{
+    return find(arn) != NULL;
+}
+
+static void kick(void *arg, int rc, const sl_log_entry *e)
+{
+    (void)arg;
+    (void)rc;
+    (void)e;
+    sl_fh_worker_kick();
+}
+
+int ka_fh_append(const char *arn, const sl_buf *records, const uint32_t *lens, size_t n)
+{
+    sl_log *log = find(arn);
+    if (!log)
+        return SL_ENOTFOUND;
+    sl_writer *w = sl_store_writer(sl_fh_store());
+    int64_t now_ns = sl_time_now_ns() / 1000000 * 1000000;
+    size_t at = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct iovec iov = {records->data + at, lens[k]};
+        sl_append a = {
+            .log = log,
+            .iov = &iov,
+            .iovcnt = 1,
+            .ts_ns = now_ns,
+            .done = k + 1 == n ? kick : NULL,
+        };
+        int rc = sl_writer_submit(w, &a);
+        if (rc)
+            return rc;
+        at += lens[k];
+    }
+    return 0;
+}
