@@ -60,10 +60,12 @@ typedef struct sl_fh_dest {
     char append_delim[64]; /* AppendDelimiterToRecord processor ("" = off) */
     size_t append_delim_len;
     int append_delim_on;
-    sl_fh_s3 s3;     /* S3: the destination; HTTP: S3Configuration (errors, backup) */
-    sl_fh_s3 backup; /* S3 destination with S3BackupMode Enabled: raw copy */
-    int backup_all;  /* HTTP S3BackupMode AllData */
-    char url[1001];  /* HTTP */
+    char lambda_arn[2049]; /* Lambda processor ("" = none) */
+    int lambda_retries;    /* NumberOfRetries (default 3) */
+    sl_fh_s3 s3;           /* S3: the destination; HTTP: S3Configuration (errors, backup) */
+    sl_fh_s3 backup;       /* S3 destination with S3BackupMode Enabled: raw copy */
+    int backup_all;        /* HTTP S3BackupMode AllData */
+    char url[1001];        /* HTTP */
     char http_name[257];
     char access_key[4097];
     int gzip_body;      /* RequestConfiguration.ContentEncoding GZIP */
@@ -179,6 +181,20 @@ typedef struct sl_fh_rec {
     size_t len;
     int64_t ts_ms;
 } sl_fh_rec;
+/* ---- fh_lambda.c (worker thread) ---- */
+enum { SL_FH_X_OK = 0, SL_FH_X_DROPPED, SL_FH_X_FAILED };
+typedef struct sl_fh_xform {
+    int result;      /* SL_FH_X_* */
+    size_t off, len; /* Ok: the transformed bytes in data_out */
+} sl_fh_xform;
+/* The function URL mapped to arn into out. 0 or SL_ENOTFOUND. Any thread. */
+int sl_fh_lambda_url(const char *arn, char *out, size_t cap);
+/* One invocation for recs[0..n): fills res[0..n) and appends Ok data to data_out. Returns 0;
+ * SL_EIO when the invocation failed as a whole (err says why); SL_ENOMEM. */
+int sl_fh_lambda_invoke(const char *arn, const char *ds_arn, const char *region,
+                        const sl_fh_rec *recs, size_t n, sl_buf *data_out, sl_fh_xform *res,
+                        char *err, size_t cap);
+
 int sl_fh_http_deliver(const sl_fh_dest *d, const char *source_arn, const char *request_id,
                        const sl_fh_rec *recs, size_t n, sl_fh_http_result *res);
 

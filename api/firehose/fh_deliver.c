@@ -7,8 +7,11 @@
  *   1. reads new durable records from its intake log (sl_log_read_many) into the stream's
  *      buffer until the buffer holds BufferingHints.SizeInMBs (an HTTP batch also stops at
  *      10 000 records);
- *   2. delivers the buffer when it is full or its oldest record has waited IntervalInSeconds
- *      (0: as soon as anything is buffered);
+ *   2. when the buffer is full or its oldest record has waited IntervalInSeconds (0: as soon
+ *      as anything is buffered), prepares the batch once (prepare(): the Lambda processor, if
+ *      any, is invoked in chunks of <= 3 MiB, NumberOfRetries + 1 attempts each; Dropped
+ *      records vanish, ProcessingFailed ones and those of failed invocations are written to the
+ *      error output as processing-failed) and delivers it;
  *   3. after the destination confirmed the object (local folder: file fsynced and renamed; S3:
  *      200 to the PUT; HTTP: 200 with the echoed requestId), writes the log offset after the
  *      last delivered record to fh_progress through the storage writer (sl_writer_run_sync: the
@@ -67,6 +70,12 @@ typedef struct wstate {
     int64_t first_fail_ms;
     char request_id[37];
     int phase; /* 0: main delivery pending; 1: main done, backup pending */
+    /* The batch as it will be delivered (after the Lambda processor); prepared once per batch
+     * so retries resend exactly the same bytes. */
+    int prepared;
+    sl_buf xdata;   /* transformed bytes (Lambda) */
+    sl_fh_rec *out; /* records to deliver: into data or xdata */
+    size_t n_out;
     char last_error[512];
     char last_code[64];
     int seen; /* marked each round while its stream exists */
@@ -115,11 +124,16 @@ static void ws_reset_batch(wstate *w)
     w->next_try_ms = 0;
     w->request_id[0] = '\0';
     w->phase = 0;
+    w->prepared = 0;
+    sl_buf_reset(&w->xdata);
+    w->n_out = 0;
 }
 
 static void ws_free(wstate *w)
 {
     sl_buf_cleanup(&w->data);
+    sl_buf_cleanup(&w->xdata);
+    free(w->out);
     free(w->starts);
     free(w->lens);
     free(w->ts_ms);
@@ -185,8 +199,8 @@ static int ws_push(wstate *w, const char *p, size_t len, int64_t ts_ms)
 static int fill(wstate *w, const sl_fh_dest *d, sl_buf *tmp)
 {
     sl_log_item items[READ_ITEMS];
-    if (w->phase || w->first_fail_ms)
-        return 0; /* a batch is being retried: keep it as it is */
+    if (w->phase || w->first_fail_ms || w->prepared)
+        return 0; /* a batch is being delivered or retried: keep it as it is */
     size_t max_records = d->kind == SL_FH_DEST_HTTP ? HTTP_MAX_RECORDS : (size_t)-1;
     while (w->data.len < d->size_bytes && w->n < max_records) {
         size_t n = 0;
@@ -257,15 +271,16 @@ static void checkpoint(wstate *w)
 
 /* ---- building objects --------------------------------------------------------------------- */
 
-/* The delivered bytes: records in arrival order, each followed by the delimiter when the
- * AppendDelimiterToRecord processor is on. raw: the records as received (backup). */
+/* The delivered bytes: the prepared records in arrival order, each followed by the delimiter
+ * when the AppendDelimiterToRecord processor is on. raw: the records as received (backup). */
 static int body_of(const wstate *w, const sl_fh_dest *d, int raw, sl_buf *out)
 {
-    if (raw || !d->append_delim_on)
+    if (raw)
         return sl_buf_append(out, w->data.data, w->data.len);
-    for (size_t i = 0; i < w->n; i++) {
-        sl_buf_append(out, w->data.data + w->starts[i], w->lens[i]);
-        sl_buf_append(out, d->append_delim, d->append_delim_len);
+    for (size_t i = 0; i < w->n_out; i++) {
+        sl_buf_append(out, w->out[i].data, w->out[i].len);
+        if (d->append_delim_on)
+            sl_buf_append(out, d->append_delim, d->append_delim_len);
     }
     return out->oom ? SL_ENOMEM : 0;
 }
@@ -298,8 +313,8 @@ static int write_object(const wstate *w, const sl_fh_dest *d, const sl_fh_s3 *s3
     }
     rc = sl_fh_s3_put(s3->bucket, key.data, packed.data ? packed.data : "", packed.len, msg, cap);
     if (rc == 0)
-        sl_debug("firehose", "%s: delivered %zu records (%zu bytes) to s3://%s/%s", w->name, w->n,
-                 body->len, s3->bucket, key.data);
+        sl_debug("firehose", "%s: delivered %zu records (%zu bytes) to s3://%s/%s", w->name,
+                 w->n_out, body->len, s3->bucket, key.data);
 out:
     sl_buf_cleanup(&key);
     sl_buf_cleanup(&name);
@@ -319,28 +334,35 @@ static int64_t backoff_ms(int attempts, int64_t cap_ms, int jitter)
     return ms;
 }
 
-/* JSON error records of the batch (spec §6.2) into out. */
-static void error_records(const wstate *w, const char *code, const char *message, sl_buf *out)
+/* JSON error records (spec §4.1 / §6.2), one line per record, into out. lambda_arn: add
+ * "lambdaArn" (processing failures); data_id: add "subsequenceNumber" and "dataId" (HTTP). */
+static void error_records(const sl_fh_rec *recs, size_t n, int attempts, const char *code,
+                          const char *message, const char *lambda_arn, const char *data_id,
+                          sl_buf *out)
 {
     int64_t now = now_ms();
-    for (size_t i = 0; i < w->n; i++) {
-        char *b64 = malloc(SL_DS_B64_LEN(w->lens[i]) + 1);
+    for (size_t i = 0; i < n; i++) {
+        char *b64 = malloc(SL_DS_B64_LEN(recs[i].len) + 1);
         if (!b64) {
             out->oom = 1;
             return;
         }
-        sl_ds_b64_encode((const uint8_t *)w->data.data + w->starts[i], w->lens[i], b64);
+        sl_ds_b64_encode((const uint8_t *)recs[i].data, recs[i].len, b64);
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "attemptsMade", w->attempts);
-        cJSON_AddNumberToObject(o, "arrivalTimestamp", (double)w->ts_ms[i]);
+        cJSON_AddNumberToObject(o, "attemptsMade", attempts);
+        cJSON_AddNumberToObject(o, "arrivalTimestamp", (double)recs[i].ts_ms);
         cJSON_AddStringToObject(o, "errorCode", code);
         cJSON_AddStringToObject(o, "errorMessage", message);
         cJSON_AddNumberToObject(o, "attemptEndingTimestamp", (double)now);
         cJSON_AddStringToObject(o, "rawData", b64);
-        cJSON_AddNumberToObject(o, "subsequenceNumber", 0);
-        char id[64];
-        snprintf(id, sizeof(id), "%s.%zu", w->request_id, i);
-        cJSON_AddStringToObject(o, "dataId", id);
+        if (lambda_arn)
+            cJSON_AddStringToObject(o, "lambdaArn", lambda_arn);
+        if (data_id) {
+            char id[80];
+            cJSON_AddNumberToObject(o, "subsequenceNumber", 0);
+            snprintf(id, sizeof(id), "%s.%zu", data_id, i);
+            cJSON_AddStringToObject(o, "dataId", id);
+        }
         char *line = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         free(b64);
@@ -352,6 +374,89 @@ static void error_records(const wstate *w, const char *code, const char *message
         sl_buf_append_byte(out, '\n');
         free(line);
     }
+}
+
+#define LAMBDA_CHUNK_BYTES (3u << 20) /* raw bytes per invocation: base64 stays under 6 MB */
+
+/* Builds w->out, the records to deliver: the raw records, or with a Lambda processor the Ok
+ * results (Dropped ones vanish; ProcessingFailed ones and the records of invocations that
+ * failed NumberOfRetries + 1 times go to the error output as processing-failed). Returns 1
+ * when the batch is ready, 0 to try again later (error output not writable). */
+static int prepare(wstate *w, const sl_fh_dest *d, const char *arn, const char *region)
+{
+    sl_fh_rec *raw = NULL;
+    sl_fh_xform *res = NULL;
+    sl_buf errs = SL_BUF_INIT;
+    char err[512], msg[512] = "";
+    int ok = 0, attempts = 1;
+    if (w->prepared)
+        return 1;
+    free(w->out);
+    w->n_out = 0;
+    w->out = calloc(w->n ? w->n : 1, sizeof(*w->out));
+    raw = calloc(w->n ? w->n : 1, sizeof(*raw));
+    res = calloc(w->n ? w->n : 1, sizeof(*res));
+    if (!w->out || !raw || !res)
+        goto out;
+    for (size_t i = 0; i < w->n; i++)
+        raw[i] = (sl_fh_rec){w->data.data + w->starts[i], w->lens[i], w->ts_ms[i]};
+    if (!d->lambda_arn[0]) {
+        memcpy(w->out, raw, w->n * sizeof(*raw));
+        w->n_out = w->n;
+        ok = 1;
+        goto out;
+    }
+    sl_buf_reset(&w->xdata);
+    for (size_t start = 0; start < w->n;) {
+        size_t end = start, bytes = 0;
+        while (end < w->n && (end == start || bytes + raw[end].len <= LAMBDA_CHUNK_BYTES))
+            bytes += raw[end++].len;
+        int rc = SL_EIO;
+        for (attempts = 1; attempts <= d->lambda_retries + 1; attempts++) {
+            size_t keep = w->xdata.len;
+            rc = sl_fh_lambda_invoke(d->lambda_arn, arn, region, raw + start, end - start,
+                                     &w->xdata, res + start, err, sizeof(err));
+            if (rc == 0)
+                break;
+            w->xdata.len = keep;
+            sl_warn("firehose", "%s: Lambda %s attempt %d failed: %s", w->name, d->lambda_arn,
+                    attempts, err);
+        }
+        if (rc) {
+            attempts--;
+            error_records(raw + start, end - start, attempts, "Lambda.FunctionError", err,
+                          d->lambda_arn, NULL, &errs);
+            for (size_t i = start; i < end; i++)
+                res[i].result = -1;
+        } else {
+            for (size_t i = start; i < end; i++) {
+                if (res[i].result == SL_FH_X_FAILED)
+                    error_records(raw + i, 1, attempts, "Lambda.ProcessingFailedStatus",
+                                  "The Lambda function returned ProcessingFailed for this "
+                                  "record.",
+                                  d->lambda_arn, NULL, &errs);
+            }
+        }
+        start = end;
+    }
+    if (errs.oom)
+        goto out;
+    if (errs.len && write_object(w, d, &d->s3, "processing-failed", &errs, msg, sizeof(msg))) {
+        w->next_try_ms = now_ms() + 5000;
+        sl_warn("firehose", "%s: writing processing-failed records failed: %s", w->name, msg);
+        goto out;
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        if (res[i].result == SL_FH_X_OK)
+            w->out[w->n_out++] = (sl_fh_rec){w->xdata.data + res[i].off, res[i].len, raw[i].ts_ms};
+    }
+    ok = 1;
+out:
+    w->prepared = ok;
+    free(raw);
+    free(res);
+    sl_buf_cleanup(&errs);
+    return ok;
 }
 
 /* Step 2 and 3 for an S3 destination. Returns 1 when the batch is done. */
@@ -392,26 +497,25 @@ static int deliver_http(wstate *w, const sl_fh_dest *d, const char *arn)
     if (!w->request_id[0])
         sl_fh_uuid(w->request_id);
     if (w->phase == 0) {
-        sl_fh_rec *recs = calloc(w->n ? w->n : 1, sizeof(*recs));
-        if (!recs)
-            return 0;
+        sl_fh_rec *recs = w->out;
         sl_buf delim = SL_BUF_INIT;
         if (d->append_delim_on) {
+            recs = calloc(w->n_out ? w->n_out : 1, sizeof(*recs));
+            if (!recs)
+                return 0;
             body_of(w, d, 0, &delim);
             size_t off = 0;
-            for (size_t i = 0; i < w->n; i++) {
-                recs[i] =
-                    (sl_fh_rec){delim.data + off, w->lens[i] + d->append_delim_len, w->ts_ms[i]};
+            for (size_t i = 0; i < w->n_out; i++) {
+                recs[i] = (sl_fh_rec){delim.data + off, w->out[i].len + d->append_delim_len,
+                                      w->out[i].ts_ms};
                 off += recs[i].len;
             }
-        } else {
-            for (size_t i = 0; i < w->n; i++)
-                recs[i] = (sl_fh_rec){w->data.data + w->starts[i], w->lens[i], w->ts_ms[i]};
         }
         sl_fh_http_result res;
         w->attempts++;
-        rc = sl_fh_http_deliver(d, arn, w->request_id, recs, w->n, &res);
-        free(recs);
+        rc = sl_fh_http_deliver(d, arn, w->request_id, recs, w->n_out, &res);
+        if (recs != w->out)
+            free(recs);
         sl_buf_cleanup(&delim);
         if (rc == 0 && res.ok) {
             w->phase = 1;
@@ -436,7 +540,8 @@ static int deliver_http(wstate *w, const sl_fh_dest *d, const char *arn)
                 return 0;
             }
             /* Retries exhausted: the batch goes to the error output. */
-            error_records(w, w->last_code, w->last_error, &body);
+            error_records(w->out, w->n_out, w->attempts, w->last_code, w->last_error, NULL,
+                          w->request_id, &body);
             rc = body.oom
                      ? SL_ENOMEM
                      : write_object(w, d, &d->s3, "http-endpoint-failed", &body, msg, sizeof(msg));
@@ -486,13 +591,16 @@ static void serve(const snap *s, sl_buf *tmp)
     if (!due || now < w->next_try_ms)
         return;
     int done;
-    if (s->dest.kind == SL_FH_DEST_HTTP) {
-        char arn[300];
-        sl_fh_stream_arn(s->region, sl_api_account_id(), s->name, arn, sizeof(arn));
+    char arn[300];
+    sl_fh_stream_arn(s->region, sl_api_account_id(), s->name, arn, sizeof(arn));
+    if (!prepare(w, &s->dest, arn, s->region))
+        return;
+    if (w->n_out == 0 && !s->dest.backup.set && !s->dest.backup_all)
+        done = 1; /* every record was dropped or failed processing */
+    else if (s->dest.kind == SL_FH_DEST_HTTP)
         done = deliver_http(w, &s->dest, arn);
-    } else {
+    else
         done = deliver_s3(w, &s->dest);
-    }
     if (done) {
         checkpoint(w);
         ws_reset_batch(w);

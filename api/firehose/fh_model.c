@@ -137,8 +137,27 @@ static int parse_processing(const cJSON *pc, sl_fh_dest *d, char *msg, size_t ca
             }
             continue;
         }
+        if (type && strcmp(type, "Lambda") == 0) {
+            const cJSON *prm;
+            d->lambda_retries = 3;
+            cJSON_ArrayForEach(prm, cJSON_GetObjectItemCaseSensitive(p, "Parameters"))
+            {
+                const char *k = jstr(prm, "ParameterName"), *v = jstr(prm, "ParameterValue");
+                if (k && v && strcmp(k, "LambdaArn") == 0)
+                    snprintf(d->lambda_arn, sizeof(d->lambda_arn), "%s", v);
+                else if (k && v && strcmp(k, "NumberOfRetries") == 0)
+                    d->lambda_retries = atoi(v);
+            }
+            if (!d->lambda_arn[0]) {
+                snprintf(msg, cap, "The Lambda processor needs a LambdaArn parameter.");
+                return SL_EINVAL;
+            }
+            if (d->lambda_retries < 0 || d->lambda_retries > 300)
+                d->lambda_retries = 3;
+            continue;
+        }
         snprintf(msg, cap,
-                 "Processor type %s is not supported by Sluice yet (supported: "
+                 "Processor type %s is not supported by Sluice yet (supported: Lambda, "
                  "AppendDelimiterToRecord).",
                  type ? type : "(none)");
         return SL_EINVAL;

@@ -137,10 +137,8 @@ def test_refusals(gateway):
     # Not-yet-supported features are refused rather than ignored.
     for extra in ({"DynamicPartitioningConfiguration": {"Enabled": True}},
                   {"ProcessingConfiguration": {"Enabled": True, "Processors": [
-                      {"Type": "Lambda", "Parameters": [
-                          {"ParameterName": "LambdaArn",
-                           "ParameterValue": "arn:aws:lambda:us-east-1:123456789012:function:f"}
-                      ]}]}},
+                      {"Type": "RecordDeAggregation", "Parameters": [
+                          {"ParameterName": "SubRecordType", "ParameterValue": "JSON"}]}]}},
                   {"DataFormatConversionConfiguration": {"Enabled": True}}):
         with pytest.raises(botocore.exceptions.ClientError) as ei:
             c.create_delivery_stream(DeliveryStreamName="feat",
