@@ -383,6 +383,42 @@ static char *similar_to_ere(sl_arena *a, const char *p, size_t n, int esc)
     return o;
 }
 
+/* Refuses patterns that make glibc's regcomp blow up (it copies the tree for every counted or
+ * stacked repetition): stacked quantifiers ("a++", Java's possessive form, which POSIX lacks),
+ * more than 3 counted repetitions, bounds over 100, patterns over 1000 bytes. */
+int sl_sql_regex_ok(const char *re)
+{
+    size_t n = strlen(re);
+    int counted = 0, prev_quant = 0;
+    if (n > 1000)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = re[i];
+        if (c == '\\' && i + 1 < n) {
+            i++;
+            prev_quant = 0;
+            continue;
+        }
+        int quant = c == '*' || c == '+' || c == '?' || c == '{';
+        if (quant && prev_quant)
+            return 0;
+        if (c == '{') {
+            if (++counted > 3)
+                return 0;
+            long a = strtol(re + i + 1, NULL, 10);
+            const char *comma = strchr(re + i, ',');
+            const char *close = strchr(re + i, '}');
+            long b = comma && close && comma < close ? strtol(comma + 1, NULL, 10) : a;
+            if (a > 100 || b > 100)
+                return 0;
+            if (close)
+                i = (size_t)(close - re);
+        }
+        prev_quant = quant;
+    }
+    return 1;
+}
+
 static int regex_get(sl_eval *ev, const sl_node *n, const char *pat, size_t pn, int flags,
                      regex_t *tmp, regex_t **out)
 {
@@ -394,8 +430,8 @@ static int regex_get(sl_eval *ev, const sl_node *n, const char *pat, size_t pn, 
     char *z = sl_arena_strndup(ev->scratch, pat, pn);
     if (!z)
         return fail(ev, "FunctionError", "out of memory");
-    if (regcomp(tmp, z, REG_EXTENDED | flags))
-        return fail(ev, "FunctionError", "invalid regular expression '%.64s'", z);
+    if (!sl_sql_regex_ok(z) || regcomp(tmp, z, REG_EXTENDED | flags))
+        return fail(ev, "FunctionError", "invalid or too complex regular expression '%.64s'", z);
     *out = tmp;
     return 1;
 }
@@ -1374,7 +1410,7 @@ int sl_sql_eval(sl_eval *ev, const sl_node *n, sl_sql_value *out)
             int owned = 0;
             if (!re) {
                 char *ere = similar_to_ere(ev->scratch, p.u.s, p.len, esc);
-                if (!ere || regcomp(&tmp, ere, REG_EXTENDED | REG_NOSUB))
+                if (!ere || !sl_sql_regex_ok(ere) || regcomp(&tmp, ere, REG_EXTENDED | REG_NOSUB))
                     return fail(ev, "FunctionError", "invalid SIMILAR TO pattern");
                 re = &tmp;
                 owned = 1;

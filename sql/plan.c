@@ -415,8 +415,8 @@ static int resolve(pctx *pc, scope *sc, aggctx *ac, sl_node *n, int ctx)
             char *z = sl_arena_strndup(&pc->app->arena, n->kids[1]->lit.u.s, n->kids[1]->lit.len);
             if (!re || !z)
                 return SL_ENOMEM;
-            if (regcomp(re, z, REG_EXTENDED))
-                return verr(pc, n->kids[1]->pos, "invalid regular expression");
+            if (!sl_sql_regex_ok(z) || regcomp(re, z, REG_EXTENDED))
+                return verr(pc, n->kids[1]->pos, "invalid or too complex regular expression");
             n->aux = re;
             push_ptr(pc, (void ***)&pc->app->regexes, &pc->app->n_regexes, re);
         }
@@ -623,8 +623,8 @@ static int resolve(pctx *pc, scope *sc, aggctx *ac, sl_node *n, int ctx)
             regex_t *re = palloc(pc, sizeof(*re));
             if (!re)
                 return SL_ENOMEM;
-            if (regcomp(re, o, REG_EXTENDED | REG_NOSUB))
-                return verr(pc, n->kids[1]->pos, "invalid SIMILAR TO pattern");
+            if (!sl_sql_regex_ok(o) || regcomp(re, o, REG_EXTENDED | REG_NOSUB))
+                return verr(pc, n->kids[1]->pos, "invalid or too complex SIMILAR TO pattern");
             n->aux = re;
             push_ptr(pc, (void ***)&pc->app->regexes, &pc->app->n_regexes, re);
         }

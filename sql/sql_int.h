@@ -359,6 +359,8 @@ int sl_sql_type_is_numeric(uint8_t id);
 int sl_sql_type_is_exact(uint8_t id);
 int sl_sql_type_is_string(uint8_t id);
 int sl_sql_type_is_datetime(uint8_t id);
+/* Whether an ERE is safe to hand to regcomp (no blow-up); see func.c. */
+int sl_sql_regex_ok(const char *re);
 /* Three-way comparison of two non-NULL values of comparable types. */
 int sl_sql_compare(const sl_sql_value *a, const sl_sql_value *b);
 uint64_t sl_sql_hash(const sl_sql_value *v, uint64_t h);
