@@ -470,7 +470,10 @@ int sl_pkg_remux(const uint8_t *mkv, size_t len, const sl_pkg_opts *o, sl_buf *o
                 first_us = t;
         }
     }
-    if (o->kind == SL_PKG_FMP4_MEDIA && sels[0].n == 0) {
+    size_t total = 0;
+    for (size_t k = 0; k < nsel; k++)
+        total += sels[k].n;
+    if (o->kind != SL_PKG_FMP4_INIT && total == 0) { /* an empty segment is no answer */
         rc = sl_diag_set(d, SL_ENOTFOUND, 0, "no frames of track %llu",
                          (unsigned long long)o->track);
         goto out;

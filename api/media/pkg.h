@@ -81,7 +81,8 @@ int sl_pkg_probe(const uint8_t *mkv, size_t len, sl_pkg_info *info, sl_diag *d);
 
 /* Remuxes mkv[0..len) as o says, appending the bytes to out (caller-owned). Returns 0, the
  * errors of sl_pkg_probe, SL_ENOTFOUND (o->track is not a track of the input, or the input holds
- * no frame of it for FMP4_MEDIA), SL_EMEDIA_FRAME (the muxer refused the frames), SL_ENOMEM. */
+ * no frame of it (any kind but FMP4_INIT)), SL_EMEDIA_FRAME (the muxer refused the frames),
+ * SL_ENOMEM. */
 int sl_pkg_remux(const uint8_t *mkv, size_t len, const sl_pkg_opts *o, sl_buf *out, sl_diag *d);
 
 typedef enum sl_pkg_image_format {

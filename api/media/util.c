@@ -1,6 +1,6 @@
-/* Small helpers shared by the playback operations: query parameters of session URLs, the CORS
+/* Small helpers shared by the playback operations: the CORS
  * headers every session resource carries, archived-media error replies, and request timestamps.
- * Loop thread (md_json_time_ms and md_query_get: any thread). */
+ * Loop thread (md_json_time_ms: any thread). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,46 +14,6 @@ const sl_http_header md_cors_headers[3] = {
     {SL_SLICE_LIT("Access-Control-Allow-Methods"), SL_SLICE_LIT("GET, HEAD, OPTIONS")},
     {SL_SLICE_LIT("Access-Control-Allow-Headers"), SL_SLICE_LIT("*")},
 };
-
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int md_query_get(sl_slice q, const char *name, char *out, size_t cap)
-{
-    size_t nlen = strlen(name), i = 0;
-    while (i < q.len) {
-        size_t end = i;
-        while (end < q.len && q.ptr[end] != '&')
-            end++;
-        const char *eq = memchr(q.ptr + i, '=', end - i);
-        size_t klen = eq ? (size_t)(eq - (q.ptr + i)) : end - i;
-        if (klen == nlen && memcmp(q.ptr + i, name, nlen) == 0) {
-            size_t o = 0;
-            for (const char *p = eq ? eq + 1 : q.ptr + end; p < q.ptr + end && o + 1 < cap; p++) {
-                if (*p == '%' && p + 2 < q.ptr + end && hexv(p[1]) >= 0 && hexv(p[2]) >= 0) {
-                    out[o++] = (char)(hexv(p[1]) << 4 | hexv(p[2]));
-                    p += 2;
-                } else {
-                    out[o++] = *p == '+' ? ' ' : *p;
-                }
-            }
-            out[o] = 0;
-            return 1;
-        }
-        i = end + 1;
-    }
-    if (cap)
-        out[0] = 0;
-    return 0;
-}
 
 const sl_service_def *md_service(void)
 {

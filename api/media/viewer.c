@@ -5,10 +5,9 @@
  * Files are looked up in SLUICE_VIEWER_DIR, else in the build's web/viewer folder (SL_VIEWER_DIR,
  * set by api/CMakeLists.txt). Only the names in the table below are served, so no path from a
  * request ever reaches the file system. A file is read once, on a packaging worker (never on the
- * loop thread), and kept in the cache (cache.c) like a packaged segment. The page talks to the
- * gateway's own APIs (ListStreams, ListFragments, GetHLSStreamingSessionURL) through a small
- * same-origin JSON proxy-free path: those calls are unsigned, so they work when the gateway runs
- * with --auth none (the default for local use); see docs/playback.md. */
+ * loop thread), and kept in the cache (cache.c) like a packaged segment. The page calls the
+ * gateway's own APIs (ListStreams, ListFragments, GetHLSStreamingSessionURL) from the browser,
+ * signing them with SigV4 itself (web/viewer/viewer.js); see docs/playback.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

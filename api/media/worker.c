@@ -3,8 +3,8 @@
  * A fixed number of threads (SLUICE_MEDIA_WORKERS, default 2 = this machine's cores) take jobs
  * from one FIFO under a mutex and condition variable; each job's work() runs on a worker and
  * its done() is handed back to the loop with sl_loop_post (libuv's threadpool design). The pool
- * starts on first use and lives for the process (threads are joined by md_work_shutdown, which
- * runs pending jobs' done() never: the loop has stopped by then). The queue is bounded
+ * starts on first use and lives for the process: its threads are not joined at exit (they
+ * sleep on the condition variable; there is no shutdown call yet). The queue is bounded
  * (MD_QUEUE_MAX jobs): a full queue answers SL_EFULL so callers shed load instead of growing
  * memory. */
 #include <pthread.h>
