@@ -433,3 +433,28 @@ def test_live_replay_paces(gateway, capture):
     # 4 more fragments of 0.24-0.28 s each were released: about a second of wall clock
     assert time.monotonic() - t0 >= 0.9
     assert "#EXT-X-ENDLIST" not in pl
+
+
+def test_hevc_sessions(gateway):
+    """H.265 through HLS (fMP4 and MPEG-TS): CODECS names hvc1, ffprobe reads all 50 frames and
+    ffmpeg decodes them (Debian's Chromium has no HEVC, so this is the H.265 playback check)."""
+    gw = gateway
+    make_stream(gw, "hevc")
+    start = time.time() - 10
+    with open(os.path.join(MEDIA, "hevc.mkv"), "rb") as f:
+        assert len(put(gw, "hevc", f.read(), tc_type="RELATIVE", start_ts=start)) == 2
+    am = gw.client("kinesis-video-archived-media")
+    for container in ("FRAGMENTED_MP4", "MPEG_TS"):
+        url = am.get_hls_streaming_session_url(
+            StreamName="hevc", PlaybackMode="ON_DEMAND", ContainerFormat=container,
+            HLSFragmentSelector={"FragmentSelectorType": "PRODUCER_TIMESTAMP",
+                                 "TimestampRange": {"StartTimestamp": start - 1,
+                                                    "EndTimestamp": start + 10}})[
+            "HLSStreamingSessionURL"]
+        master = http_get(url)[2].decode()
+        assert 'CODECS="hvc1.1.6.L30.90"' in master, master
+        streams = ffprobe_frames(url)
+        assert streams[0]["codec_name"] == "hevc" and int(streams[0]["nb_read_packets"]) == 50
+        p = subprocess.run(["ffmpeg", "-v", "error", "-i", url, "-f", "null", "-"],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0 and p.stderr == "", (container, p.stderr)
