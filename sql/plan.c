@@ -270,6 +270,18 @@ static int agg_fn_of(const char *name)
         return A_MIN;
     if (!strcmp(name, "MAX"))
         return A_MAX;
+    if (!strcmp(name, "FIRST_VALUE"))
+        return A_FIRST;
+    if (!strcmp(name, "LAST_VALUE"))
+        return A_LAST;
+    if (!strcmp(name, "STDDEV_POP"))
+        return A_STDDEV_POP;
+    if (!strcmp(name, "STDDEV_SAMP") || !strcmp(name, "STDDEV"))
+        return A_STDDEV_SAMP;
+    if (!strcmp(name, "VAR_POP"))
+        return A_VAR_POP;
+    if (!strcmp(name, "VAR_SAMP") || !strcmp(name, "VARIANCE"))
+        return A_VAR_SAMP;
     return 0;
 }
 
@@ -321,7 +333,8 @@ static int resolve_agg(pctx *pc, scope *sc, aggctx *ac, sl_node *n, int fn, int 
             return rc;
         slot.arg = n->kids[0];
         uint8_t t = slot.arg->type.id;
-        if ((fn == A_SUM || fn == A_AVG) && !sl_sql_type_is_numeric(t) && t != SL_SQL_NULLTYPE)
+        if ((fn == A_SUM || fn == A_AVG || fn >= A_STDDEV_POP) && !sl_sql_type_is_numeric(t) &&
+            t != SL_SQL_NULLTYPE)
             return verr(pc, n->kids[0]->pos, "%s needs a numeric argument", n->names[0]);
     }
     switch (slot.fn) {
@@ -336,6 +349,12 @@ static int resolve_agg(pctx *pc, scope *sc, aggctx *ac, sl_node *n, int fn, int 
         slot.type.id = slot.arg->type.id == SL_SQL_REAL ? SL_SQL_DOUBLE : slot.arg->type.id;
         if (slot.type.id == SL_SQL_NULLTYPE)
             slot.type.id = SL_SQL_DOUBLE;
+        break;
+    case A_STDDEV_POP:
+    case A_STDDEV_SAMP:
+    case A_VAR_POP:
+    case A_VAR_SAMP:
+        slot.type.id = SL_SQL_DOUBLE;
         break;
     default:
         slot.type = slot.arg->type;

@@ -247,7 +247,20 @@ typedef enum {
     P_JOINSIDE, /* helper reader of the windowed stream of a P_SJOIN (peer) */
 } sl_pump_mode;
 
-typedef enum { A_COUNT_STAR = 1, A_COUNT, A_SUM, A_AVG, A_MIN, A_MAX } sl_agg_fn;
+typedef enum {
+    A_COUNT_STAR = 1,
+    A_COUNT,
+    A_SUM,
+    A_AVG,
+    A_MIN,
+    A_MAX,
+    A_FIRST, /* FIRST_VALUE: first non-NULL in arrival order */
+    A_LAST,  /* LAST_VALUE */
+    A_STDDEV_POP,
+    A_STDDEV_SAMP,
+    A_VAR_POP,
+    A_VAR_SAMP,
+} sl_agg_fn;
 
 typedef struct sl_agg_slot {
     uint8_t fn;

@@ -108,6 +108,7 @@ typedef struct acc {
     int64_t n;
     int64_t isum;
     double dsum, comp; /* Kahan compensation */
+    double sumsq;      /* STDDEV/VAR */
     uint8_t ovf;
     sl_sql_value mm; /* MIN/MAX so far (is_null until set) */
     char *mm_buf;    /* owned copy of a string MIN/MAX */
@@ -140,6 +141,15 @@ static int acc_add(acc *a, const sl_agg_slot *s, const sl_sql_value *v)
         return 0;
     a->n++;
     switch (s->fn) {
+    case A_STDDEV_POP:
+    case A_STDDEV_SAMP:
+    case A_VAR_POP:
+    case A_VAR_SAMP: {
+        double x = is_dbl_t(v->type) ? v->u.d : (double)v->u.i;
+        a->dsum += x;
+        a->sumsq += x * x;
+        return 0;
+    }
     case A_SUM:
     case A_AVG:
         if (is_dbl_t(v->type)) {
@@ -152,9 +162,11 @@ static int acc_add(acc *a, const sl_agg_slot *s, const sl_sql_value *v)
         }
         return 0;
     case A_MIN:
-    case A_MAX: {
-        int better = a->mm.is_null;
-        if (!better) {
+    case A_MAX:
+    case A_FIRST:
+    case A_LAST: {
+        int better = a->mm.is_null || s->fn == A_LAST;
+        if (!better && s->fn != A_FIRST) {
             int c = sl_sql_compare(v, &a->mm);
             better = s->fn == A_MIN ? c < 0 : c > 0;
         }
@@ -192,8 +204,26 @@ static int acc_final(sl_eval *ev, const acc *a, const sl_agg_slot *s, sl_sql_val
         return 0;
     case A_MIN:
     case A_MAX:
+    case A_FIRST:
+    case A_LAST:
         *out = a->mm;
         return 0;
+    case A_STDDEV_POP:
+    case A_STDDEV_SAMP:
+    case A_VAR_POP:
+    case A_VAR_SAMP: {
+        int samp = s->fn == A_STDDEV_SAMP || s->fn == A_VAR_SAMP;
+        if (a->n < (samp ? 2 : 1)) {
+            out->is_null = 1;
+            return 0;
+        }
+        double n = (double)a->n;
+        double var = (a->sumsq - a->dsum * a->dsum / n) / (samp ? n - 1 : n);
+        if (var < 0)
+            var = 0; /* rounding */
+        out->u.d = s->fn == A_STDDEV_POP || s->fn == A_STDDEV_SAMP ? sqrt(var) : var;
+        return 0;
+    }
     default:
         break;
     }
@@ -559,6 +589,12 @@ struct sl_window_state {
     sl_sql_value *keybuf, *valbuf;
 };
 
+/* Aggregates recomputed by scanning the frame (the others run by add/evict). */
+static int scan_fn(int fn)
+{
+    return fn == A_MIN || fn == A_MAX || fn == A_FIRST || fn == A_LAST;
+}
+
 /* Removes v's contribution from a running COUNT/SUM (MIN/MAX are recomputed by a scan). */
 static void acc_sub(acc *a, const sl_agg_slot *s, const sl_sql_value *v)
 {
@@ -569,6 +605,12 @@ static void acc_sub(acc *a, const sl_agg_slot *s, const sl_sql_value *v)
     if (v->is_null)
         return;
     a->n--;
+    if (s->fn >= A_STDDEV_POP) {
+        double x = is_dbl_t(v->type) ? v->u.d : (double)v->u.i;
+        a->dsum -= x;
+        a->sumsq -= x * x;
+        return;
+    }
     if (s->fn != A_SUM && s->fn != A_AVG)
         return;
     if (is_dbl_t(v->type)) {
@@ -745,14 +787,14 @@ int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs
         pt->n++;
         for (uint32_t s = 0; s < ws->n_slots; s++) {
             const sl_agg_slot *slot = &p->aggs[ws->slots[s]];
-            if (slot->fn != A_MIN && slot->fn != A_MAX)
+            if (!scan_fn(slot->fn))
                 acc_add(&pt->run[s], slot, &we->vals[s]);
         }
         evict(p, ws, spec, pt, ev->rowtime);
         /* aggregate over the frame: running sums, a scan for MIN/MAX */
         for (uint32_t s = 0; s < ws->n_slots; s++) {
             const sl_agg_slot *slot = &p->aggs[ws->slots[s]];
-            if (slot->fn != A_MIN && slot->fn != A_MAX) {
+            if (!scan_fn(slot->fn)) {
                 if (acc_final(ev, &pt->run[s], slot, &aggs[ws->slots[s]]))
                     return -1;
                 continue;
@@ -765,8 +807,8 @@ int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs
                     return SL_ENOMEM;
                 }
             int rc = acc_final(ev, &a, slot, &aggs[ws->slots[s]]);
-            if (!rc && (slot->fn == A_MIN || slot->fn == A_MAX) && !aggs[ws->slots[s]].is_null &&
-                aggs[ws->slots[s]].u.s == a.mm_buf && a.mm_buf) {
+            if (!rc && !aggs[ws->slots[s]].is_null && aggs[ws->slots[s]].u.s == a.mm_buf &&
+                a.mm_buf) {
                 /* the string lives in the accumulator: copy it to the scratch */
                 char *c = sl_arena_strndup(ev->scratch, a.mm_buf, aggs[ws->slots[s]].len);
                 aggs[ws->slots[s]].u.s = c;

@@ -643,6 +643,42 @@ static void e10_stream_join(void **state)
     h_free(&h);
 }
 
+static void more_aggregates(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(&h, D1_SPEC, NULL, NULL,
+                  "CREATE STREAM G (sd DOUBLE, v DOUBLE, f VARCHAR(4), l VARCHAR(4));\n"
+                  "CREATE STREAM W (f DOUBLE, l DOUBLE, sd DOUBLE);\n"
+                  "CREATE PUMP PG AS INSERT INTO G SELECT STREAM STDDEV_POP(price), "
+                  "VAR_SAMP(price), FIRST_VALUE(ticker_symbol), LAST_VALUE(ticker_symbol) FROM "
+                  "SOURCE_SQL_STREAM_001 AS s GROUP BY FLOOR(s.ROWTIME TO MINUTE);\n"
+                  "CREATE PUMP PW AS INSERT INTO W SELECT STREAM FIRST_VALUE(price) OVER w, "
+                  "LAST_VALUE(price) OVER w, STDDEV_SAMP(price) OVER w FROM "
+                  "SOURCE_SQL_STREAM_001 WINDOW w AS (ROWS 2 PRECEDING);"),
+        0);
+    h_push_d1(&h, 12);
+    const char *g[] = {"10:01:00.000|23.058669133803498|638.0426666666666|AMZN|AMZN",
+                       "10:02:00.000|21.615966321217286|623.0|XOM|AMZN", NULL};
+    assert_true(h_expect(&h, "G", g));
+    const char *w[] = {"10:00:05.000|101.5|101.5|NULL",
+                       "10:00:12.000|101.5|50.0|36.4159992311072",
+                       "10:00:20.000|101.5|101.0|29.590257405661976",
+                       "10:00:35.000|50.0|80.1|25.637927633358615",
+                       "10:00:48.000|101.0|50.6|25.321993075848773",
+                       "10:00:59.999|80.1|103.0|26.26918346656401",
+                       "10:01:00.000|50.6|78.0|26.209158704544485",
+                       "10:01:10.000|103.0|103.0|14.433756729740644",
+                       "10:01:25.000|78.0|49.0|27.024680078279065",
+                       "10:01:40.000|103.0|100.0|30.347981810987037",
+                       "10:02:00.000|49.0|78.5|25.60436160761157",
+                       "10:02:30.000|100.0|49.25|25.473433874005547",
+                       NULL};
+    assert_true(h_expect(&h, "W", w));
+    h_free(&h);
+}
+
 static int cmp_dbl(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -756,6 +792,7 @@ int main(void)
         cmocka_unit_test(order_by_bucket),
         cmocka_unit_test(arrival_time),
         cmocka_unit_test(e10_stream_join),
+        cmocka_unit_test(more_aggregates),
         cmocka_unit_test(e14_random_cut_forest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
