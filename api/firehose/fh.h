@@ -77,6 +77,21 @@ void sl_fh_dest_cleanup(sl_fh_dest *d);
 /* Deep copy (common_attrs duplicated). 0 or SL_ENOMEM. */
 int sl_fh_dest_copy(sl_fh_dest *dst, const sl_fh_dest *src);
 
+/* One shard of a Kinesis source stream, as last seen on the loop thread (fh_source.c). */
+typedef struct sl_fh_shard {
+    uint32_t index;
+    uint32_t parent, adjacent; /* UINT32_MAX: none */
+    int closed;
+    uint64_t end_offset; /* closed shards: the log end at close */
+    sl_log *log;         /* borrowed from the store */
+} sl_fh_shard;
+
+/* A delivered position in one source shard's log (checkpoint row "<ds log>#<shard>"). */
+typedef struct sl_fh_cursor {
+    uint32_t shard;
+    uint64_t offset;
+} sl_fh_cursor;
+
 typedef struct sl_fh_stream {
     char region[32];
     char name[SL_FH_NAME_MAX + 1];
@@ -93,6 +108,18 @@ typedef struct sl_fh_stream {
     sl_log *log;               /* intake log (borrowed from the store) */
     sl_fh_dest dest;           /* parsed copy of dest_cfg (protected by sl_fh_lock) */
     uint64_t delivered_offset; /* checkpoint loaded at start (worker keeps its own after) */
+    /* KinesisStreamAsSource */
+    int kinesis_source;
+    char source_arn[300];
+    char source_role[2049];
+    char source_region[32];
+    char source_name[129];
+    int64_t source_created_ms; /* the source stream incarnation read (0: not seen yet) */
+    sl_fh_shard *shards;       /* owned; snapshot refreshed by fh_source.c (under the lock) */
+    size_t n_shards;
+    int source_missing;    /* the source stream is gone */
+    sl_fh_cursor *cursors; /* owned; checkpoint loaded at start */
+    size_t n_cursors;
 } sl_fh_stream;
 
 /* ---- fh_service.c (loop thread unless noted) ---- */
@@ -153,6 +180,15 @@ int sl_fh_object_name(const char *ds_name, const char *version, int64_t now_ms, 
                       sl_buf *out);
 /* Random UUID v4 text (37 bytes with NUL). */
 void sl_fh_uuid(char out[37]);
+
+/* ---- fh_source.c (loop thread) ---- */
+/* Resolves a KinesisStreamARN of the caller's account to its region and name; checks that the
+ * stream exists. Returns 0 or SL_EINVAL / SL_ENOTFOUND with msg filled. */
+int sl_fh_source_check(const char *arn, const char *account, char *region, size_t rcap, char *name,
+                       size_t ncap, char *msg, size_t cap);
+/* Refreshes the shard snapshots of every Kinesis-sourced stream now and every 200 ms. */
+void sl_fh_source_start(void);
+void sl_fh_source_stop(void);
 
 /* ---- fh_deliver.c ---- */
 /* Starts / stops the delivery worker thread (startup / shutdown). */

@@ -51,6 +51,12 @@
 #define READ_BYTES       (1u << 20)
 #define HTTP_MAX_RECORDS 10000
 
+/* Read position in one source shard (Kinesis-sourced streams). */
+typedef struct wcursor {
+    uint32_t shard;
+    uint64_t pos;
+} wcursor;
+
 typedef struct wstate {
     char region[32];
     char name[SL_FH_NAME_MAX + 1];
@@ -79,6 +85,11 @@ typedef struct wstate {
     char last_error[512];
     char last_code[64];
     int seen; /* marked each round while its stream exists */
+    /* Kinesis source: one cursor per shard met so far */
+    int kinesis_source;
+    int64_t start_ms; /* DeliveryStartTimestamp */
+    wcursor *cur;
+    size_t n_cur;
 } wstate;
 
 typedef struct snap {
@@ -88,6 +99,12 @@ typedef struct snap {
     sl_log *log;
     uint64_t delivered_offset;
     sl_fh_dest dest;
+    int kinesis_source;
+    int source_missing;
+    sl_fh_shard *shards; /* owned copy */
+    size_t n_shards;
+    sl_fh_cursor *cursors; /* owned copy of the loaded checkpoint */
+    size_t n_cursors;
 } snap;
 
 static struct {
@@ -134,6 +151,7 @@ static void ws_free(wstate *w)
     sl_buf_cleanup(&w->data);
     sl_buf_cleanup(&w->xdata);
     free(w->out);
+    free(w->cur);
     free(w->starts);
     free(w->lens);
     free(w->ts_ms);
@@ -163,6 +181,13 @@ static wstate *ws_get(const snap *s)
     w->log = s->log;
     snprintf(w->log_name, sizeof(w->log_name), "%s", sl_log_name(s->log));
     w->read_pos = s->delivered_offset;
+    w->kinesis_source = s->kinesis_source;
+    w->start_ms = s->created_ms;
+    if (s->n_cursors && (w->cur = calloc(s->n_cursors, sizeof(*w->cur)))) {
+        for (size_t i = 0; i < s->n_cursors; i++)
+            w->cur[i] = (wcursor){s->cursors[i].shard, s->cursors[i].offset};
+        w->n_cur = s->n_cursors;
+    }
     wk.ws[wk.n_ws++] = w;
     return w;
 }
@@ -232,11 +257,102 @@ static int fill(wstate *w, const sl_fh_dest *d, sl_buf *tmp)
     return 0;
 }
 
+/* Cursor of shard sh, created at the DeliveryStartTimestamp position when first met (a disk
+ * read: worker thread). NULL on ENOMEM or a log error. */
+static wcursor *cursor_of(wstate *w, const sl_fh_shard *sh)
+{
+    for (size_t i = 0; i < w->n_cur; i++) {
+        if (w->cur[i].shard == sh->index)
+            return &w->cur[i];
+    }
+    uint64_t pos = 0;
+    int rc = sl_log_seek_ts(sh->log, w->start_ms * 1000000, &pos);
+    if (rc && rc != SL_ENOTFOUND) {
+        sl_error("firehose", "%s: seeking shard %u: %s", w->name, sh->index, sl_err_str(rc));
+        return NULL;
+    }
+    wcursor *g = realloc(w->cur, (w->n_cur + 1) * sizeof(*g));
+    if (!g)
+        return NULL;
+    w->cur = g;
+    w->cur[w->n_cur] = (wcursor){sh->index, pos};
+    return &w->cur[w->n_cur++];
+}
+
+static const sl_fh_shard *shard_of(const snap *s, uint32_t index)
+{
+    for (size_t i = 0; i < s->n_shards; i++) {
+        if (s->shards[i].index == index)
+            return &s->shards[i];
+    }
+    return NULL;
+}
+
+/* A shard is read once its parents are read to their end (per-key order across resharding). */
+static int parents_done(wstate *w, const snap *s, const sl_fh_shard *sh)
+{
+    uint32_t parents[2] = {sh->parent, sh->adjacent};
+    for (int k = 0; k < 2; k++) {
+        const sl_fh_shard *p = parents[k] == UINT32_MAX ? NULL : shard_of(s, parents[k]);
+        if (!p)
+            continue;
+        wcursor *c = cursor_of(w, p);
+        if (!p->closed || !c || c->pos < p->end_offset)
+            return 0;
+    }
+    return 1;
+}
+
+/* Step 1 for a Kinesis-sourced stream: records of every readable shard, in shard order, each
+ * entry's partition-key header (u16 length + key) stripped. */
+static void fill_kinesis(wstate *w, const snap *s, sl_buf *tmp)
+{
+    sl_log_item items[READ_ITEMS];
+    if (w->phase || w->first_fail_ms || w->prepared || s->source_missing)
+        return;
+    for (int progress = 1; progress && w->data.len < s->dest.size_bytes;) {
+        progress = 0;
+        for (size_t i = 0; i < s->n_shards && w->data.len < s->dest.size_bytes; i++) {
+            const sl_fh_shard *sh = &s->shards[i];
+            if (!parents_done(w, s, sh))
+                continue;
+            wcursor *c = cursor_of(w, sh);
+            if (!c)
+                continue;
+            size_t n = 0;
+            int rc = sl_log_read_many(sh->log, c->pos, READ_BYTES, items, READ_ITEMS, tmp, &n);
+            if (rc == SL_ERANGE) {
+                c->pos = sl_log_first_offset(sh->log);
+                sl_warn("firehose", "%s: shard %u: records expired before delivery", w->name,
+                        sh->index);
+                progress = 1;
+                continue;
+            }
+            if (rc)
+                continue; /* SL_EAGAIN: nothing new; others logged by the next attempt */
+            for (size_t k = 0; k < n; k++) {
+                const uint8_t *p = (const uint8_t *)items[k].payload;
+                size_t klen = items[k].e.len >= 2 ? (size_t)(p[0] << 8 | p[1]) : 0;
+                if (items[k].e.len >= 2 + klen &&
+                    ws_push(w, (const char *)p + 2 + klen, items[k].e.len - 2 - klen,
+                            items[k].e.ts_ns / 1000000)) {
+                    sl_error("firehose", "%s: out of memory buffering records", w->name);
+                    return;
+                }
+                c->pos = items[k].e.next_offset;
+            }
+            progress |= n > 0;
+        }
+    }
+}
+
 /* ---- checkpoint --------------------------------------------------------------------------- */
 
 typedef struct ckpt {
     const char *log;
     uint64_t offset;
+    const wcursor *cur; /* Kinesis source: one row "<log>#<shard>" per cursor instead */
+    size_t n_cur;
 } ckpt;
 
 static int sql_ckpt(sqlite3 *db, void *arg, const sl_log_entry *e)
@@ -247,10 +363,19 @@ static int sql_ckpt(sqlite3 *db, void *arg, const sl_log_entry *e)
     (void)e;
     if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO fh_progress(log, offset) VALUES(?, ?)", -1,
                            &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, c->log, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)c->offset);
-        if (sqlite3_step(st) == SQLITE_DONE)
-            rc = 0;
+        rc = 0;
+        for (size_t i = 0; rc == 0 && i < (c->cur ? c->n_cur : 1); i++) {
+            char key[320];
+            if (c->cur)
+                snprintf(key, sizeof(key), "%s#%u", c->log, c->cur[i].shard);
+            else
+                snprintf(key, sizeof(key), "%s", c->log);
+            sqlite3_reset(st);
+            sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)(c->cur ? c->cur[i].pos : c->offset));
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = SL_EIO;
+        }
     }
     sqlite3_finalize(st);
     return rc;
@@ -258,12 +383,16 @@ static int sql_ckpt(sqlite3 *db, void *arg, const sl_log_entry *e)
 
 static void checkpoint(wstate *w)
 {
-    ckpt c = {w->log_name, w->read_pos};
+    ckpt c = {w->log_name, w->read_pos, w->kinesis_source ? w->cur : NULL, w->n_cur};
+    if (w->kinesis_source && !w->n_cur)
+        return;
     int rc = sl_writer_run_sync(sl_store_writer(sl_fh_store()), sql_ckpt, &c);
     if (rc) {
         sl_error("firehose", "%s: cannot record delivery progress: %s", w->name, sl_err_str(rc));
         return;
     }
+    if (w->kinesis_source)
+        return; /* the source stream's retention governs its logs */
     rc = sl_log_retain(w->log, w->read_pos, INT64_MIN, NULL);
     if (rc && rc != SL_ENOTFOUND)
         sl_warn("firehose", "%s: removing delivered segments: %s", w->name, sl_err_str(rc));
@@ -580,7 +709,9 @@ static void serve(const snap *s, sl_buf *tmp)
     if (!w)
         return;
     w->seen = 1;
-    if (fill(w, &s->dest, tmp) == SL_ENOTFOUND)
+    if (s->kinesis_source)
+        fill_kinesis(w, s, tmp);
+    else if (fill(w, &s->dest, tmp) == SL_ENOTFOUND)
         return;
     if (w->n == 0)
         return;
@@ -625,8 +756,23 @@ static void round_once(sl_buf *tmp)
         p->created_ms = s->created_ms;
         p->log = s->log;
         p->delivered_offset = s->delivered_offset;
-        if (sl_fh_dest_copy(&p->dest, &s->dest) == 0)
+        p->kinesis_source = s->kinesis_source;
+        p->source_missing = s->source_missing;
+        if (s->n_shards && (p->shards = malloc(s->n_shards * sizeof(*p->shards)))) {
+            memcpy(p->shards, s->shards, s->n_shards * sizeof(*p->shards));
+            p->n_shards = s->n_shards;
+        }
+        if (s->n_cursors && (p->cursors = malloc(s->n_cursors * sizeof(*p->cursors)))) {
+            memcpy(p->cursors, s->cursors, s->n_cursors * sizeof(*p->cursors));
+            p->n_cursors = s->n_cursors;
+        }
+        if (sl_fh_dest_copy(&p->dest, &s->dest) == 0) {
             n++;
+        } else {
+            free(p->shards);
+            free(p->cursors);
+            memset(p, 0, sizeof(*p));
+        }
     }
     sl_fh_unlock();
     for (size_t i = 0; i < wk.n_ws; i++)
@@ -634,6 +780,8 @@ static void round_once(sl_buf *tmp)
     for (size_t i = 0; i < n; i++) {
         serve(&snaps[i], tmp);
         sl_fh_dest_cleanup(&snaps[i].dest);
+        free(snaps[i].shards);
+        free(snaps[i].cursors);
     }
     /* Forget streams that are gone (deleted, or DELETING: their buffers are dropped). */
     for (size_t i = 0; i < wk.n_ws;) {

@@ -13,7 +13,9 @@
  * Snapshot document (catalog fh_streams.doc):
  *   {"Region", "Name", "Created" (ms), "Updated" (ms), "Status" ("CREATING"|"ACTIVE"|"DELETING"),
  *    "Version" (number), "Encrypted" (bool), "KeyType", "KeyARN", "DestMember", "Dest" {...},
- *    "Tags" [{"Key","Value"}]}
+ *    "Tags" [{"Key","Value"}]
+ *    and for KinesisStreamAsSource: "Type", "SourceARN", "SourceRole", "SourceRegion",
+ *    "SourceName"}
  * Pure functions; any thread. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,6 +395,13 @@ cJSON *sl_fh_stream_to_json(const sl_fh_stream *s)
     cJSON_AddStringToObject(j, "KeyARN", s->enc_key_arn);
     cJSON_AddStringToObject(j, "DestMember", s->dest_member);
     cJSON_AddItemToObject(j, "Dest", cJSON_Duplicate(s->dest_cfg, 1));
+    if (s->kinesis_source) {
+        cJSON_AddStringToObject(j, "Type", "KinesisStreamAsSource");
+        cJSON_AddStringToObject(j, "SourceARN", s->source_arn);
+        cJSON_AddStringToObject(j, "SourceRole", s->source_role);
+        cJSON_AddStringToObject(j, "SourceRegion", s->source_region);
+        cJSON_AddStringToObject(j, "SourceName", s->source_name);
+    }
     cJSON_AddItemToObject(j, "Tags", s->tags ? cJSON_Duplicate(s->tags, 1) : cJSON_CreateArray());
     if (!cJSON_GetObjectItemCaseSensitive(j, "Dest") ||
         !cJSON_GetObjectItemCaseSensitive(j, "Tags")) {
@@ -427,6 +436,18 @@ sl_fh_stream *sl_fh_stream_from_json(const cJSON *j)
              jstr(j, "KeyARN") ? jstr(j, "KeyARN") : "");
     snprintf(s->dest_member, sizeof(s->dest_member), "%s", member);
     s->dest_cfg = cJSON_Duplicate(dest, 1);
+    const char *type = jstr(j, "Type");
+    if (type && strcmp(type, "KinesisStreamAsSource") == 0) {
+        s->kinesis_source = 1;
+        snprintf(s->source_arn, sizeof(s->source_arn), "%s",
+                 jstr(j, "SourceARN") ? jstr(j, "SourceARN") : "");
+        snprintf(s->source_role, sizeof(s->source_role), "%s",
+                 jstr(j, "SourceRole") ? jstr(j, "SourceRole") : "");
+        snprintf(s->source_region, sizeof(s->source_region), "%s",
+                 jstr(j, "SourceRegion") ? jstr(j, "SourceRegion") : "");
+        snprintf(s->source_name, sizeof(s->source_name), "%s",
+                 jstr(j, "SourceName") ? jstr(j, "SourceName") : "");
+    }
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(j, "Tags");
     s->tags = tags ? cJSON_Duplicate(tags, 1) : cJSON_CreateArray();
     char msg[512];
@@ -447,6 +468,8 @@ void sl_fh_stream_free(sl_fh_stream *s)
     cJSON_Delete(s->dest_cfg);
     cJSON_Delete(s->tags);
     sl_fh_dest_cleanup(&s->dest);
+    free(s->shards);
+    free(s->cursors);
     free(s);
 }
 

@@ -122,6 +122,11 @@ static void put(sl_api_call *call, const cJSON *records, int batch)
     int rc = SL_ENOMEM;
     if (!s)
         return;
+    if (s->kinesis_source) {
+        sl_fh_reply_error(call, "InvalidArgumentException",
+                          "This operation is not permitted on KinesisStreamAsSource type.");
+        return;
+    }
     n = batch ? (size_t)cJSON_GetArraySize(records) : 1;
     j = calloc(1, sizeof(*j));
     a = calloc(n, sizeof(*a));

@@ -204,8 +204,10 @@ static int sql_persist(sqlite3 *db, void *arg, const sl_log_entry *e)
     if (!p->doc && p->log[0]) {
         sqlite3_finalize(st);
         st = NULL;
-        if (sqlite3_prepare_v2(db, "DELETE FROM fh_progress WHERE log = ?", -1, &st, NULL) !=
-            SQLITE_OK)
+        if (sqlite3_prepare_v2(db,
+                               "DELETE FROM fh_progress WHERE log = ?1 OR "
+                               "substr(log, 1, length(?1) + 1) = ?1 || '#'",
+                               -1, &st, NULL) != SQLITE_OK)
             goto out;
         sqlite3_bind_text(st, 1, p->log, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
@@ -457,9 +459,21 @@ int sl_firehose_service_init(void)
         }
         char log[300];
         log_name(s, log, sizeof(log));
+        size_t log_len = strlen(log);
         for (size_t k = 0; k < a.n_logs; k++) {
-            if (strcmp(a.logs[k], log) == 0)
+            if (strcmp(a.logs[k], log) == 0) {
                 s->delivered_offset = a.offsets[k];
+            } else if (strncmp(a.logs[k], log, log_len) == 0 && a.logs[k][log_len] == '#') {
+                sl_fh_cursor *g = realloc(s->cursors, (s->n_cursors + 1) * sizeof(*g));
+                if (!g) {
+                    rc = SL_ENOMEM;
+                    sl_fh_stream_free(s);
+                    goto out;
+                }
+                s->cursors = g;
+                s->cursors[s->n_cursors++] = (sl_fh_cursor){
+                    (uint32_t)strtoul(a.logs[k] + log_len + 1, NULL, 10), a.offsets[k]};
+            }
         }
         if ((rc = sl_store_log_open(fh.store, log, &s->log)) || (rc = insert(s))) {
             sl_fh_stream_free(s);
@@ -481,6 +495,7 @@ int sl_firehose_service_init(void)
     if ((rc = sl_fh_worker_start()))
         goto out;
     fh.up = 1;
+    sl_fh_source_start();
     sl_info("firehose", "delivery streams ready: %zu loaded, objects under %s%s", fh.n, fh.s3_root,
             getenv("SLUICE_FIREHOSE_S3_ENDPOINT") ? " (or the S3 endpoint)" : "");
 out:
@@ -498,6 +513,7 @@ out:
 
 void sl_firehose_service_shutdown(void)
 {
+    sl_fh_source_stop();
     sl_fh_worker_stop();
     for (size_t i = 0; i < fh.n; i++)
         sl_fh_stream_free(fh.streams[i]);
@@ -573,10 +589,35 @@ void sl_firehose_create_delivery_stream(sl_api_call *call)
     sl_fh_stream *s = NULL;
     int rc;
 
-    if (type && strcmp(type, "DirectPut") != 0) {
+    int kinesis = type && strcmp(type, "KinesisStreamAsSource") == 0;
+    char src_region[32] = "", src_name[129] = "";
+    const cJSON *ksc = cJSON_GetObjectItemCaseSensitive(in, "KinesisStreamSourceConfiguration");
+    if (type && !kinesis && strcmp(type, "DirectPut") != 0) {
         snprintf(msg, sizeof(msg),
-                 "DeliveryStreamType %s is not supported by Sluice yet (supported: DirectPut).",
+                 "DeliveryStreamType %s is not supported by Sluice yet (supported: DirectPut, "
+                 "KinesisStreamAsSource).",
                  type);
+        sl_fh_reply_error(call, "InvalidArgumentException", msg);
+        return;
+    }
+    if (kinesis != (ksc != NULL)) {
+        sl_fh_reply_error(call, "InvalidArgumentException",
+                          kinesis ? "KinesisStreamSourceConfiguration is required for "
+                                    "KinesisStreamAsSource delivery streams."
+                                  : "KinesisStreamSourceConfiguration is only allowed for "
+                                    "KinesisStreamAsSource delivery streams.");
+        return;
+    }
+    if (kinesis &&
+        cJSON_GetObjectItemCaseSensitive(in, "DeliveryStreamEncryptionConfigurationInput")) {
+        sl_fh_reply_error(call, "InvalidArgumentException",
+                          "Server-side encryption is only supported for DirectPut delivery "
+                          "streams.");
+        return;
+    }
+    if (kinesis &&
+        sl_fh_source_check(in_str(ksc, "KinesisStreamARN"), call->account_id, src_region,
+                           sizeof(src_region), src_name, sizeof(src_name), msg, sizeof(msg))) {
         sl_fh_reply_error(call, "InvalidArgumentException", msg);
         return;
     }
@@ -617,6 +658,14 @@ void sl_firehose_create_delivery_stream(sl_api_call *call)
     snprintf(s->dest_member, sizeof(s->dest_member), "%s", member);
     s->created_ms = now_ms();
     s->status = SL_FH_CREATING;
+    if (kinesis) {
+        s->kinesis_source = 1;
+        snprintf(s->source_arn, sizeof(s->source_arn), "%s", in_str(ksc, "KinesisStreamARN"));
+        snprintf(s->source_role, sizeof(s->source_role), "%s",
+                 in_str(ksc, "RoleARN") ? in_str(ksc, "RoleARN") : "");
+        snprintf(s->source_region, sizeof(s->source_region), "%s", src_region);
+        snprintf(s->source_name, sizeof(s->source_name), "%s", src_name);
+    }
     s->version = 1;
     if (!(s->dest_cfg = cJSON_Duplicate(cfg, 1)))
         goto nomem;
@@ -656,6 +705,8 @@ void sl_firehose_create_delivery_stream(sl_api_call *call)
     cJSON_AddStringToObject(reply, "DeliveryStreamARN", arn);
     persist(call, s, s->region, s->name, NULL, reply);
     schedule(s);
+    if (kinesis)
+        sl_fh_source_start();
     sl_info("firehose", "delivery stream %s created (%s)", s->name, member);
     return;
 nomem:
@@ -691,13 +742,21 @@ void sl_firehose_describe_delivery_stream(sl_api_call *call)
             cJSON_AddStringToObject(enc, "KeyARN", s->enc_key_arn);
     }
     cJSON_AddStringToObject(enc, "Status", s->encrypted ? "ENABLED" : "DISABLED");
-    cJSON_AddStringToObject(d, "DeliveryStreamType", "DirectPut");
+    cJSON_AddStringToObject(d, "DeliveryStreamType",
+                            s->kinesis_source ? "KinesisStreamAsSource" : "DirectPut");
     char ver[24];
     snprintf(ver, sizeof(ver), "%llu", (unsigned long long)s->version);
     cJSON_AddStringToObject(d, "VersionId", ver);
     sl_wire_json_add_timestamp(d, "CreateTimestamp", s->created_ms);
     if (s->updated_ms)
         sl_wire_json_add_timestamp(d, "LastUpdateTimestamp", s->updated_ms);
+    if (s->kinesis_source) {
+        cJSON *src = cJSON_AddObjectToObject(d, "Source");
+        cJSON *k = cJSON_AddObjectToObject(src, "KinesisStreamSourceDescription");
+        cJSON_AddStringToObject(k, "KinesisStreamARN", s->source_arn);
+        cJSON_AddStringToObject(k, "RoleARN", s->source_role);
+        sl_wire_json_add_timestamp(k, "DeliveryStartTimestamp", s->created_ms);
+    }
     cJSON *dests = cJSON_AddArrayToObject(d, "Destinations");
     cJSON *dest = cJSON_CreateObject();
     cJSON_AddItemToArray(dests, dest);
@@ -726,7 +785,7 @@ void sl_firehose_list_delivery_streams(sl_api_call *call)
         sl_fh_stream *s = fh.streams[i];
         if (strcmp(s->region, call->region) != 0 || (after && strcmp(s->name, after) <= 0))
             continue;
-        if (type && strcmp(type, "DirectPut") != 0)
+        if (type && strcmp(type, s->kinesis_source ? "KinesisStreamAsSource" : "DirectPut") != 0)
             continue;
         if (n == limit) {
             more = 1;
@@ -930,6 +989,12 @@ void sl_firehose_start_delivery_stream_encryption(sl_api_call *call)
     if (kt && strcmp(kt, "CUSTOMER_MANAGED_CMK") == 0 && !ka) {
         sl_fh_reply_error(call, "InvalidArgumentException",
                           "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.");
+        return;
+    }
+    if (s->kinesis_source) {
+        sl_fh_reply_error(call, "InvalidArgumentException",
+                          "Server-side encryption is only supported for DirectPut delivery "
+                          "streams.");
         return;
     }
     if (s->status != SL_FH_ACTIVE) {
