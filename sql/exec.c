@@ -250,8 +250,8 @@ static void pump_advance(sl_sql_app *app, sl_pump *p, int64_t clock)
         join_forward(app, p, clock, INT64_MIN);
         return;
     }
-    if (clock <= p->clock)
-        return;
+    if (clock <= p->clock || p->promote)
+        return; /* heartbeats do not move a promoting pump (see pump_row) */
     close_windows(app, p, clock);
     p->clock = clock;
     forward_progress(app, p);
@@ -301,7 +301,28 @@ void sl_sql_pump_stage(sl_sql_app *app, sl_pump *p, sl_eval *ev, const sl_sql_va
         sl_sql_order_row(app, p, out);
         return;
     }
-    sl_sql_stream_insert(app, p->target, ev->rowtime, out);
+    int64_t rt = ev->rowtime;
+    if (p->promote) {
+        sl_sql_value v;
+        if (sl_sql_eval(ev, p->promote, &v))
+            goto fail;
+        if (v.is_null) {
+            ev->err_name = "NullViolation";
+            snprintf(ev->err_msg, sizeof(ev->err_msg), "the item promoted AS ROWTIME is NULL");
+            goto fail;
+        }
+        if (v.u.i < p->target->last_rowtime) {
+            ev->err_name = "RowtimeOutOfOrder";
+            snprintf(ev->err_msg, sizeof(ev->err_msg),
+                     "promoted ROWTIME is earlier than the last ROWTIME of stream %s",
+                     p->target->rel.name);
+            goto fail;
+        }
+        rt = v.u.i;
+        if (rt > p->promoted_max)
+            p->promoted_max = rt;
+    }
+    sl_sql_stream_insert(app, p->target, rt, out);
     return;
 fail:
     sl_sql_pump_error(app, p, ev->rowtime, row, ev);
@@ -356,8 +377,10 @@ static void pump_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_
         }
     }
 done:
-    if (rowtime > p->clock) {
-        p->clock = rowtime;
+    /* a promoting pump promises only what it has emitted: its rows carry their own times */
+    int64_t c = p->promote ? p->promoted_max : rowtime;
+    if (c > p->clock) {
+        p->clock = c;
         forward_progress(app, p);
     }
 }

@@ -984,6 +984,7 @@ static int compile_select(pctx *pc, sl_query *q, sl_stream *target, char **tcols
         return SL_ENOMEM;
     p->name = (char *)pump_name;
     p->clock = INT64_MIN;
+    p->promoted_max = INT64_MIN;
     p->mode = P_PROJECT;
     scope sc = {.windows = q->windows, .n_windows = q->n_windows};
     if ((rc = from_stream(pc, &q->from, &p->source)))
@@ -1137,10 +1138,21 @@ joined:
                 return SL_ENOMEM;
             snprintf(nm, 16, "EXPR$%zu", n_items);
         }
-        if (it->alias && !strcmp(it->alias, "ROWTIME"))
-            return verr(pc, it->pos, "ROWTIME promotion (AS ROWTIME) is not supported yet");
         if ((rc = resolve(pc, &sc, &ac, it->expr, CTX_SELECT)))
             return rc;
+        if (it->alias && !strcmp(it->alias, "ROWTIME")) {
+            /* promotion: the item sets the output row's time and is not a column */
+            if (grouped || q->n_order || p->mode == P_SJOIN)
+                return verr(pc, it->pos,
+                            "AS ROWTIME is only supported in non-aggregating, unordered, "
+                            "unjoined queries");
+            if (it->expr->type.id != SL_SQL_TIMESTAMP)
+                return verr(pc, it->pos, "an item promoted AS ROWTIME must be a TIMESTAMP");
+            if (p->promote)
+                return verr(pc, it->pos, "only one item can be promoted AS ROWTIME");
+            p->promote = it->expr;
+            continue;
+        }
         if ((rc = push_ptr(pc, (void ***)&items, &n_items, it->expr)) ||
             (rc = push_ptr(pc, (void ***)&names, &n_names, nm)))
             return rc;
@@ -1215,6 +1227,8 @@ joined:
     } else {
         for (size_t k = 0; k < n_items; k++)
             rowtime_to_output(items[k]);
+        if (p->promote)
+            rowtime_to_output(p->promote);
         if (ac.any_group_agg)
             return verr(pc, q->pos, "aggregates need GROUP BY, WINDOWED BY or OVER");
         if (p->mode == P_ORDER && p->n_windows)

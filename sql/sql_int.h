@@ -293,7 +293,9 @@ struct sl_pump {
     sl_node **items; /* target column i <- items[i] */
     uint32_t n_items;
     sl_node *having;
-    sl_node **keys; /* group keys (P_TUMBLE/P_STAGGER), non-monotonic ones */
+    sl_node *promote;     /* item AS ROWTIME, or NULL */
+    int64_t promoted_max; /* greatest ROWTIME promoted so far */
+    sl_node **keys;       /* group keys (P_TUMBLE/P_STAGGER), non-monotonic ones */
     uint32_t n_keys;
     sl_node *mono; /* the ROWTIME-based key (tumbling), NULL for stagger */
     int mono_pos;  /* index of the mono key among the original group keys */

@@ -679,6 +679,37 @@ static void more_aggregates(void **state)
     h_free(&h);
 }
 
+static void rowtime_promotion(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(&h, "EVENT_TIME TIMESTAMP, TICKER_SYMBOL VARCHAR(4)", NULL, NULL,
+                  "CREATE STREAM E (t VARCHAR(4));\n"
+                  "CREATE STREAM C (t VARCHAR(4), n BIGINT);\n"
+                  "CREATE PUMP PE AS INSERT INTO E SELECT STREAM event_time AS ROWTIME, "
+                  "ticker_symbol FROM SOURCE_SQL_STREAM_001;\n"
+                  "CREATE PUMP PC AS INSERT INTO C SELECT STREAM t, COUNT(*) FROM E "
+                  "GROUP BY t, FLOOR(E.ROWTIME TO MINUTE);"),
+        0);
+    h_push(&h, "11:00:20", "2024-01-15T10:59:10|AMZN");
+    h_push(&h, "11:00:21", "2024-01-15T10:59:50|AMZN");
+    h_push(&h, "11:00:22", "2024-01-15T10:59:40|AMZN"); /* behind: error_stream */
+    h_push(&h, "11:00:23", "2024-01-15T11:00:05|AMZN"); /* closes the 10:59 window */
+    const char *e[] = {"10:59:10.000|AMZN", "10:59:50.000|AMZN", "11:00:05.000|AMZN", NULL};
+    assert_true(h_expect(&h, "E", e));
+    const char *c[] = {"11:00:00.000|AMZN|2", NULL};
+    assert_true(h_expect(&h, "C", c));
+    int found = 0;
+    for (size_t k = 0; k < h.n_out; k++)
+        found += strstr(h.out[k], "error_stream@") && strstr(h.out[k], "RowtimeOutOfOrder");
+    assert_int_equal(found, 1);
+    /* heartbeats do not close windows over promoted time: only promoted rows do */
+    sl_sql_app_clock(h.app, h_time("12:00:00"));
+    assert_true(h_expect(&h, "C", c));
+    h_free(&h);
+}
+
 static int cmp_dbl(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -793,6 +824,7 @@ int main(void)
         cmocka_unit_test(arrival_time),
         cmocka_unit_test(e10_stream_join),
         cmocka_unit_test(more_aggregates),
+        cmocka_unit_test(rowtime_promotion),
         cmocka_unit_test(e14_random_cut_forest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
