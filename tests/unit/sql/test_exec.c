@@ -710,6 +710,60 @@ static void rowtime_promotion(void **state)
     h_free(&h);
 }
 
+static void bounded_topk_distinct(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(&h, "ITEM INTEGER", NULL, NULL,
+                  "CREATE STREAM T (item INTEGER, n BIGINT);\n"
+                  "CREATE STREAM D (n BIGINT);\n"
+                  "CREATE PUMP P1 AS INSERT INTO T SELECT STREAM * FROM TABLE("
+                  "TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM SOURCE_SQL_STREAM_001), "
+                  "'ITEM', 3, 3600));\n"
+                  "CREATE PUMP P2 AS INSERT INTO D SELECT STREAM * FROM TABLE("
+                  "COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM "
+                  "SOURCE_SQL_STREAM_001), 'ITEM', 3600));"),
+        0);
+    /* 50,000 singletons interleaved with three heavy hitters (6,000 / 5,000 / 4,000 times) */
+    int64_t t0 = h_time("12:00:00");
+    sl_sql_value v = {.type = SL_SQL_INTEGER};
+    int heavy[3] = {0, 0, 0};
+    for (int i = 0; i < 65000; i++) {
+        int k = i % 13;
+        if (k < 6 && heavy[0] < 6000)
+            v.u.i = -1, heavy[0]++;
+        else if (k < 11 && heavy[1] < 5000)
+            v.u.i = -2, heavy[1]++;
+        else if (heavy[2] < 4000 && k >= 11)
+            v.u.i = -3, heavy[2]++;
+        else
+            v.u.i = i;
+        sl_sql_app_push(h.app, 0, t0 + i / 100, &v);
+    }
+    sl_sql_app_clock(h.app, h_time("13:00:00"));
+    size_t nt = 0;
+    int64_t distinct = -1;
+    for (size_t k = 0; k < h.n_out; k++) {
+        long long item, n;
+        if (sscanf(h.out[k], "T@13:00:00.000|%lld|%lld", &item, &n) == 2) {
+            /* Space-Saving keeps every item above n / 10,000 with an upper-bound count */
+            assert_int_equal(item, -(long long)(nt + 1));
+            assert_true(n >= (nt == 0 ? 6000 : nt == 1 ? 5000 : 4000));
+            assert_true(n <= (nt == 0 ? 6000 : nt == 1 ? 5000 : 4000) + 65000 / 10000 + 1);
+            nt++;
+        }
+        if (!strncmp(h.out[k], "D@", 2))
+            distinct = strtoll(strchr(h.out[k], '|') + 1, NULL, 10);
+    }
+    assert_int_equal(nt, 3);
+    int64_t truth = 65000 - 15000 + 3;
+    fprintf(stderr, "COUNT_DISTINCT estimate %lld for %lld\n", (long long)distinct,
+            (long long)truth);
+    assert_true(distinct > truth * 97 / 100 && distinct < truth * 103 / 100);
+    h_free(&h);
+}
+
 static int cmp_dbl(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -825,6 +879,7 @@ int main(void)
         cmocka_unit_test(e10_stream_join),
         cmocka_unit_test(more_aggregates),
         cmocka_unit_test(rowtime_promotion),
+        cmocka_unit_test(bounded_topk_distinct),
         cmocka_unit_test(e14_random_cut_forest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
