@@ -269,6 +269,16 @@ int md_error_of(int rc, const char **type, const char **msg)
 
 /* ---- resource requests ---------------------------------------------------------------------- */
 
+static uint64_t pl_hash(sl_slice s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s.len; i++) {
+        h ^= (uint8_t)s.ptr[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
 static void respond_blob(sl_exchange *ex, int status, const char *ctype, const void *p, size_t n)
 {
     sl_http_header h[5];
@@ -312,6 +322,40 @@ static void blob_done(void *arg, md_blob *b, int rc, const sl_diag *d)
     sl_exchange_unref(ex);
 }
 
+/* Tokens already verified, by their exact text: a player sends the same token with every
+ * playlist poll and segment, and checking the HMAC and parsing the fields again each time was a
+ * visible part of a cached playlist request. A hit still checks expiry. Direct-mapped, loop
+ * thread only; a token is only ever stored after it verified. */
+#define TOK_SLOTS 128
+
+typedef struct tok_slot {
+    char *text;
+    md_session s;
+} tok_slot;
+
+static tok_slot tok_cache[TOK_SLOTS];
+
+static int session_decode_cached(const char *tok, int64_t now, md_session *s)
+{
+    size_t n = strlen(tok);
+    uint64_t h = pl_hash((sl_slice){tok, n});
+    tok_slot *e = &tok_cache[h % TOK_SLOTS];
+    if (e->text && strcmp(e->text, tok) == 0) {
+        *s = e->s;
+        return now >= s->expires_ms ? SL_EAUTH_EXPIRED : 0;
+    }
+    int rc = md_session_decode(tok, n, now, s);
+    if (rc == 0) {
+        char *copy = strdup(tok);
+        if (copy) {
+            free(e->text);
+            e->text = copy;
+            e->s = *s;
+        }
+    }
+    return rc;
+}
+
 int md_session_from_request(sl_exchange *ex, const sl_http_request *req, md_session *s,
                             md_stream **st)
 {
@@ -325,7 +369,7 @@ int md_session_from_request(sl_exchange *ex, const sl_http_request *req, md_sess
      * can see a session expire without waiting the 300 s minimum */
     const char *skew = getenv("SLUICE_TEST_MEDIA_CLOCK_OFFSET_S");
     int64_t now = md_now_ms() + (skew ? strtoll(skew, NULL, 10) * 1000 : 0);
-    int rc = md_session_decode(tok, strlen(tok), now, s);
+    int rc = session_decode_cached(tok, now, s);
     if (rc == SL_EAUTH_EXPIRED) {
         md_respond_error(ex, 403, "NotAuthorizedException", "The streaming session has expired.");
         return -1;
@@ -569,16 +613,6 @@ typedef struct pl_slot {
 } pl_slot;
 
 static pl_slot pl_cache[PL_SLOTS];
-
-static uint64_t pl_hash(sl_slice s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < s.len; i++) {
-        h ^= (uint8_t)s.ptr[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static uint64_t pl_version(const md_session *s, md_stream *st)
 {
