@@ -274,14 +274,26 @@ static int rcf_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_va
             return SL_ENOMEM;
     }
     size_t n = p->source->rel.n_cols;
-    sl_sql_value *out = sl_arena_alloc(&p->scratch, (n + 1) * sizeof(*out));
+    int explain = p->fn_params[4] != 0;
+    sl_sql_value *out = sl_arena_alloc(&p->scratch, (n + 2) * sizeof(*out));
     if (!out)
         return SL_ENOMEM;
     memcpy(out, row, n * sizeof(*out));
-    memset(&out[n], 0, sizeof(out[n]));
+    memset(&out[n], 0, 2 * sizeof(out[n]));
     out[n].type = SL_SQL_DOUBLE;
     out[n].u.d = sl_sql_rcf_score(p->rcf, row);
+    sl_buf b = SL_BUF_INIT;
+    if (explain) {
+        if (sl_sql_rcf_explain(p->rcf, &p->source->rel, p->fn_params[5] != 0, &b)) {
+            sl_buf_cleanup(&b);
+            return SL_ENOMEM;
+        }
+        out[n + 1].type = SL_SQL_VARCHAR;
+        out[n + 1].u.s = b.data;
+        out[n + 1].len = (uint32_t)b.len;
+    }
     sl_sql_stream_insert(app, p->target, rowtime, out);
+    sl_buf_cleanup(&b);
     return 0;
 }
 

@@ -914,15 +914,25 @@ static int from_stream(pctx *pc, sl_from *f, sl_stream **out)
             cols[0].name = "NUMBER_OF_DISTINCT_ITEMS";
             cols[0].type.id = SL_SQL_BIGINT;
         }
-    } else if (!strcmp(fn, "RANDOM_CUT_FOREST")) {
-        /* numberOfTrees, subSampleSize, timeDecay, shingleSize: trailing ones may be omitted */
+    } else if (!strcmp(fn, "RANDOM_CUT_FOREST") ||
+               !strcmp(fn, "RANDOM_CUT_FOREST_WITH_EXPLANATION")) {
+        /* numberOfTrees, subSampleSize, timeDecay, shingleSize[, withDirectionality]: trailing
+         * ones may be omitted */
         static const int64_t dflt[4] = {100, 256, 100000, 1};
         static const int64_t lo[4] = {1, 10, 1, 1};
         static const int64_t hi[4] = {1000, 1000, 2147483647, 30};
         static const char *const what[4] = {"numberOfTrees", "subSampleSize", "timeDecay",
                                             "shingleSize"};
-        if (na > 4)
-            return verr(pc, f->pos, "RANDOM_CUT_FOREST takes a cursor and up to 4 arguments");
+        int explain = fn[17] == '_';
+        if (na > 4 + explain)
+            return verr(pc, f->pos, "%s takes a cursor and up to %d arguments", fn, 4 + explain);
+        if (explain && na == 5) {
+            const sl_node *b = f->args[4];
+            if (b->kind != N_LIT || b->lit.type != SL_SQL_BOOLEAN || b->lit.is_null)
+                return verr(pc, b->pos, "withDirectionality must be TRUE or FALSE");
+            p->fn_params[5] = (double)b->lit.u.i;
+        }
+        p->fn_params[4] = explain;
         int64_t v[4];
         for (int k = 0; k < 4; k++) {
             v[k] = dflt[k];
@@ -943,14 +953,19 @@ static int from_stream(pctx *pc, sl_from *f, sl_stream **out)
         for (int k = 0; k < 4; k++)
             p->fn_params[k] = (double)v[k];
         p->mode = P_RCF;
-        nc = in->rel.n_cols + 1;
+        nc = in->rel.n_cols + 1 + (size_t)explain;
         cols = palloc(pc, nc * sizeof(*cols));
         if (!cols)
             return SL_ENOMEM;
         for (size_t c = 0; c < in->rel.n_cols; c++)
             cols[c] = in->rel.cols[c];
-        cols[nc - 1].name = "ANOMALY_SCORE";
-        cols[nc - 1].type.id = SL_SQL_DOUBLE;
+        cols[in->rel.n_cols].name = "ANOMALY_SCORE";
+        cols[in->rel.n_cols].type.id = SL_SQL_DOUBLE;
+        if (explain) {
+            cols[nc - 1].name = "ANOMALY_EXPLANATION";
+            cols[nc - 1].type.id = SL_SQL_VARCHAR;
+            cols[nc - 1].type.len = 20480;
+        }
     } else {
         return verr(pc, f->pos, "table function %s is not supported", fn);
     }

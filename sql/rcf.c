@@ -53,7 +53,8 @@ struct rcf_state {
     double *window; /* last shingle rows' numeric values */
     int filled;
     double *point;
-    int *col_idx; /* numeric columns of the input */
+    int *col_idx;       /* numeric columns of the input */
+    double *high, *low; /* per dimension attribution of the last score (explanations) */
 };
 
 static uint64_t next_rand(uint64_t *s)
@@ -224,19 +225,42 @@ static void tree_delete(rtree *t, int leaf, int d)
     }
 }
 
-static double codisp(const rtree *t, int leaf)
+/* CoDisp of leaf; *at gets the sibling subtree where the largest ratio was found (-1: none). */
+static double codisp(const rtree *t, int leaf, int *at)
 {
     double best = 0;
     int cur = leaf;
+    *at = -1;
     while (t->nodes[cur].parent >= 0) {
         const rnode *p = &t->nodes[t->nodes[cur].parent];
         int sib = p->left == cur ? p->right : p->left;
         double r = (double)t->nodes[sib].count / (double)t->nodes[cur].count;
-        if (r > best)
+        if (r > best) {
             best = r;
+            *at = sib;
+        }
         cur = t->nodes[cur].parent;
     }
     return best;
+}
+
+/* Splits one tree's score over the dimensions by how far the point lies outside the box of
+ * the subtree it was displaced from: above it counts as HIGH, below as LOW. */
+static void attribute(const rtree *t, int sib, const double *p, int d, double score, double *high,
+                      double *low)
+{
+    const rnode *b = &t->nodes[sib];
+    double total = 0;
+    for (int j = 0; j < d; j++)
+        total += p[j] > b->hi[j] ? p[j] - b->hi[j] : p[j] < b->lo[j] ? b->lo[j] - p[j] : 0;
+    for (int j = 0; j < d; j++) {
+        double x = p[j] > b->hi[j] ? p[j] - b->hi[j] : p[j] < b->lo[j] ? b->lo[j] - p[j] : 0;
+        double share = total > 0 ? score * x / total : score / d;
+        if (p[j] < b->lo[j])
+            low[j] += share;
+        else
+            high[j] += share;
+    }
 }
 
 struct rcf_state *sl_sql_rcf_new(int trees, int sample, int64_t decay, int shingle,
@@ -261,8 +285,10 @@ struct rcf_state *sl_sql_rcf_new(int trees, int sample, int64_t decay, int shing
     s->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
     s->window = calloc((size_t)s->d + 1, sizeof(double));
     s->point = calloc((size_t)s->d + 1, sizeof(double));
+    s->high = calloc((size_t)s->d + 1, sizeof(double));
+    s->low = calloc((size_t)s->d + 1, sizeof(double));
     s->trees = calloc((size_t)trees, sizeof(rtree));
-    if (!s->window || !s->point || !s->trees)
+    if (!s->window || !s->point || !s->trees || !s->high || !s->low)
         goto fail;
     int cap = 2 * sample + 4;
     for (int k = 0; k < trees; k++) {
@@ -295,6 +321,8 @@ void sl_sql_rcf_free(struct rcf_state *s)
     free(s->trees);
     free(s->window);
     free(s->point);
+    free(s->high);
+    free(s->low);
     free(s->col_idx);
     free(s);
 }
@@ -318,6 +346,8 @@ double sl_sql_rcf_score(struct rcf_state *s, const sl_sql_value *row)
     if (s->filled < s->shingle || s->d == 0)
         return 0;
     memcpy(s->point, s->window, (size_t)s->d * sizeof(double));
+    memset(s->high, 0, (size_t)s->d * sizeof(double));
+    memset(s->low, 0, (size_t)s->d * sizeof(double));
     uint64_t n = ++s->seen;
     int warm = n <= (uint64_t)s->sample;
     double keep_p = (double)s->sample / (double)n;
@@ -330,8 +360,13 @@ double sl_sql_rcf_score(struct rcf_state *s, const sl_sql_value *row)
         int leaf = tree_insert(t, s->point, s->d, &s->rng);
         if (leaf < 0)
             continue;
-        if (!warm)
-            total += codisp(t, leaf);
+        if (!warm) {
+            int at;
+            double c = codisp(t, leaf, &at);
+            total += c;
+            if (at >= 0 && c > 0)
+                attribute(t, at, s->point, s->d, c / s->n_trees, s->high, s->low);
+        }
         if (t->n_samples < s->sample) {
             t->samples[t->n_samples++] = leaf;
         } else if (uniform(&s->rng) < keep_p) {
@@ -346,4 +381,25 @@ double sl_sql_rcf_score(struct rcf_state *s, const sl_sql_value *row)
         }
     }
     return warm ? 0 : total / s->n_trees;
+}
+
+int sl_sql_rcf_explain(const struct rcf_state *s, const sl_sql_relation *in, int directional,
+                       sl_buf *out)
+{
+    sl_buf_append_byte(out, '{');
+    for (int c = 0; c < s->cols; c++) {
+        double hi = 0, lo = 0;
+        for (int j = c; j < s->d; j += s->cols) {
+            hi += s->high[j];
+            lo += s->low[j];
+        }
+        double a = hi + lo;
+        sl_buf_printf(out, "%s\"%s\":{", c ? "," : "", in->cols[s->col_idx[c]].name);
+        if (directional)
+            sl_buf_printf(out, "\"DIRECTION\":\"%s\",\"STRENGTH\":\"%.4f\",",
+                          hi >= lo ? "HIGH" : "LOW", a > 0 ? (hi > lo ? hi - lo : lo - hi) / a : 0);
+        sl_buf_printf(out, "\"ATTRIBUTION_SCORE\":\"%.4f\"}", a);
+    }
+    sl_buf_append_byte(out, '}');
+    return out->oom ? SL_ENOMEM : 0;
 }

@@ -456,6 +456,10 @@ struct rcf_state;
 void sl_sql_rcf_free(struct rcf_state *s);
 /* Scores one input row (and updates the forest). */
 double sl_sql_rcf_score(struct rcf_state *s, const sl_sql_value *row);
+/* The last score's explanation: {"col":{["DIRECTION":"HIGH","STRENGTH":"0.1234",]
+ * "ATTRIBUTION_SCORE":"0.5678"},...}; attributions add up to the score. */
+int sl_sql_rcf_explain(const struct rcf_state *s, const sl_sql_relation *in, int directional,
+                       sl_buf *out);
 
 /* analytic.c: table functions. */
 int sl_sql_fn_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row);

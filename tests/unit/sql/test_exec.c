@@ -764,6 +764,38 @@ static void bounded_topk_distinct(void **state)
     h_free(&h);
 }
 
+static void rcf_explanation(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(&h, "heartRate INTEGER, steps INTEGER", NULL, NULL,
+                  "CREATE STREAM X (hr INTEGER, score DOUBLE, why VARCHAR(2000));\n"
+                  "CREATE PUMP P AS INSERT INTO X SELECT STREAM \"heartRate\", ANOMALY_SCORE, "
+                  "ANOMALY_EXPLANATION FROM TABLE(RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR("
+                  "SELECT STREAM * FROM SOURCE_SQL_STREAM_001), 50, 64, 100000, 1, TRUE));"),
+        0);
+    for (int i = 0; i < 100; i++) {
+        char t[32], f[64];
+        snprintf(t, sizeof(t), "00:00:%02d.%03d", i / 10, (i % 10) * 100);
+        snprintf(f, sizeof(f), "%d|%d", i == 90 ? 190 : 60 + (7 * i) % 41, 100 + (3 * i) % 7);
+        h_push(&h, t, f);
+    }
+    assert_int_equal(h.n_out, 100);
+    const char *r = h.out[90];
+    fprintf(stderr, "explanation: %s\n", r);
+    assert_non_null(strstr(r, "{\"heartRate\":{\"DIRECTION\":\"HIGH\""));
+    /* attributions add up to the score (4 decimals each) */
+    double score = strtod(strchr(strchr(r, '|') + 1, '|') + 1, NULL);
+    const char *a1 = strstr(r, "ATTRIBUTION_SCORE\":\"");
+    const char *a2 = a1 ? strstr(a1 + 1, "ATTRIBUTION_SCORE\":\"") : NULL;
+    assert_non_null(a2);
+    double s1 = strtod(a1 + 20, NULL), s2 = strtod(a2 + 20, NULL);
+    assert_true(s1 > s2);
+    assert_true(fabs(s1 + s2 - score) < 1e-3);
+    h_free(&h);
+}
+
 static int cmp_dbl(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -880,6 +912,7 @@ int main(void)
         cmocka_unit_test(more_aggregates),
         cmocka_unit_test(rowtime_promotion),
         cmocka_unit_test(bounded_topk_distinct),
+        cmocka_unit_test(rcf_explanation),
         cmocka_unit_test(e14_random_cut_forest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
