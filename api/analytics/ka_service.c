@@ -360,6 +360,8 @@ static int start_runtime(ka_app *a, const char *position, start_err *e)
             cfg.start[k] = sl_log_first_offset(log);
         else if (!strcmp(position, "LAST_STOPPED_POINT") && cJSON_IsNumber(sp))
             cfg.start[k] = (uint64_t)sp->valuedouble;
+        else if (!strcmp(position, "LAST_STOPPED_POINT") && cJSON_GetArraySize(saved) > 0)
+            cfg.start[k] = sl_log_first_offset(log); /* a shard created since (resharding) */
         else
             cfg.start[k] = sl_log_end_offset(log);
     }
@@ -442,6 +444,23 @@ fail:
 /* Copies every running worker's positions into its document and persists it. Posted by the
  * workers themselves every CHECKPOINT_MS (ka_run's checkpoint hook), so no loop timer is left
  * pending at shutdown. */
+/* Whether the input's set of shard logs differs from the one the worker reads. */
+static int shards_changed(const ka_app *a)
+{
+    const cJSON *in = first(a->doc, "InputDescriptions");
+    const char *arn = in_str(cJSON_GetObjectItemCaseSensitive(in, "KinesisStreamsInputDescription"),
+                             "ResourceARN");
+    ka_shard_ref *now = NULL;
+    size_t n = 0;
+    if (!arn || ka_ds_shards(arn, &now, &n))
+        return 0;
+    int changed = n != a->n_shards;
+    for (size_t k = 0; k < n && !changed; k++)
+        changed = now[k].log != a->shards[k].log;
+    free(now);
+    return changed;
+}
+
 static void checkpoint_all(void *arg)
 {
     (void)arg;
@@ -459,6 +478,16 @@ static void checkpoint_all(void *arg)
         save_positions(a, pos);
         set_num(a->doc, "_checkpoint_ms", (double)now);
         free(pos);
+        /* the input stream was resharded: rebuild the runtime so it reads the new shards too
+         * (from their start), continuing the others where they were */
+        if (shards_changed(a)) {
+            start_err e;
+            stop_runtime(a);
+            if (start_runtime(a, "LAST_STOPPED_POINT", &e)) {
+                sl_error("analytics", "%s stopped after resharding: %s", a->name, e.msg);
+                set_str(a->doc, "ApplicationStatus", "READY");
+            }
+        }
         persist(NULL, a->region, a->name, a, NULL);
     }
 }

@@ -271,3 +271,17 @@ def test_firehose_input_and_output(make_gateway, tmp_path):
     assert [line.split(",")[0] for line in got] == ["AMZN", "TGT", "AMZN", "XOM", "TGT", "AMZN"]
     assert got[0] == "AMZN,TECHNOLOGY,1.5"
     assert gw.stop() == 0
+
+
+def test_input_resharded_while_running(gateway):
+    ka, kin = setup_app(gateway, "reshard", E1, [("BIG_MOVES", "out", "JSON")])
+    start(ka, "reshard")
+    put_json(kin, "in", d1_docs()[:6])  # rows 1, 5, 6 pass
+    reader = Reader(kin, "out")
+    reader.until(3)
+    kin.update_shard_count(StreamName="in", TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+    wait(lambda: kin.describe_stream_summary(StreamName="in")["StreamDescriptionSummary"]
+         ["StreamStatus"] == "ACTIVE", 30, "stream ACTIVE after resharding")
+    put_json(kin, "in", d1_docs()[6:])  # rows 7, 9, 10 pass; they land in the child shards
+    recs = reader.until(6, timeout=40)
+    assert sorted(json.loads(r)["SYM"] for r in recs[3:]) == ["AMZN", "TGT", "XOM"]
