@@ -13,6 +13,8 @@
  *      loop thread, which appends them to the destination data stream (ka_ds_append);
  *   4. the positions reached are published under a mutex for checkpoints
  *      (LAST_STOPPED_POINT) and read by the loop thread.
+ * At most MAX_INFLIGHT_BATCHES output batches wait for the loop at a time; past that the
+ * worker stops reading input until the loop catches up (back-pressure, bounded memory).
  * Delivery is at-least-once only across checkpoints: rows emitted after the last saved
  * checkpoint may repeat after a restart. Window state is not checkpointed (it is rebuilt from
  * new rows), as the spec's recovery notes allow. */
@@ -29,12 +31,15 @@
 #include "sluice/storage.h"
 #include "sluice/time.h"
 
+typedef struct inflight inflight;
+
 struct ka_run {
     ka_run_cfg cfg;
     sl_sql_app *app;
     pthread_t thr;
     int thr_up;
     atomic_int stop;
+    inflight *flight;
     pthread_mutex_t mu;
     uint64_t *pos;       /* worker's positions (worker only) */
     uint64_t *published; /* under mu */
@@ -122,7 +127,24 @@ int ka_validate_code(const char *code, const ka_schema *input, const char *prefi
 
 /* ---- worker ------------------------------------------------------------------------------ */
 
+/* Output batches posted to the loop and not yet appended: the worker stops reading input
+ * while too many are in flight (back-pressure instead of growing memory). Shared by the run
+ * and its batches; freed by the last holder. */
+struct inflight {
+    atomic_int n;
+    atomic_int refs;
+};
+
+#define MAX_INFLIGHT_BATCHES 32
+
+static void inflight_release(inflight *f)
+{
+    if (atomic_fetch_sub(&f->refs, 1) == 1)
+        free(f);
+}
+
 typedef struct out_batch {
+    inflight *flight;
     char arn[512];
     int firehose;
     sl_buf data;
@@ -137,6 +159,8 @@ static void out_batch_run(void *arg)
                          : ka_ds_append(b->arn, &b->data, b->lens, b->n);
     if (rc)
         sl_error("analytics", "cannot deliver %zu records to %s: %s", b->n, b->arn, sl_err_str(rc));
+    atomic_fetch_sub(&b->flight->n, 1);
+    inflight_release(b->flight);
     sl_buf_cleanup(&b->data);
     free(b->lens);
     free(b);
@@ -150,6 +174,9 @@ static void flush_outputs(ka_run *r)
         out_batch *b = calloc(1, sizeof(*b));
         if (!b)
             continue;
+        b->flight = r->flight;
+        atomic_fetch_add(&r->flight->refs, 1);
+        atomic_fetch_add(&r->flight->n, 1);
         snprintf(b->arn, sizeof(b->arn), "%s", r->cfg.outputs[o].arn);
         b->firehose = r->cfg.outputs[o].firehose;
         b->data = r->out_data[o];
@@ -159,6 +186,8 @@ static void flush_outputs(ka_run *r)
         r->out_lens[o] = NULL;
         r->out_n[o] = r->out_cap[o] = 0;
         if (sl_loop_post(out_batch_run, b)) {
+            atomic_fetch_sub(&r->flight->n, 1);
+            inflight_release(r->flight);
             sl_buf_cleanup(&b->data);
             free(b->lens);
             free(b);
@@ -224,6 +253,11 @@ static void *worker(void *arg)
         sl_error("analytics", "%s: reference data could not be loaded", r->cfg.app_name);
     while (!atomic_load(&r->stop)) {
         size_t got = 0;
+        if (atomic_load(&r->flight->n) > MAX_INFLIGHT_BATCHES) {
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL); /* the loop is behind on appends: wait for it */
+            continue;
+        }
         for (size_t s = 0; s < r->cfg.n_shards && !atomic_load(&r->stop); s++) {
             size_t ni = 0;
             int rc =
@@ -370,6 +404,14 @@ int ka_run_start(ka_run_cfg *cfg, ka_run **out, sl_diag *d)
     r->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
     pthread_mutex_init(&r->mu, NULL);
+    r->flight = calloc(1, sizeof(*r->flight));
+    if (!r->flight) {
+        ka_run_cfg_free(&r->cfg);
+        pthread_mutex_destroy(&r->mu);
+        free(r);
+        return SL_ENOMEM;
+    }
+    atomic_store(&r->flight->refs, 1);
     env_build b;
     int rc = env_make(&b, &r->cfg.input, r->cfg.name_prefix, r->cfg.parallelism,
                       r->cfg.has_table ? &r->cfg.table.schema : NULL, r->cfg.table.name);
@@ -406,6 +448,7 @@ int ka_run_start(ka_run_cfg *cfg, ka_run **out, sl_diag *d)
     *out = r;
     return 0;
 fail:
+    inflight_release(r->flight);
     sl_sql_app_free(r->app);
     free(r->pos);
     free(r->published);
@@ -442,6 +485,7 @@ void ka_run_stop(ka_run *r, uint64_t *positions, size_t n)
         sl_buf_cleanup(&r->out_data[o]);
         free(r->out_lens[o]);
     }
+    inflight_release(r->flight);
     sl_sql_app_free(r->app);
     free(r->pos);
     free(r->published);
