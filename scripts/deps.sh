@@ -18,8 +18,8 @@ PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   libcurl4-openssl-dev libgstrtspserver-1.0-dev gir1.2-gst-rtsp-server-1.0 check python3-gi
-  # Firehose: zlib/Snappy compression; python3-snappy and openssl for its tests
-  libsnappy-dev zlib1g-dev python3-snappy openssl
+  # Firehose: zlib/Snappy compression, jq queries; openssl for its tests
+  libsnappy-dev libjq-dev zlib1g-dev openssl
   # playback: remuxing (HLS/DASH/GetClip), GetImages decoding, browser test of the viewer
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev chromium
 )

@@ -61,11 +61,13 @@ typedef struct sl_fh_dest {
     size_t append_delim_len;
     int append_delim_on;
     char lambda_arn[2049]; /* Lambda processor ("" = none) */
-    int lambda_retries;    /* NumberOfRetries (default 3) */
-    sl_fh_s3 s3;           /* S3: the destination; HTTP: S3Configuration (errors, backup) */
-    sl_fh_s3 backup;       /* S3 destination with S3BackupMode Enabled: raw copy */
-    int backup_all;        /* HTTP S3BackupMode AllData */
-    char url[1001];        /* HTTP */
+    int dynamic_partitioning;
+    char *jq_query;     /* MetadataExtractionQuery or NULL; owned */
+    int lambda_retries; /* NumberOfRetries (default 3) */
+    sl_fh_s3 s3;        /* S3: the destination; HTTP: S3Configuration (errors, backup) */
+    sl_fh_s3 backup;    /* S3 destination with S3BackupMode Enabled: raw copy */
+    int backup_all;     /* HTTP S3BackupMode AllData */
+    char url[1001];     /* HTTP */
     char http_name[257];
     char access_key[4097];
     int gzip_body;      /* RequestConfiguration.ContentEncoding GZIP */
@@ -173,8 +175,16 @@ uint32_t sl_fh_crc32c(uint32_t crc, const void *p, size_t n);
  * namespace, unterminated expression). */
 int sl_fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type, sl_buf *out,
                       char *msg, size_t cap);
+/* The same with partition keys (dynamic partitioning): !{partitionKeyFromQuery:k} reads
+ * query_keys, !{partitionKeyFromLambda:k} lambda_keys (objects of strings; NULL: none), and no
+ * default timestamp suffix is appended. SL_ENOTFOUND when a referenced key is missing. */
+int sl_fh_prefix_eval_keys(const char *prefix, int64_t ts_ms, const cJSON *query_keys,
+                           const cJSON *lambda_keys, sl_buf *out, char *msg, size_t cap);
 /* Checks a Prefix / ErrorOutputPrefix pair at configuration time (spec §5.3 rules). */
 int sl_fh_prefix_check(const char *prefix, const char *error_prefix, char *msg, size_t cap);
+/* The rules with dynamic partitioning on: Prefix must use a partition key expression,
+ * ErrorOutputPrefix must be set and use none. */
+int sl_fh_prefix_check_dp(const char *prefix, const char *error_prefix, char *msg, size_t cap);
 /* "<name>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid><ext>". */
 int sl_fh_object_name(const char *ds_name, const char *version, int64_t now_ms, const char *ext,
                       sl_buf *out);
@@ -189,6 +199,15 @@ int sl_fh_source_check(const char *arn, const char *account, char *region, size_
 /* Refreshes the shard snapshots of every Kinesis-sourced stream now and every 200 ms. */
 void sl_fh_source_start(void);
 void sl_fh_source_stop(void);
+
+/* ---- fh_partition.c (worker thread) ---- */
+typedef struct sl_fh_jq sl_fh_jq;
+/* Compiles a MetadataExtractionQuery. 0, SL_EINVAL (msg says why) or SL_ENOMEM. */
+int sl_fh_jq_new(const char *query, sl_fh_jq **out, char *msg, size_t cap);
+void sl_fh_jq_free(sl_fh_jq *q);
+/* Partition keys of one record: *keys (owned, cJSON_Delete) maps key -> text. SL_EPARSE (not
+ * JSON), SL_EINVAL (query failed / no object), SL_ENOMEM; msg says why. */
+int sl_fh_jq_keys(sl_fh_jq *q, const char *data, size_t len, cJSON **keys, char *msg, size_t cap);
 
 /* ---- fh_deliver.c ---- */
 /* Starts / stops the delivery worker thread (startup / shutdown). */
@@ -222,6 +241,7 @@ enum { SL_FH_X_OK = 0, SL_FH_X_DROPPED, SL_FH_X_FAILED };
 typedef struct sl_fh_xform {
     int result;      /* SL_FH_X_* */
     size_t off, len; /* Ok: the transformed bytes in data_out */
+    cJSON *keys;     /* Ok: metadata.partitionKeys (owned by the caller after the call), or NULL */
 } sl_fh_xform;
 /* The function URL mapped to arn into out. 0 or SL_ENOTFOUND. Any thread. */
 int sl_fh_lambda_url(const char *arn, char *out, size_t cap);

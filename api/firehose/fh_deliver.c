@@ -57,6 +57,14 @@ typedef struct wcursor {
     uint64_t pos;
 } wcursor;
 
+/* One partition of a dynamically partitioned batch: records with the same evaluated prefix. */
+typedef struct wgroup {
+    char *prefix; /* owned */
+    size_t *idx;  /* indexes into wstate.out; owned */
+    size_t n, cap;
+    int done; /* object written */
+} wgroup;
+
 typedef struct wstate {
     char region[32];
     char name[SL_FH_NAME_MAX + 1];
@@ -82,6 +90,9 @@ typedef struct wstate {
     sl_buf xdata;   /* transformed bytes (Lambda) */
     sl_fh_rec *out; /* records to deliver: into data or xdata */
     size_t n_out;
+    cJSON **lkeys;  /* per out record: Lambda partitionKeys (owned) or NULL */
+    wgroup *groups; /* dynamic partitioning: one per active partition */
+    size_t n_groups;
     char last_error[512];
     char last_code[64];
     int seen; /* marked each round while its stream exists */
@@ -143,11 +154,23 @@ static void ws_reset_batch(wstate *w)
     w->phase = 0;
     w->prepared = 0;
     sl_buf_reset(&w->xdata);
+    for (size_t i = 0; w->lkeys && i < w->n_out; i++)
+        cJSON_Delete(w->lkeys[i]);
+    free(w->lkeys);
+    w->lkeys = NULL;
     w->n_out = 0;
+    for (size_t i = 0; i < w->n_groups; i++) {
+        free(w->groups[i].prefix);
+        free(w->groups[i].idx);
+    }
+    free(w->groups);
+    w->groups = NULL;
+    w->n_groups = 0;
 }
 
 static void ws_free(wstate *w)
 {
+    ws_reset_batch(w);
     sl_buf_cleanup(&w->data);
     sl_buf_cleanup(&w->xdata);
     free(w->out);
@@ -417,7 +440,8 @@ static int body_of(const wstate *w, const sl_fh_dest *d, int raw, sl_buf *out)
 /* Writes body as one object of s3 (compressed as configured) under Prefix (error_type NULL) or
  * the error prefix. */
 static int write_object(const wstate *w, const sl_fh_dest *d, const sl_fh_s3 *s3,
-                        const char *error_type, const sl_buf *body, char *msg, size_t cap)
+                        const char *error_type, const char *fixed_prefix, const sl_buf *body,
+                        char *msg, size_t cap)
 {
     sl_buf key = SL_BUF_INIT, name = SL_BUF_INIT, packed = SL_BUF_INIT;
     int rc;
@@ -425,8 +449,10 @@ static int write_object(const wstate *w, const sl_fh_dest *d, const sl_fh_s3 *s3
     const char *ext = error_type          ? ""
                       : s3->has_extension ? s3->file_extension
                                           : sl_fh_compression_ext(comp);
-    if ((rc = sl_fh_prefix_eval(error_type ? s3->error_prefix : s3->prefix, w->oldest_ms,
-                                error_type, &key, msg, cap)))
+    if (fixed_prefix)
+        sl_buf_append_str(&key, fixed_prefix);
+    else if ((rc = sl_fh_prefix_eval(error_type ? s3->error_prefix : s3->prefix, w->oldest_ms,
+                                     error_type, &key, msg, cap)))
         goto out;
     if ((rc = sl_fh_object_name(w->name, d->version_id, now_ms(), ext, &name)))
         goto out;
@@ -505,6 +531,110 @@ static void error_records(const sl_fh_rec *recs, size_t n, int attempts, const c
     }
 }
 
+#define MAX_ACTIVE_PARTITIONS 500
+
+static void drop_groups(wstate *w)
+{
+    for (size_t i = 0; i < w->n_groups; i++) {
+        free(w->groups[i].prefix);
+        free(w->groups[i].idx);
+    }
+    free(w->groups);
+    w->groups = NULL;
+    w->n_groups = 0;
+}
+
+static wgroup *group_of(wstate *w, const char *prefix)
+{
+    for (size_t i = 0; i < w->n_groups; i++) {
+        if (strcmp(w->groups[i].prefix, prefix) == 0)
+            return &w->groups[i];
+    }
+    if (w->n_groups >= MAX_ACTIVE_PARTITIONS)
+        return NULL;
+    wgroup *g = realloc(w->groups, (w->n_groups + 1) * sizeof(*g));
+    if (!g)
+        return NULL;
+    w->groups = g;
+    g = &w->groups[w->n_groups];
+    memset(g, 0, sizeof(*g));
+    if (!(g->prefix = strdup(prefix)))
+        return NULL;
+    w->n_groups++;
+    return g;
+}
+
+/* Dynamic partitioning of w->out: the jq query's keys and the Lambda partitionKeys evaluate the
+ * Prefix of each record; records with the same prefix form one group (one object). Records
+ * whose keys cannot be found go to the error output as partitioning-failed; beyond 500 active
+ * partitions, as activePartitionExceeded. Returns 1, or 0 to try again later. */
+static int partition(wstate *w, const sl_fh_dest *d)
+{
+    sl_fh_jq *q = NULL;
+    sl_buf errs = SL_BUF_INIT, over = SL_BUF_INIT, pfx = SL_BUF_INIT;
+    char em[512] = "", msg[512] = "";
+    int ok = 0;
+    drop_groups(w);
+    if (d->jq_query && sl_fh_jq_new(d->jq_query, &q, em, sizeof(em)))
+        q = NULL;
+    for (size_t i = 0; i < w->n_out; i++) {
+        cJSON *keys = NULL;
+        int rc = 0;
+        if (d->jq_query)
+            rc = q ? sl_fh_jq_keys(q, w->out[i].data, w->out[i].len, &keys, em, sizeof(em))
+                   : SL_EINVAL;
+        if (rc == 0) {
+            sl_buf_reset(&pfx);
+            rc = sl_fh_prefix_eval_keys(d->s3.prefix, w->oldest_ms, keys,
+                                        w->lkeys ? w->lkeys[i] : NULL, &pfx, em, sizeof(em));
+        }
+        cJSON_Delete(keys);
+        wgroup *g = rc == 0 && !pfx.oom ? group_of(w, pfx.data ? pfx.data : "") : NULL;
+        if (rc == 0 && !g) {
+            snprintf(em, sizeof(em), "More than %d active partitions in one batch.",
+                     MAX_ACTIVE_PARTITIONS);
+            error_records(&w->out[i], 1, 1, "DynamicPartitioning.ActivePartitionsExceeded", em,
+                          NULL, NULL, &over);
+            continue;
+        }
+        if (rc) {
+            error_records(&w->out[i], 1, 1, "DynamicPartitioning.MetadataExtractionFailed", em,
+                          NULL, NULL, &errs);
+            continue;
+        }
+        if (g->n == g->cap) {
+            size_t cap = g->cap ? g->cap * 2 : 16;
+            size_t *x = realloc(g->idx, cap * sizeof(*x));
+            if (!x)
+                goto out;
+            g->idx = x;
+            g->cap = cap;
+        }
+        g->idx[g->n++] = i;
+    }
+    if (errs.oom || over.oom)
+        goto out;
+    if (errs.len &&
+        write_object(w, d, &d->s3, "partitioning-failed", NULL, &errs, msg, sizeof(msg)))
+        goto out;
+    if (over.len &&
+        write_object(w, d, &d->s3, "activePartitionExceeded", NULL, &over, msg, sizeof(msg)))
+        goto out;
+    ok = 1;
+out:
+    if (!ok) {
+        drop_groups(w);
+        w->next_try_ms = now_ms() + 5000;
+        sl_warn("firehose", "%s: partitioning failed, retrying: %s", w->name,
+                msg[0] ? msg : "out of memory");
+    }
+    sl_fh_jq_free(q);
+    sl_buf_cleanup(&errs);
+    sl_buf_cleanup(&over);
+    sl_buf_cleanup(&pfx);
+    return ok;
+}
+
 #define LAMBDA_CHUNK_BYTES (3u << 20) /* raw bytes per invocation: base64 stays under 6 MB */
 
 /* Builds w->out, the records to deliver: the raw records, or with a Lambda processor the Ok
@@ -532,9 +662,10 @@ static int prepare(wstate *w, const sl_fh_dest *d, const char *arn, const char *
     if (!d->lambda_arn[0]) {
         memcpy(w->out, raw, w->n * sizeof(*raw));
         w->n_out = w->n;
-        ok = 1;
-        goto out;
+        goto partition;
     }
+    if (!(w->lkeys = calloc(w->n ? w->n : 1, sizeof(*w->lkeys))))
+        goto out;
     sl_buf_reset(&w->xdata);
     for (size_t start = 0; start < w->n;) {
         size_t end = start, bytes = 0;
@@ -548,6 +679,10 @@ static int prepare(wstate *w, const sl_fh_dest *d, const char *arn, const char *
             if (rc == 0)
                 break;
             w->xdata.len = keep;
+            for (size_t i = start; i < end; i++) {
+                cJSON_Delete(res[i].keys);
+                res[i].keys = NULL;
+            }
             sl_warn("firehose", "%s: Lambda %s attempt %d failed: %s", w->name, d->lambda_arn,
                     attempts, err);
         }
@@ -570,18 +705,27 @@ static int prepare(wstate *w, const sl_fh_dest *d, const char *arn, const char *
     }
     if (errs.oom)
         goto out;
-    if (errs.len && write_object(w, d, &d->s3, "processing-failed", &errs, msg, sizeof(msg))) {
+    if (errs.len &&
+        write_object(w, d, &d->s3, "processing-failed", NULL, &errs, msg, sizeof(msg))) {
         w->next_try_ms = now_ms() + 5000;
         sl_warn("firehose", "%s: writing processing-failed records failed: %s", w->name, msg);
         goto out;
     }
     for (size_t i = 0; i < w->n; i++) {
-        if (res[i].result == SL_FH_X_OK)
+        if (res[i].result == SL_FH_X_OK) {
+            w->lkeys[w->n_out] = res[i].keys;
+            res[i].keys = NULL;
             w->out[w->n_out++] = (sl_fh_rec){w->xdata.data + res[i].off, res[i].len, raw[i].ts_ms};
+        }
     }
+partition:
+    if (d->dynamic_partitioning && !partition(w, d))
+        goto out;
     ok = 1;
 out:
     w->prepared = ok;
+    for (size_t i = 0; res && i < w->n; i++)
+        cJSON_Delete(res[i].keys);
     free(raw);
     free(res);
     sl_buf_cleanup(&errs);
@@ -594,16 +738,33 @@ static int deliver_s3(wstate *w, const sl_fh_dest *d)
     sl_buf body = SL_BUF_INIT;
     char msg[512] = "";
     int rc = 0;
-    if (w->phase == 0) {
+    if (w->phase == 0 && d->dynamic_partitioning) {
+        for (size_t k = 0; k < w->n_groups; k++) {
+            wgroup *g = &w->groups[k];
+            if (g->done)
+                continue;
+            sl_buf_reset(&body);
+            for (size_t i = 0; i < g->n; i++) {
+                sl_buf_append(&body, w->out[g->idx[i]].data, w->out[g->idx[i]].len);
+                if (d->append_delim_on)
+                    sl_buf_append(&body, d->append_delim, d->append_delim_len);
+            }
+            if ((rc = body.oom ? SL_ENOMEM : 0) ||
+                (rc = write_object(w, d, &d->s3, NULL, g->prefix, &body, msg, sizeof(msg))))
+                goto out;
+            g->done = 1;
+        }
+        w->phase = 1;
+    } else if (w->phase == 0) {
         if ((rc = body_of(w, d, 0, &body)) ||
-            (rc = write_object(w, d, &d->s3, NULL, &body, msg, sizeof(msg))))
+            (rc = write_object(w, d, &d->s3, NULL, NULL, &body, msg, sizeof(msg))))
             goto out;
         w->phase = 1;
     }
     if (d->backup.set) {
         sl_buf_reset(&body);
         if ((rc = body_of(w, d, 1, &body)) ||
-            (rc = write_object(w, d, &d->backup, NULL, &body, msg, sizeof(msg))))
+            (rc = write_object(w, d, &d->backup, NULL, NULL, &body, msg, sizeof(msg))))
             goto out;
     }
 out:
@@ -671,9 +832,9 @@ static int deliver_http(wstate *w, const sl_fh_dest *d, const char *arn)
             /* Retries exhausted: the batch goes to the error output. */
             error_records(w->out, w->n_out, w->attempts, w->last_code, w->last_error, NULL,
                           w->request_id, &body);
-            rc = body.oom
-                     ? SL_ENOMEM
-                     : write_object(w, d, &d->s3, "http-endpoint-failed", &body, msg, sizeof(msg));
+            rc = body.oom ? SL_ENOMEM
+                          : write_object(w, d, &d->s3, "http-endpoint-failed", NULL, &body, msg,
+                                         sizeof(msg));
             sl_buf_cleanup(&body);
             if (rc) {
                 w->next_try_ms = now + backoff_ms(w->attempts, 30000, 0);
@@ -692,7 +853,7 @@ static int deliver_http(wstate *w, const sl_fh_dest *d, const char *arn)
         sl_buf_reset(&body);
         rc = body_of(w, d, 1, &body);
         if (!rc)
-            rc = write_object(w, d, &d->s3, NULL, &body, msg, sizeof(msg));
+            rc = write_object(w, d, &d->s3, NULL, NULL, &body, msg, sizeof(msg));
         sl_buf_cleanup(&body);
         if (rc) {
             w->next_try_ms = now_ms() + backoff_ms(++w->attempts, 30000, 0);

@@ -7,10 +7,11 @@
  *     {"invocationId":"<uuid>","deliveryStreamArn":"arn:aws:firehose:...","region":"...",
  *      "records":[{"recordId":"<n>","approximateArrivalTimestamp":<epoch ms>,"data":"<base64>"}]}
  * The answer must be 200 with {"records":[{"recordId","result":"Ok"|"Dropped"|"ProcessingFailed",
- * "data":"<base64>"}]}, every input recordId exactly once (in any order); anything else --
- * transport error, other status, malformed JSON, unknown/missing/duplicate ids, an unknown result,
- * Ok without valid base64 data -- fails the whole invocation. This is what a Lambda function URL
- * in front of an unchanged Firehose transformation handler answers.
+ * "data":"<base64>"[,"metadata":{"partitionKeys":{...}}]}]} (partition keys feed
+ * !{partitionKeyFromLambda:...}), every input recordId exactly once (in any order); anything else
+ * -- transport error, other status, malformed JSON, unknown/missing/duplicate ids, an unknown
+ * result, Ok without valid base64 data -- fails the whole invocation. This is what a Lambda
+ * function URL in front of an unchanged Firehose transformation handler answers.
  *
  * Worker thread only (blocking libcurl call, 5 minute timeout as Lambda's maximum). */
 #include <curl/curl.h>
@@ -154,6 +155,9 @@ int sl_fh_lambda_invoke(const char *arn, const char *ds_arn, const char *region,
                 goto out;
             }
             x->result = SL_FH_X_OK;
+            const cJSON *md = cJSON_GetObjectItemCaseSensitive(r, "metadata");
+            const cJSON *pk = cJSON_GetObjectItemCaseSensitive(md, "partitionKeys");
+            x->keys = cJSON_IsObject(pk) ? cJSON_Duplicate(pk, 1) : NULL;
             x->off = data_out->len;
             x->len = (size_t)got;
             data_out->len += (size_t)got;

@@ -45,14 +45,21 @@ void sl_fh_dest_cleanup(sl_fh_dest *d)
 {
     free(d->common_attrs);
     d->common_attrs = NULL;
+    free(d->jq_query);
+    d->jq_query = NULL;
 }
 
 int sl_fh_dest_copy(sl_fh_dest *dst, const sl_fh_dest *src)
 {
     *dst = *src;
     dst->common_attrs = NULL;
+    dst->jq_query = NULL;
     if (src->common_attrs && !(dst->common_attrs = strdup(src->common_attrs)))
         return SL_ENOMEM;
+    if (src->jq_query && !(dst->jq_query = strdup(src->jq_query))) {
+        sl_fh_dest_cleanup(dst);
+        return SL_ENOMEM;
+    }
     return 0;
 }
 
@@ -74,7 +81,7 @@ static int parse_compression(const char *s, sl_fh_compression *out)
 }
 
 /* An S3-shaped object (S3DestinationConfiguration or the Extended one) into s. */
-static int parse_s3(const cJSON *c, sl_fh_s3 *s, const char *what, char *msg, size_t cap)
+static int parse_s3(const cJSON *c, sl_fh_s3 *s, const char *what, int dp, char *msg, size_t cap)
 {
     const char *arn = jstr(c, "BucketARN");
     const char *bucket = arn ? strstr(arn, ":s3:::") : NULL;
@@ -98,7 +105,8 @@ static int parse_s3(const cJSON *c, sl_fh_s3 *s, const char *what, char *msg, si
         snprintf(msg, cap, "%s: unknown CompressionFormat.", what);
         return SL_EINVAL;
     }
-    return sl_fh_prefix_check(s->prefix, s->error_prefix, msg, cap);
+    return dp ? sl_fh_prefix_check_dp(s->prefix, s->error_prefix, msg, cap)
+              : sl_fh_prefix_check(s->prefix, s->error_prefix, msg, cap);
 }
 
 /* "\n" style escapes of an AppendDelimiterToRecord Delimiter into out. */
@@ -139,6 +147,27 @@ static int parse_processing(const cJSON *pc, sl_fh_dest *d, char *msg, size_t ca
             }
             continue;
         }
+        if (type && strcmp(type, "MetadataExtraction") == 0) {
+            const cJSON *prm;
+            cJSON_ArrayForEach(prm, cJSON_GetObjectItemCaseSensitive(p, "Parameters"))
+            {
+                const char *k = jstr(prm, "ParameterName"), *v = jstr(prm, "ParameterValue");
+                if (k && v && strcmp(k, "MetadataExtractionQuery") == 0) {
+                    free(d->jq_query);
+                    if (!(d->jq_query = strdup(v)))
+                        return SL_ENOMEM;
+                } else if (k && v && strcmp(k, "JsonParsingEngine") == 0 &&
+                           strcmp(v, "JQ-1.6") != 0) {
+                    snprintf(msg, cap, "JsonParsingEngine must be JQ-1.6.");
+                    return SL_EINVAL;
+                }
+            }
+            if (!d->jq_query) {
+                snprintf(msg, cap, "MetadataExtraction needs a MetadataExtractionQuery.");
+                return SL_EINVAL;
+            }
+            continue;
+        }
         if (type && strcmp(type, "Lambda") == 0) {
             const cJSON *prm;
             d->lambda_retries = 3;
@@ -160,7 +189,7 @@ static int parse_processing(const cJSON *pc, sl_fh_dest *d, char *msg, size_t ca
         }
         snprintf(msg, cap,
                  "Processor type %s is not supported by Sluice yet (supported: Lambda, "
-                 "AppendDelimiterToRecord).",
+                 "MetadataExtraction, AppendDelimiterToRecord).",
                  type ? type : "(none)");
         return SL_EINVAL;
     }
@@ -195,13 +224,27 @@ int sl_fh_dest_parse(const char *member, const cJSON *cfg, sl_fh_dest *d, char *
     if (strcmp(member, "ExtendedS3DestinationConfiguration") == 0 ||
         strcmp(member, "S3DestinationConfiguration") == 0) {
         d->kind = SL_FH_DEST_S3;
-        if ((rc = parse_s3(cfg, &d->s3, member, msg, cap)))
-            return rc;
         const cJSON *dp = cJSON_GetObjectItemCaseSensitive(cfg, "DynamicPartitioningConfiguration");
-        if (dp && jbool(dp, "Enabled", 0)) {
-            snprintf(msg, cap, "Dynamic partitioning is not supported by Sluice yet.");
+        d->dynamic_partitioning = dp && jbool(dp, "Enabled", 0);
+        if (d->jq_query && !d->dynamic_partitioning) {
+            snprintf(msg, cap, "MetadataExtraction requires dynamic partitioning to be enabled.");
             return SL_EINVAL;
         }
+        if (d->dynamic_partitioning && d->interval_ms == 0) {
+            snprintf(msg, cap,
+                     "Zero buffering (IntervalInSeconds 0) is not available with "
+                     "dynamic partitioning.");
+            return SL_EINVAL;
+        }
+        if (d->dynamic_partitioning && d->jq_query) {
+            /* Compile once now so a bad query is refused at configuration time. */
+            sl_fh_jq *q = NULL;
+            if ((rc = sl_fh_jq_new(d->jq_query, &q, msg, cap)))
+                return rc;
+            sl_fh_jq_free(q);
+        }
+        if ((rc = parse_s3(cfg, &d->s3, member, d->dynamic_partitioning, msg, cap)))
+            return rc;
         const cJSON *fc =
             cJSON_GetObjectItemCaseSensitive(cfg, "DataFormatConversionConfiguration");
         if (fc && jbool(fc, "Enabled", 1)) {
@@ -218,13 +261,17 @@ int sl_fh_dest_parse(const char *member, const cJSON *cfg, sl_fh_dest *d, char *
                          "Enabled.");
                 return SL_EINVAL;
             }
-            if ((rc = parse_s3(b, &d->backup, "S3BackupConfiguration", msg, cap)))
+            if ((rc = parse_s3(b, &d->backup, "S3BackupConfiguration", 0, msg, cap)))
                 return rc;
         }
         return 0;
     }
     if (strcmp(member, "HttpEndpointDestinationConfiguration") == 0) {
         d->kind = SL_FH_DEST_HTTP;
+        if (d->jq_query) {
+            snprintf(msg, cap, "Dynamic partitioning is only available for S3 destinations.");
+            return SL_EINVAL;
+        }
         const cJSON *ep = cJSON_GetObjectItemCaseSensitive(cfg, "EndpointConfiguration");
         const char *url = jstr(ep, "Url");
         /* The model's pattern (https://.*) is enforced before the handler runs. */
@@ -267,7 +314,7 @@ int sl_fh_dest_parse(const char *member, const cJSON *cfg, sl_fh_dest *d, char *
             snprintf(msg, cap, "S3Configuration is required for an HTTP endpoint destination.");
             return SL_EINVAL;
         }
-        if ((rc = parse_s3(s3, &d->s3, "S3Configuration", msg, cap))) {
+        if ((rc = parse_s3(s3, &d->s3, "S3Configuration", 0, msg, cap))) {
             sl_fh_dest_cleanup(d);
             return rc;
         }

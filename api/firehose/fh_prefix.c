@@ -129,8 +129,9 @@ static void random_string(sl_buf *out)
         sl_buf_append_byte(out, (uint8_t)abc[b[i] % 62]);
 }
 
-int sl_fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type, sl_buf *out,
-                      char *msg, size_t cap)
+/* keys != 0: dynamic-partitioning evaluation (query/lambda key objects, no default suffix). */
+static int eval(const char *prefix, int64_t ts_ms, const char *error_type, int keys,
+                const cJSON *qk, const cJSON *lk, sl_buf *out, char *msg, size_t cap)
 {
     int has_ts = 0, has_expr = 0;
     prefix = prefix ? prefix : "";
@@ -157,6 +158,16 @@ int sl_fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type,
         } else if (ns_len == 8 && memcmp(ns, "firehose", 8) == 0 && val_len == 17 &&
                    memcmp(val, "error-output-type", 17) == 0 && error_type) {
             sl_buf_append_str(out, error_type);
+        } else if (keys && ((ns_len == 21 && memcmp(ns, "partitionKeyFromQuery", 21) == 0) ||
+                            (ns_len == 22 && memcmp(ns, "partitionKeyFromLambda", 22) == 0))) {
+            char key[256];
+            snprintf(key, sizeof(key), "%.*s", (int)val_len, val);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(ns_len == 21 ? qk : lk, key);
+            if (!cJSON_IsString(v)) {
+                snprintf(msg, cap, "Partition key %s has no value for this record.", key);
+                return SL_ENOTFOUND;
+            }
+            sl_buf_append_str(out, v->valuestring);
         } else {
             snprintf(msg, cap, "Unsupported expression !{%.*s:%.*s} in prefix.", (int)ns_len, ns,
                      (int)val_len, val);
@@ -168,7 +179,7 @@ int sl_fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type,
         sl_buf_append_str(out, error_type);
         sl_buf_append_byte(out, '/');
         format_ts("yyyy/MM/dd/HH/", 14, ts_ms, out);
-    } else if (!error_type && !has_ts) {
+    } else if (!error_type && !has_ts && !keys) {
         format_ts("yyyy/MM/dd/HH/", 14, ts_ms, out);
     }
     if (out->len > 1024) {
@@ -176,6 +187,57 @@ int sl_fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type,
         return SL_EINVAL;
     }
     return out->oom ? SL_ENOMEM : 0;
+}
+
+int sl_fh_prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type, sl_buf *out,
+                      char *msg, size_t cap)
+{
+    return eval(prefix, ts_ms, error_type, 0, NULL, NULL, out, msg, cap);
+}
+
+int sl_fh_prefix_eval_keys(const char *prefix, int64_t ts_ms, const cJSON *query_keys,
+                           const cJSON *lambda_keys, sl_buf *out, char *msg, size_t cap)
+{
+    return eval(prefix, ts_ms, NULL, 1, query_keys, lambda_keys, out, msg, cap);
+}
+
+int sl_fh_prefix_check_dp(const char *prefix, const char *error_prefix, char *msg, size_t cap)
+{
+    prefix = prefix ? prefix : "";
+    error_prefix = error_prefix ? error_prefix : "";
+    if (!strstr(prefix, "!{partitionKeyFromQuery:") &&
+        !strstr(prefix, "!{partitionKeyFromLambda:")) {
+        snprintf(msg, cap,
+                 "When dynamic partitioning is enabled, Prefix must use "
+                 "!{partitionKeyFromQuery:...} or !{partitionKeyFromLambda:...}.");
+        return SL_EINVAL;
+    }
+    if (!error_prefix[0] || strstr(error_prefix, "!{partitionKeyFrom")) {
+        snprintf(msg, cap,
+                 "When dynamic partitioning is enabled, ErrorOutputPrefix is required "
+                 "and cannot use partition keys.");
+        return SL_EINVAL;
+    }
+    sl_buf tmp = SL_BUF_INIT;
+    cJSON *any = cJSON_CreateObject();
+    int rc = eval(error_prefix, 0, "processing-failed", 0, NULL, NULL, &tmp, msg, cap);
+    /* Prefix syntax: evaluate with no keys; only SL_ENOTFOUND (missing key) is expected. */
+    if (rc == 0) {
+        sl_buf_reset(&tmp);
+        rc = eval(prefix, 0, NULL, 1, any, any, &tmp, msg, cap);
+        if (rc == SL_ENOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0 && strstr(error_prefix, "!{") &&
+        !strstr(error_prefix, "!{firehose:error-output-type}")) {
+        snprintf(msg, cap,
+                 "ErrorOutputPrefix must contain the '!{firehose:error-output-type}' "
+                 "expression when it contains expressions.");
+        rc = SL_EINVAL;
+    }
+    cJSON_Delete(any);
+    sl_buf_cleanup(&tmp);
+    return rc;
 }
 
 int sl_fh_prefix_check(const char *prefix, const char *error_prefix, char *msg, size_t cap)

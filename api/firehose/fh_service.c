@@ -954,6 +954,14 @@ void sl_firehose_update_destination(sl_api_call *call)
                           msg);
         goto out;
     }
+    if (nd.dynamic_partitioning != s->dest.dynamic_partitioning) {
+        sl_fh_reply_error(call, "InvalidArgumentException",
+                          s->dest.dynamic_partitioning
+                              ? "Dynamic partitioning cannot be disabled once enabled."
+                              : "Dynamic partitioning can only be enabled when the Firehose "
+                                "stream is created.");
+        goto out;
+    }
     sl_fh_lock();
     s->version++;
     s->updated_ms = now_ms();

@@ -135,7 +135,9 @@ def test_refusals(gateway):
                                                              "BucketARN": "arn:aws:s3:::b"})
     assert error_code(ei) == "InvalidArgumentException"
     # Not-yet-supported features are refused rather than ignored.
-    for extra in ({"DynamicPartitioningConfiguration": {"Enabled": True}},
+    for extra in ({"ProcessingConfiguration": {"Enabled": True, "Processors": [
+                      {"Type": "Decompression", "Parameters": [
+                          {"ParameterName": "CompressionFormat", "ParameterValue": "GZIP"}]}]}},
                   {"ProcessingConfiguration": {"Enabled": True, "Processors": [
                       {"Type": "RecordDeAggregation", "Parameters": [
                           {"ParameterName": "SubRecordType", "ParameterValue": "JSON"}]}]}},
