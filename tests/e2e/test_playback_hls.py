@@ -458,3 +458,52 @@ def test_hevc_sessions(gateway):
         p = subprocess.run(["ffmpeg", "-v", "error", "-i", url, "-f", "null", "-"],
                            capture_output=True, text=True, timeout=120)
         assert p.returncode == 0 and p.stderr == "", (container, p.stderr)
+
+
+def test_discontinuities_and_codec_private_errors(gateway):
+    """Two uploads of the same 3 s file 10 s apart (producer time): ON_DISCONTINUITY marks the
+    one gap, ALWAYS marks every boundary, NEVER none; missing and invalid CodecPrivate give
+    AWS's MissingCodecPrivateData / InvalidCodecPrivateData exceptions."""
+    gw = gateway
+    make_stream(gw, "gap")
+    with open(os.path.join(MEDIA, "h264-aac.mkv"), "rb") as f:
+        data = f.read()
+    start = time.time() - 60
+    put(gw, "gap", data, tc_type="RELATIVE", start_ts=start)
+    put(gw, "gap", data, tc_type="RELATIVE", start_ts=start + 10)
+    am = gw.client("kinesis-video-archived-media")
+    counts = {}
+    for mode in ("ON_DISCONTINUITY", "ALWAYS", "NEVER"):
+        url = am.get_hls_streaming_session_url(
+            StreamName="gap", PlaybackMode="ON_DEMAND", DiscontinuityMode=mode,
+            HLSFragmentSelector={"FragmentSelectorType": "PRODUCER_TIMESTAMP",
+                                 "TimestampRange": {"StartTimestamp": start - 1,
+                                                    "EndTimestamp": start + 30}})[
+            "HLSStreamingSessionURL"]
+        pl = http_get(url.replace("getHLSMasterPlaylist", "getHLSMediaPlaylist")
+                      + "&TrackNumber=1")[2].decode()
+        assert len(media_lines(pl)) == 6
+        assert "#EXT-X-DISCONTINUITY-SEQUENCE:0\n" in pl
+        counts[mode] = pl.count("#EXT-X-DISCONTINUITY\n")
+        if mode == "ON_DISCONTINUITY":  # the tag sits right before the 4th fragment
+            tags = [ln for ln in pl.splitlines() if ln in ("#EXT-X-DISCONTINUITY",)
+                    or ln.startswith("#EXTINF")]
+            assert tags.index("#EXT-X-DISCONTINUITY") == 3, pl
+    assert counts == {"ON_DISCONTINUITY": 1, "ALWAYS": 5, "NEVER": 0}, counts
+
+    # CodecPrivate renamed to an unknown element (missing), then its avcC version byte changed
+    # (invalid); PutMedia stores both as they are, playback refuses them as AWS does
+    i = data.find(b"\x63\xa2")
+    assert i > 0 and data[i + 3] == 1
+    missing = data[:i] + b"\x63\xa3" + data[i + 2:]
+    invalid = data[:i + 3] + b"\x07" + data[i + 4:]
+    for name, body, exc in (("nocpd", missing, "MissingCodecPrivateDataException"),
+                            ("badcpd", invalid, "InvalidCodecPrivateDataException")):
+        make_stream(gw, name)
+        put(gw, name, body, tc_type="RELATIVE", start_ts=start)
+        with pytest.raises(getattr(am.exceptions, exc)):
+            am.get_hls_streaming_session_url(StreamName=name)
+        with pytest.raises(getattr(am.exceptions, exc)):
+            am.get_clip(StreamName=name, ClipFragmentSelector={
+                "FragmentSelectorType": "PRODUCER_TIMESTAMP",
+                "TimestampRange": {"StartTimestamp": start - 1, "EndTimestamp": start + 10}})
