@@ -297,10 +297,38 @@ static int rcf_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_va
     return 0;
 }
 
+static int hotspots_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row)
+{
+    if (!p->hot) {
+        p->hot = sl_sql_hotspots_new((int)p->fn_params[0], p->fn_params[1], (int)p->fn_params[2],
+                                     &p->source->rel);
+        if (!p->hot)
+            return SL_ENOMEM;
+    }
+    size_t n = p->source->rel.n_cols;
+    sl_sql_value *out = sl_arena_alloc(&p->scratch, (n + 1) * sizeof(*out));
+    if (!out)
+        return SL_ENOMEM;
+    memcpy(out, row, n * sizeof(*out));
+    sl_buf b = SL_BUF_INIT;
+    int rc = sl_sql_hotspots_row(p->hot, row, &b);
+    if (!rc) {
+        memset(&out[n], 0, sizeof(out[n]));
+        out[n].type = SL_SQL_VARCHAR;
+        out[n].u.s = b.data;
+        out[n].len = (uint32_t)(b.len > 49152 ? 49152 : b.len);
+        sl_sql_stream_insert(app, p->target, rowtime, out);
+    }
+    sl_buf_cleanup(&b);
+    return rc;
+}
+
 int sl_sql_fn_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row)
 {
     if (p->mode == P_RCF)
         return rcf_row(app, p, rowtime, row);
+    if (p->mode == P_HOTSPOTS)
+        return hotspots_row(app, p, rowtime, row);
     if (!p->fstate) {
         p->fstate = calloc(1, sizeof(*p->fstate));
         if (!p->fstate)
@@ -333,6 +361,8 @@ void sl_sql_fn_free(sl_pump *p)
 {
     sl_sql_rcf_free(p->rcf);
     p->rcf = NULL;
+    sl_sql_hotspots_free(p->hot);
+    p->hot = NULL;
     if (!p->fstate)
         return;
     fn_reset(p->fstate);

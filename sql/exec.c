@@ -345,7 +345,7 @@ static void pump_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_
     if (rowtime > p->clock)
         close_windows(app, p, rowtime);
     sl_arena_reset(&p->scratch);
-    if (p->mode == P_TOPK || p->mode == P_CDISTINCT || p->mode == P_RCF) {
+    if (p->mode == P_TOPK || p->mode == P_CDISTINCT || p->mode == P_RCF || p->mode == P_HOTSPOTS) {
         sl_sql_fn_row(app, p, rowtime, row);
     } else {
         sl_eval ev = {.row = row,

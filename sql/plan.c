@@ -966,6 +966,43 @@ static int from_stream(pctx *pc, sl_from *f, sl_stream **out)
             cols[nc - 1].type.id = SL_SQL_VARCHAR;
             cols[nc - 1].type.len = 20480;
         }
+    } else if (!strcmp(fn, "HOTSPOTS")) {
+        if (na != 3)
+            return verr(pc, f->pos,
+                        "HOTSPOTS takes a cursor, windowSize, scanRadius and "
+                        "minimumNumberOfPointsInAHotspot");
+        int64_t win, minp;
+        if (!lit_int(f->args[0], &win) || win < 1 || win > 10000)
+            return verr(pc, f->args[0]->pos, "windowSize must be an integer 1-10000");
+        const sl_node *r = f->args[1];
+        double radius = r->kind == N_LIT && !r->lit.is_null
+                            ? (sl_sql_type_is_exact(r->lit.type)     ? (double)r->lit.u.i
+                               : sl_sql_type_is_numeric(r->lit.type) ? r->lit.u.d
+                                                                     : -1)
+                            : -1;
+        if (!(radius > 0))
+            return verr(pc, r->pos, "scanRadius must be a positive number");
+        if (!lit_int(f->args[2], &minp) || minp < 1 || minp > win)
+            return verr(pc, f->args[2]->pos,
+                        "minimumNumberOfPointsInAHotspot must be an integer 1-windowSize");
+        int numeric = 0;
+        for (size_t c = 0; c < in->rel.n_cols; c++)
+            numeric += sl_sql_type_is_numeric(in->rel.cols[c].type.id);
+        if (!numeric)
+            return verr(pc, f->pos, "HOTSPOTS needs at least one numeric column");
+        p->fn_params[0] = (double)win;
+        p->fn_params[1] = radius;
+        p->fn_params[2] = (double)minp;
+        p->mode = P_HOTSPOTS;
+        nc = in->rel.n_cols + 1;
+        cols = palloc(pc, nc * sizeof(*cols));
+        if (!cols)
+            return SL_ENOMEM;
+        for (size_t c = 0; c < in->rel.n_cols; c++)
+            cols[c] = in->rel.cols[c];
+        cols[nc - 1].name = "HOTSPOTS_RESULT";
+        cols[nc - 1].type.id = SL_SQL_VARCHAR;
+        cols[nc - 1].type.len = 49152;
     } else {
         return verr(pc, f->pos, "table function %s is not supported", fn);
     }

@@ -317,6 +317,7 @@ struct sl_pump {
     sl_fn_state *fstate;
     struct sl_order_state *ostate;
     struct rcf_state *rcf;
+    struct hotspots_state *hot;
     /* stream-to-stream joins */
     sl_stream *right; /* the windowed stream */
     sl_wspec *jwin;
@@ -460,6 +461,14 @@ double sl_sql_rcf_score(struct rcf_state *s, const sl_sql_value *row);
  * "ATTRIBUTION_SCORE":"0.5678"},...}; attributions add up to the score. */
 int sl_sql_rcf_explain(const struct rcf_state *s, const sl_sql_relation *in, int directional,
                        sl_buf *out);
+
+/* hotspots.c: HOTSPOTS state (one per pump). */
+struct hotspots_state;
+struct hotspots_state *sl_sql_hotspots_new(int window, double radius, int min_pts,
+                                           const sl_sql_relation *in);
+void sl_sql_hotspots_free(struct hotspots_state *s);
+/* Adds the row to the window and appends the HOTSPOTS_RESULT JSON to out. */
+int sl_sql_hotspots_row(struct hotspots_state *s, const sl_sql_value *row, sl_buf *out);
 
 /* analytic.c: table functions. */
 int sl_sql_fn_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row);

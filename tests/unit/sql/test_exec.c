@@ -796,6 +796,36 @@ static void rcf_explanation(void **state)
     h_free(&h);
 }
 
+static void hotspots(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(&h, "x DOUBLE, y DOUBLE", NULL, NULL,
+                  "CREATE STREAM H (x DOUBLE, y DOUBLE, r VARCHAR(4000));\n"
+                  "CREATE PUMP P AS INSERT INTO H SELECT STREAM * FROM TABLE(HOTSPOTS(CURSOR("
+                  "SELECT STREAM * FROM SOURCE_SQL_STREAM_001), 100, 1, 5));"),
+        0);
+    /* 60 points spread over [0,100)^2, then a dense cluster of 10 around (50, 50) */
+    for (int i = 0; i < 70; i++) {
+        char t[32], f[64];
+        snprintf(t, sizeof(t), "00:00:%02d", i / 2);
+        if (i < 60)
+            snprintf(f, sizeof(f), "%d|%d", (i * 37) % 100, (i * 61) % 100);
+        else
+            snprintf(f, sizeof(f), "%g|%g", 50 + 0.1 * (i - 60), 50 - 0.1 * (i - 60));
+        h_push(&h, t, f);
+    }
+    assert_int_equal(h.n_out, 70);
+    assert_non_null(strstr(h.out[0], "{\"hotspots\":[]}"));
+    const char *last = strchr(strchr(strchr(h.out[69], '|') + 1, '|') + 1, '|') + 1;
+    fprintf(stderr, "HOTSPOTS: %s\n", last);
+    assert_non_null(strstr(last, "\"minValues\":[50.0,49.1],\"maxValues\":[50.9,50.0]"));
+    double density = strtod(strstr(last, "\"density\":") + 10, NULL);
+    assert_true(density > 10);
+    h_free(&h);
+}
+
 static int cmp_dbl(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -913,6 +943,7 @@ int main(void)
         cmocka_unit_test(rowtime_promotion),
         cmocka_unit_test(bounded_topk_distinct),
         cmocka_unit_test(rcf_explanation),
+        cmocka_unit_test(hotspots),
         cmocka_unit_test(e14_random_cut_forest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
