@@ -97,6 +97,51 @@ static void test_rejections(void **state)
                      SL_EINVAL);
 }
 
+static void test_partition_keys(void **state)
+{
+    (void)state;
+    sl_buf b = SL_BUF_INIT;
+    cJSON *q = cJSON_Parse("{\"customer\":\"acme\",\"n\":\"7\"}");
+    cJSON *l = cJSON_Parse("{\"team\":\"blue\"}");
+    assert_int_equal(sl_fh_prefix_eval_keys("c=!{partitionKeyFromQuery:customer}/t="
+                                            "!{partitionKeyFromLambda:team}/!{timestamp:yyyy}/",
+                                            TS_MS, q, l, &b, msg, sizeof(msg)),
+                     0);
+    assert_string_equal(b.data, "c=acme/t=blue/2018/");
+    /* No default timestamp suffix with dynamic partitioning. */
+    sl_buf_reset(&b);
+    assert_int_equal(sl_fh_prefix_eval_keys("n=!{partitionKeyFromQuery:n}/", TS_MS, q, NULL, &b,
+                                            msg, sizeof(msg)),
+                     0);
+    assert_string_equal(b.data, "n=7/");
+    sl_buf_reset(&b);
+    assert_int_equal(sl_fh_prefix_eval_keys("!{partitionKeyFromQuery:missing}/", TS_MS, q, l, &b,
+                                            msg, sizeof(msg)),
+                     SL_ENOTFOUND);
+    sl_buf_reset(&b);
+    assert_int_equal(sl_fh_prefix_eval_keys("!{partitionKeyFromLambda:team}/", TS_MS, q, NULL, &b,
+                                            msg, sizeof(msg)),
+                     SL_ENOTFOUND);
+    /* Without keys (plain evaluation) partition expressions are not allowed. */
+    sl_buf_reset(&b);
+    assert_int_equal(
+        sl_fh_prefix_eval("!{partitionKeyFromQuery:customer}/", TS_MS, NULL, &b, msg, sizeof(msg)),
+        SL_EINVAL);
+    cJSON_Delete(q);
+    cJSON_Delete(l);
+    sl_buf_cleanup(&b);
+
+    assert_int_equal(sl_fh_prefix_check_dp("c=!{partitionKeyFromQuery:c}/",
+                                           "e/!{firehose:error-output-type}/", msg, sizeof(msg)),
+                     0);
+    assert_int_equal(sl_fh_prefix_check_dp("plain/", "e/", msg, sizeof(msg)), SL_EINVAL);
+    assert_int_equal(sl_fh_prefix_check_dp("c=!{partitionKeyFromQuery:c}/", "", msg, sizeof(msg)),
+                     SL_EINVAL);
+    assert_int_equal(sl_fh_prefix_check_dp("c=!{partitionKeyFromQuery:c}/",
+                                           "e/!{partitionKeyFromQuery:c}/", msg, sizeof(msg)),
+                     SL_EINVAL);
+}
+
 static void test_object_name(void **state)
 {
     (void)state;
@@ -117,9 +162,9 @@ static void test_object_name(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spec_examples), cmocka_unit_test(test_formatter),
-        cmocka_unit_test(test_random_string), cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_object_name),
+        cmocka_unit_test(test_spec_examples),  cmocka_unit_test(test_formatter),
+        cmocka_unit_test(test_random_string),  cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_partition_keys), cmocka_unit_test(test_object_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
