@@ -155,10 +155,12 @@
       video.play();
       return;
     }
-    /* Stay one target duration behind the live edge, catching up at up to 1.2x. (Measured
-     * here: liveSyncDuration 0.5 s ended up further behind, ~2.4 s, than this, ~1.3 s.) */
-    const hls = new Hls({ lowLatencyMode: false, liveSyncDurationCount: 1,
-                          liveMaxLatencyDurationCount: 4, maxLiveSyncPlaybackRate: 1.2 });
+    /* Play 0.3 s behind the newest listed frame, catch up at up to 1.5x, jump ahead past
+     * 1.5 s. (Measured with 0.5 s fragments: ~1.0 s behind the producer; one target duration
+     * back, hls.js's default, gave ~1.3 s.) */
+    const hls = new Hls({ lowLatencyMode: false, liveSyncDuration: 0.3,
+                          liveMaxLatencyDuration: 1.5, maxLiveSyncPlaybackRate: 1.5,
+                          backBufferLength: 10 });
     state.hls = hls;
     hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) status("hls.js: " + d.details); });
     hls.loadSource(url);
