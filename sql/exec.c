@@ -376,7 +376,7 @@ static void pump_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_
             sl_sql_pump_stage(app, p, &ev, row);
         }
     }
-done:
+done:;
     /* a promoting pump promises only what it has emitted: its rows carry their own times */
     int64_t c = p->promote ? p->promoted_max : rowtime;
     if (c > p->clock) {
