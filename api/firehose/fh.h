@@ -94,6 +94,24 @@ typedef struct sl_fh_cursor {
     uint64_t offset;
 } sl_fh_cursor;
 
+/* Per-stream counters behind /metrics (CloudWatch names in sl_firehose_metrics_render). The
+ * loop thread (puts) and the worker (deliveries) add to them; relaxed atomics. */
+enum {
+    SL_FH_M_INCOMING_RECORDS = 0,
+    SL_FH_M_INCOMING_BYTES,
+    SL_FH_M_INCOMING_PUT_REQUESTS,
+    SL_FH_M_S3_RECORDS,
+    SL_FH_M_S3_BYTES,
+    SL_FH_M_S3_SUCCESS,  /* objects written */
+    SL_FH_M_S3_ATTEMPTS, /* object writes tried */
+    SL_FH_M_HTTP_RECORDS,
+    SL_FH_M_HTTP_BYTES,
+    SL_FH_M_HTTP_SUCCESS,
+    SL_FH_M_HTTP_ATTEMPTS,
+    SL_FH_M_PROCESSING_FAILED, /* records to processing-failed */
+    SL_FH_M_COUNT
+};
+
 typedef struct sl_fh_stream {
     char region[32];
     char name[SL_FH_NAME_MAX + 1];
@@ -122,6 +140,7 @@ typedef struct sl_fh_stream {
     int source_missing;    /* the source stream is gone */
     sl_fh_cursor *cursors; /* owned; checkpoint loaded at start */
     size_t n_cursors;
+    _Atomic uint64_t metrics[SL_FH_M_COUNT];
 } sl_fh_stream;
 
 /* ---- fh_service.c (loop thread unless noted) ---- */
@@ -132,6 +151,9 @@ sl_store *sl_fh_store(void);
 const char *sl_fh_s3_root(void);
 /* Streams array, for the worker (under sl_fh_lock). */
 sl_fh_stream **sl_fh_streams(size_t *n);
+/* Adds n to counter m of the stream (region, name, created_ms) if it still exists. Takes the
+ * table lock: for the worker thread. */
+void sl_fh_count(const char *region, const char *name, int64_t created_ms, int m, uint64_t n);
 /* Wakes the delivery worker (any thread). */
 void sl_fh_worker_kick(void);
 /* Answers call with an AWS error (status 400; 503 for ServiceUnavailableException). */

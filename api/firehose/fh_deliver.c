@@ -467,6 +467,11 @@ static int write_object(const wstate *w, const sl_fh_dest *d, const sl_fh_s3 *s3
         goto out;
     }
     rc = sl_fh_s3_put(s3->bucket, key.data, packed.data ? packed.data : "", packed.len, msg, cap);
+    sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_S3_ATTEMPTS, 1);
+    if (rc == 0)
+        sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_S3_SUCCESS, 1);
+    if (rc == 0 && !error_type)
+        sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_S3_BYTES, body->len);
     if (rc == 0)
         sl_debug("firehose", "%s: delivered %zu records (%zu bytes) to s3://%s/%s", w->name,
                  w->n_out, body->len, s3->bucket, key.data);
@@ -648,6 +653,7 @@ static int prepare(wstate *w, const sl_fh_dest *d, const char *arn, const char *
     sl_buf errs = SL_BUF_INIT;
     char err[512], msg[512] = "";
     int ok = 0, attempts = 1;
+    size_t n_failed = 0;
     if (w->prepared)
         return 1;
     free(w->out);
@@ -690,15 +696,18 @@ static int prepare(wstate *w, const sl_fh_dest *d, const char *arn, const char *
             attempts--;
             error_records(raw + start, end - start, attempts, "Lambda.FunctionError", err,
                           d->lambda_arn, NULL, &errs);
+            n_failed += end - start;
             for (size_t i = start; i < end; i++)
                 res[i].result = -1;
         } else {
             for (size_t i = start; i < end; i++) {
-                if (res[i].result == SL_FH_X_FAILED)
+                if (res[i].result == SL_FH_X_FAILED) {
                     error_records(raw + i, 1, attempts, "Lambda.ProcessingFailedStatus",
                                   "The Lambda function returned ProcessingFailed for this "
                                   "record.",
                                   d->lambda_arn, NULL, &errs);
+                    n_failed++;
+                }
             }
         }
         start = end;
@@ -711,6 +720,8 @@ static int prepare(wstate *w, const sl_fh_dest *d, const char *arn, const char *
         sl_warn("firehose", "%s: writing processing-failed records failed: %s", w->name, msg);
         goto out;
     }
+    if (n_failed)
+        sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_PROCESSING_FAILED, n_failed);
     for (size_t i = 0; i < w->n; i++) {
         if (res[i].result == SL_FH_X_OK) {
             w->lkeys[w->n_out] = res[i].keys;
@@ -755,11 +766,13 @@ static int deliver_s3(wstate *w, const sl_fh_dest *d)
             g->done = 1;
         }
         w->phase = 1;
+        sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_S3_RECORDS, w->n_out);
     } else if (w->phase == 0) {
         if ((rc = body_of(w, d, 0, &body)) ||
             (rc = write_object(w, d, &d->s3, NULL, NULL, &body, msg, sizeof(msg))))
             goto out;
         w->phase = 1;
+        sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_S3_RECORDS, w->n_out);
     }
     if (d->backup.set) {
         sl_buf_reset(&body);
@@ -804,11 +817,18 @@ static int deliver_http(wstate *w, const sl_fh_dest *d, const char *arn)
         sl_fh_http_result res;
         w->attempts++;
         rc = sl_fh_http_deliver(d, arn, w->request_id, recs, w->n_out, &res);
+        size_t sent = 0;
+        for (size_t i = 0; i < w->n_out; i++)
+            sent += recs[i].len;
         if (recs != w->out)
             free(recs);
         sl_buf_cleanup(&delim);
+        sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_HTTP_ATTEMPTS, 1);
         if (rc == 0 && res.ok) {
             w->phase = 1;
+            sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_HTTP_SUCCESS, 1);
+            sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_HTTP_RECORDS, w->n_out);
+            sl_fh_count(w->region, w->name, w->created_ms, SL_FH_M_HTTP_BYTES, sent);
         } else if (rc == 0 && res.permanent) {
             sl_error("firehose",
                      "%s: HTTP endpoint refused batch %s with 413 (too large); %zu records "

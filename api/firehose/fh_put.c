@@ -33,6 +33,9 @@ typedef struct put_job {
     int batch;
     int encrypted;
     int64_t created_ms;
+    char region[32];
+    char name[SL_FH_NAME_MAX + 1];
+    uint64_t bytes; /* record bytes of the call */
     size_t n, n_done;
     int *rc;
     uint64_t *offset;
@@ -57,6 +60,15 @@ static void put_finish(void *arg)
 {
     put_job *j = arg;
     char id[40];
+    size_t ok = 0;
+    for (size_t i = 0; i < j->n; i++)
+        ok += j->rc[i] == 0;
+    if (ok) {
+        sl_fh_count(j->region, j->name, j->created_ms, SL_FH_M_INCOMING_RECORDS, ok);
+        sl_fh_count(j->region, j->name, j->created_ms, SL_FH_M_INCOMING_BYTES,
+                    ok == j->n ? j->bytes : 0);
+        sl_fh_count(j->region, j->name, j->created_ms, SL_FH_M_INCOMING_PUT_REQUESTS, 1);
+    }
     cJSON *out = cJSON_CreateObject();
     if (!j->batch) {
         if (j->rc[0] == SL_EFULL) {
@@ -142,6 +154,8 @@ static void put(sl_api_call *call, const cJSON *records, int batch)
     j->batch = batch;
     j->encrypted = s->encrypted;
     j->created_ms = s->created_ms;
+    snprintf(j->region, sizeof(j->region), "%s", s->region);
+    snprintf(j->name, sizeof(j->name), "%s", s->name);
     int64_t now_ns = sl_time_now_ns();
     const cJSON *r = batch ? records->child : records;
     for (size_t i = 0; i < n; i++, r = r ? r->next : NULL) {
@@ -165,6 +179,7 @@ static void put(sl_api_call *call, const cJSON *records, int batch)
                            .done = put_done,
                            .arg = j};
     }
+    j->bytes = total;
     if (batch && total > BATCH_MAX_BYTES) {
         sl_fh_reply_error(call, "InvalidArgumentException", "Records size exceeds 4 MB limit");
         goto out;

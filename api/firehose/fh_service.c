@@ -21,6 +21,7 @@
  * blocks on the writer thread; api.c calls it from sl_api_init(), and every handler also calls it
  * on first use (ready_or_reply). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -522,6 +523,56 @@ void sl_firehose_service_shutdown(void)
     fh.n = fh.cap = 0;
     fh.up = 0;
     fh.store = NULL;
+}
+
+void sl_fh_count(const char *region, const char *name, int64_t created_ms, int m, uint64_t n)
+{
+    sl_fh_lock();
+    sl_fh_stream *s = find(region, name);
+    if (s && s->created_ms == created_ms && m >= 0 && m < SL_FH_M_COUNT)
+        atomic_fetch_add_explicit(&s->metrics[m], n, memory_order_relaxed);
+    sl_fh_unlock();
+}
+
+static uint64_t metric(sl_fh_stream *s, int m)
+{
+    return atomic_load_explicit(&s->metrics[m], memory_order_relaxed);
+}
+
+int sl_firehose_metrics_render(sl_buf *out)
+{
+    static const struct {
+        const char *name;
+        int m, of; /* of >= 0: ratio m / of */
+    } rows[] = {
+        {"IncomingRecords", SL_FH_M_INCOMING_RECORDS, -1},
+        {"IncomingBytes", SL_FH_M_INCOMING_BYTES, -1},
+        {"IncomingPutRequests", SL_FH_M_INCOMING_PUT_REQUESTS, -1},
+        {"DeliveryToS3.Records", SL_FH_M_S3_RECORDS, -1},
+        {"DeliveryToS3.Bytes", SL_FH_M_S3_BYTES, -1},
+        {"DeliveryToS3.Success", SL_FH_M_S3_SUCCESS, SL_FH_M_S3_ATTEMPTS},
+        {"DeliveryToHttpEndpoint.Records", SL_FH_M_HTTP_RECORDS, -1},
+        {"DeliveryToHttpEndpoint.Bytes", SL_FH_M_HTTP_BYTES, -1},
+        {"DeliveryToHttpEndpoint.Success", SL_FH_M_HTTP_SUCCESS, SL_FH_M_HTTP_ATTEMPTS},
+        {"ProcessingFailed.Records", SL_FH_M_PROCESSING_FAILED, -1},
+    };
+    sl_buf_append_str(out, "# HELP sluice_firehose Firehose delivery-stream metrics under their "
+                           "CloudWatch names.\n# TYPE sluice_firehose gauge\n");
+    for (size_t i = 0; i < fh.n; i++) {
+        sl_fh_stream *s = fh.streams[i];
+        for (size_t r = 0; r < sizeof(rows) / sizeof(*rows); r++) {
+            double v = (double)metric(s, rows[r].m);
+            if (rows[r].of >= 0) {
+                uint64_t den = metric(s, rows[r].of);
+                v = den ? v / (double)den : 1.0;
+            }
+            sl_buf_printf(out,
+                          "sluice_firehose{metric=\"%s\",region=\"%s\",delivery_stream=\"%s\"} "
+                          "%.17g\n",
+                          rows[r].name, s->region, s->name, v);
+        }
+    }
+    return out->oom ? SL_ENOMEM : 0;
 }
 
 static int ready_or_reply(sl_api_call *call)

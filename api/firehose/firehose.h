@@ -11,4 +11,15 @@ int sl_firehose_service_init(void);
 /* Stops the delivery worker (waits for an object being written) and frees the table. */
 void sl_firehose_service_shutdown(void);
 
+/* Appends the Firehose metrics in Prometheus text format to out, one sample per delivery stream
+ * and CloudWatch metric name:
+ *     sluice_firehose{metric="IncomingRecords",region="us-east-1",delivery_stream="orders"} 42
+ * Metrics: IncomingRecords, IncomingBytes, IncomingPutRequests, DeliveryToS3.Records,
+ * DeliveryToS3.Bytes, DeliveryToS3.Success (successful object writes / attempts, 1 when none),
+ * DeliveryToHttpEndpoint.Records / .Bytes / .Success (likewise), ProcessingFailed.Records
+ * (Sluice's name). Counters start at 0 when the gateway starts. Loop thread. 0 or SL_ENOMEM.
+ * Meant to be called by the gateway's GET /metrics. */
+typedef struct sl_buf sl_buf;
+int sl_firehose_metrics_render(sl_buf *out);
+
 #endif
