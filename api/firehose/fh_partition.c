@@ -81,7 +81,8 @@ int sl_fh_jq_keys(sl_fh_jq *q, const char *data, size_t len, cJSON **keys, char 
         rc = SL_ENOMEM;
         goto out;
     }
-    jv_object_foreach(jv_copy(r), k, v)
+    /* jv_object_foreach borrows r (it does not consume it); r is freed below. */
+    jv_object_foreach(r, k, v)
     {
         if (jv_get_kind(v) == JV_KIND_NULL) { /* null = no value for this key */
             jv_free(k);
