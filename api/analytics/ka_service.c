@@ -52,6 +52,7 @@ typedef struct ka_app {
     ka_run *run;
     ka_shard_ref *shards; /* of the running input (copy of the run's) */
     size_t n_shards;
+    int restart_now; /* the runtime was stopped for a new source: start it from NOW */
 } ka_app;
 
 static struct {
@@ -865,12 +866,14 @@ static int tags_ok_or_reply(sl_api_call *call, cJSON *tags_obj, const cJSON *add
  * from where it was. */
 static int restart_or_reply(sl_api_call *call, ka_app *a)
 {
+    int fresh = a->restart_now;
+    a->restart_now = 0;
     if (!a->run)
         return 0;
     set_str(a->doc, "ApplicationStatus", "UPDATING");
     stop_runtime(a);
     start_err e;
-    if (start_runtime(a, "LAST_STOPPED_POINT", &e)) {
+    if (start_runtime(a, fresh ? "NOW" : "LAST_STOPPED_POINT", &e)) {
         set_str(a->doc, "ApplicationStatus", "READY");
         persist(NULL, a->region, a->name, a, NULL);
         sl_wire_call_error(call, e.type, "%s", e.msg);
@@ -1175,6 +1178,7 @@ static void commit_change(sl_api_call *call, ka_app *a, cJSON *backup)
     if (code_ok_or_reply(call, a)) {
         cJSON_Delete(a->doc);
         a->doc = backup;
+        a->restart_now = 0;
         return;
     }
     if (restart_or_reply(call, a)) {
@@ -1447,10 +1451,27 @@ void sl_ka_update_application(sl_api_call *call)
         const char *np = in_str(x, "NamePrefixUpdate");
         if (np)
             set_str(d, "NamePrefix", np);
-        apply_arn_update(d, "KinesisStreamsInputDescription",
-                         cJSON_GetObjectItemCaseSensitive(x, "KinesisStreamsInputUpdate"));
-        apply_arn_update(d, "KinesisFirehoseInputDescription",
-                         cJSON_GetObjectItemCaseSensitive(x, "KinesisFirehoseInputUpdate"));
+        const cJSON *ksu = cJSON_GetObjectItemCaseSensitive(x, "KinesisStreamsInputUpdate");
+        const cJSON *kfu = cJSON_GetObjectItemCaseSensitive(x, "KinesisFirehoseInputUpdate");
+        if (in_str(ksu, "ResourceARNUpdate") || in_str(kfu, "ResourceARNUpdate")) {
+            /* another source: positions of the old one mean nothing there */
+            cJSON_DeleteItemFromObjectCaseSensitive(a->doc, "_positions");
+            a->restart_now = 1; /* a running application restarts at NOW on the new source */
+        }
+        if (ksu && kfu) {
+            snprintf(err, sizeof(err),
+                     "Only one of KinesisStreamsInputUpdate and "
+                     "KinesisFirehoseInputUpdate may be given");
+            goto bad;
+        }
+        if (ksu && cJSON_GetObjectItemCaseSensitive(d, "KinesisFirehoseInputDescription")) {
+            cJSON_DeleteItemFromObjectCaseSensitive(d, "KinesisFirehoseInputDescription");
+        }
+        if (kfu && cJSON_GetObjectItemCaseSensitive(d, "KinesisStreamsInputDescription")) {
+            cJSON_DeleteItemFromObjectCaseSensitive(d, "KinesisStreamsInputDescription");
+        }
+        apply_arn_update(d, "KinesisStreamsInputDescription", ksu);
+        apply_arn_update(d, "KinesisFirehoseInputDescription", kfu);
         if (apply_schema_update(d, "InputSchema",
                                 cJSON_GetObjectItemCaseSensitive(x, "InputSchemaUpdate"), err,
                                 sizeof(err)))
@@ -1548,11 +1569,13 @@ void sl_ka_update_application(sl_api_call *call)
 bad:
     cJSON_Delete(a->doc);
     a->doc = backup;
+    a->restart_now = 0;
     sl_wire_call_error(call, "InvalidArgumentException", "%s", err);
     return;
 bad_nf:
     cJSON_Delete(a->doc);
     a->doc = backup;
+    a->restart_now = 0;
     sl_wire_call_error(call, "ResourceNotFoundException", "%s", err);
 }
 

@@ -285,3 +285,32 @@ def test_input_resharded_while_running(gateway):
     put_json(kin, "in", d1_docs()[6:])  # rows 7, 9, 10 pass; they land in the child shards
     recs = reader.until(6, timeout=40)
     assert sorted(json.loads(r)["SYM"] for r in recs[3:]) == ["AMZN", "TGT", "XOM"]
+
+
+def test_update_input_source_while_running(gateway):
+    ka, kin = setup_app(gateway, "switch", E1, [("BIG_MOVES", "out", "JSON")])
+    make_stream(kin, "in2", shards=2)
+    start(ka, "switch")
+    put_json(kin, "in", d1_docs()[:6])  # rows 1, 5, 6 pass
+    reader = Reader(kin, "out")
+    reader.until(3)
+    d = ka.describe_application(ApplicationName="switch")["ApplicationDetail"]
+    ka.update_application(ApplicationName="switch",
+                          CurrentApplicationVersionId=d["ApplicationVersionId"],
+                          ApplicationUpdate={"InputUpdates": [{
+                              "InputId": "1.1",
+                              "KinesisStreamsInputUpdate": {
+                                  "ResourceARNUpdate": stream_arn(gateway, "in2")}}]})
+    d = ka.describe_application(ApplicationName="switch")["ApplicationDetail"]
+    assert d["ApplicationStatus"] == "RUNNING"
+    assert d["InputDescriptions"][0]["KinesisStreamsInputDescription"]["ResourceARN"] == \
+        stream_arn(gateway, "in2")
+    put_json(kin, "in", d1_docs()[6:])   # the old source is no longer read
+    put_json(kin, "in2", d1_docs()[6:])  # rows 7, 9, 10 pass
+    recs = reader.until(6, timeout=30)
+    assert sorted(json.loads(r)["SYM"] for r in recs[3:]) == ["AMZN", "TGT", "XOM"]
+    # a marker through the new source arrives; nothing from the old one came before it
+    put_json(kin, "in2", [{"TICKER_SYMBOL": "MARK", "SECTOR": "X", "CHANGE": 5.0,
+                           "PRICE": 10.0}])
+    recs = reader.until(7, timeout=30)
+    assert len(recs) == 7 and json.loads(recs[6])["SYM"] == "MARK"
