@@ -25,6 +25,7 @@
 #include "api_int.h"
 #include "firehose/firehose.h"
 #include "kinesis/ds_service.h"
+#include "media/media_int.h"
 #include "video/kv.h"
 #include "sluice/log.h"
 #include "sluice/streams.h"
@@ -73,6 +74,7 @@ int sl_api_init(const sl_api_config *c)
 
 void sl_api_shutdown(void)
 {
+    sl_media_shutdown();      /* first: its workers read video logs */
     sl_ka_service_shutdown(); /* before Data Streams: its workers read stream logs */
     sl_firehose_service_shutdown();
     sl_ds_service_shutdown();

@@ -31,6 +31,9 @@ int sl_media_route(const sl_http_request *req, sl_route *out);
 /* Runs work(arg) on a packaging worker, then done(arg) on the loop thread. Starts the pool
  * (SLUICE_MEDIA_WORKERS threads, default 2) on first use. Returns 0, SL_ENOMEM or SL_ECLOSED. */
 int md_work_submit(void (*work)(void *arg), void (*done)(void *arg), void *arg);
+/* Loop thread, after the server stopped: finishes queued jobs and joins the workers; later
+ * submits answer SL_ECLOSED. */
+void sl_media_shutdown(void);
 
 /* ---- blobs and cache.c ---- */
 

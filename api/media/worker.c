@@ -3,8 +3,9 @@
  * A fixed number of threads (SLUICE_MEDIA_WORKERS, default 2 = this machine's cores) take jobs
  * from one FIFO under a mutex and condition variable; each job's work() runs on a worker and
  * its done() is handed back to the loop with sl_loop_post (libuv's threadpool design). The pool
- * starts on first use and lives for the process: its threads are not joined at exit (they
- * sleep on the condition variable; there is no shutdown call yet). The queue is bounded
+ * starts on first use; sl_media_shutdown() (from sl_api_shutdown, after the server stopped)
+ * lets the workers finish the queued jobs and joins them, before the logs they read are
+ * closed. Completions posted after the loop stopped are dropped with the loop. The queue is bounded
  * (MD_QUEUE_MAX jobs): a full queue answers SL_EFULL so callers shed load instead of growing
  * memory. */
 #include <pthread.h>
@@ -75,6 +76,20 @@ static int start_locked(void)
     }
     pool.started = 1;
     return pool.nthreads ? 0 : SL_ENOMEM;
+}
+
+void sl_media_shutdown(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    pool.stop = 1;
+    pthread_cond_broadcast(&pool.cv);
+    size_t n = pool.nthreads;
+    pthread_mutex_unlock(&pool.mu);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(pool.thr[i], NULL);
+    pthread_mutex_lock(&pool.mu);
+    pool.nthreads = 0;
+    pthread_mutex_unlock(&pool.mu);
 }
 
 int md_work_submit(void (*work)(void *arg), void (*done)(void *arg), void *arg)
