@@ -282,6 +282,10 @@ static int agg_fn_of(const char *name)
         return A_VAR_POP;
     if (!strcmp(name, "VAR_SAMP") || !strcmp(name, "VARIANCE"))
         return A_VAR_SAMP;
+    if (!strcmp(name, "LAG"))
+        return A_LAG;
+    if (!strcmp(name, "NTH_VALUE"))
+        return A_NTH_VALUE;
     return 0;
 }
 
@@ -299,6 +303,8 @@ static int window_index(pctx *pc, sl_pump *p, sl_wspec *w)
     p->windows = nv;
     return (int)p->n_windows++;
 }
+
+static int lit_int(const sl_node *n, int64_t *v);
 
 static int resolve_agg(pctx *pc, scope *sc, aggctx *ac, sl_node *n, int fn, int ctx)
 {
@@ -321,9 +327,19 @@ static int resolve_agg(pctx *pc, scope *sc, aggctx *ac, sl_node *n, int fn, int 
     if (!w && !ac->allow_group)
         return verr(pc, n->pos, "aggregate %s over a stream needs GROUP BY, WINDOWED BY or OVER",
                     n->names[0]);
+    sl_agg_slot slot = {.fn = (uint8_t)fn, .window = -1, .k = 1};
+    if (fn == A_LAG || fn == A_NTH_VALUE) {
+        if (!w)
+            return verr(pc, n->pos, "%s needs OVER", n->names[0]);
+        if (n->n_kids != 2 && !(fn == A_LAG && n->n_kids == 1))
+            return verr(pc, n->pos, "wrong number of arguments to %s", n->names[0]);
+        if (n->n_kids == 2 && (!lit_int(n->kids[1], &slot.k) || slot.k < (fn == A_LAG ? 0 : 1)))
+            return verr(pc, n->kids[1]->pos, "%s needs a %s integer offset", n->names[0],
+                        fn == A_LAG ? "non-negative" : "positive");
+        n->n_kids = 1;
+    }
     if (n->n_kids != 1)
         return verr(pc, n->pos, "%s takes one argument", n->names[0]);
-    sl_agg_slot slot = {.fn = (uint8_t)fn, .window = -1};
     if (n->kids[0]->kind == N_STAR) {
         if (fn != A_COUNT)
             return verr(pc, n->pos, "only COUNT accepts *");

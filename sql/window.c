@@ -592,7 +592,8 @@ struct sl_window_state {
 /* Aggregates recomputed by scanning the frame (the others run by add/evict). */
 static int scan_fn(int fn)
 {
-    return fn == A_MIN || fn == A_MAX || fn == A_FIRST || fn == A_LAST;
+    return fn == A_MIN || fn == A_MAX || fn == A_FIRST || fn == A_LAST || fn == A_LAG ||
+           fn == A_NTH_VALUE;
 }
 
 /* Removes v's contribution from a running COUNT/SUM (MIN/MAX are recomputed by a scan). */
@@ -797,6 +798,20 @@ int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs
             if (!scan_fn(slot->fn)) {
                 if (acc_final(ev, &pt->run[s], slot, &aggs[ws->slots[s]]))
                     return -1;
+                continue;
+            }
+            if (slot->fn == A_LAG || slot->fn == A_NTH_VALUE) {
+                /* a row of the frame by position: the value lives in the frame's entry, which
+                 * stays put while this row is processed */
+                int64_t at = slot->fn == A_LAG ? (int64_t)pt->n - 1 - slot->k : slot->k - 1;
+                sl_sql_value *o = &aggs[ws->slots[s]];
+                if (at >= 0 && at < (int64_t)pt->n) {
+                    *o = pt->q[pt->head + (size_t)at].vals[s];
+                } else {
+                    memset(o, 0, sizeof(*o));
+                    o->type = slot->type.id;
+                    o->is_null = 1;
+                }
                 continue;
             }
             acc a;

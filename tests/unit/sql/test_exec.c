@@ -826,6 +826,42 @@ static void hotspots(void **state)
     h_free(&h);
 }
 
+static void lag_nth_value(void **state)
+{
+    (void)state;
+    harness h;
+    assert_int_equal(
+        h_compile(&h, D1_SPEC, NULL, NULL,
+                  "CREATE STREAM L (t VARCHAR(4), prev DOUBLE, prev2 DOUBLE, first_p DOUBLE);\n"
+                  "CREATE PUMP P AS INSERT INTO L SELECT STREAM ticker_symbol, LAG(price) OVER w, "
+                  "LAG(price, 2) OVER w, NTH_VALUE(price, 1) OVER w FROM SOURCE_SQL_STREAM_001 "
+                  "WINDOW w AS (PARTITION BY ticker_symbol ROWS 2 PRECEDING);"),
+        0);
+    h_push_d1(&h, 12);
+    const char *want[] = {"10:00:05.000|AMZN|NULL|NULL|101.5",
+                          "10:00:12.000|TGT|NULL|NULL|50.0",
+                          "10:00:20.000|AMZN|101.5|NULL|101.5",
+                          "10:00:35.000|XOM|NULL|NULL|80.1",
+                          "10:00:48.000|TGT|50.0|NULL|50.0",
+                          "10:00:59.999|AMZN|101.0|101.5|101.5",
+                          "10:01:00.000|XOM|80.1|NULL|80.1",
+                          "10:01:10.000|AMZN|103.0|101.0|101.0",
+                          "10:01:25.000|TGT|50.6|50.0|50.0",
+                          "10:01:40.000|AMZN|103.0|103.0|103.0",
+                          "10:02:00.000|XOM|78.0|80.1|80.1",
+                          "10:02:30.000|TGT|49.0|50.6|50.6",
+                          NULL};
+    assert_true(h_expect(&h, "L", want));
+    h_free(&h);
+    assert_int_equal(h_compile(&h, D1_SPEC, NULL, NULL,
+                               "CREATE STREAM L (p DOUBLE);\n"
+                               "CREATE PUMP P AS INSERT INTO L SELECT STREAM LAG(price) FROM "
+                               "SOURCE_SQL_STREAM_001 GROUP BY FLOOR(ROWTIME TO MINUTE);"),
+                     SL_EINVAL);
+    assert_non_null(strstr(h.d.text, "needs OVER"));
+    h_free(&h);
+}
+
 static int cmp_dbl(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -944,6 +980,7 @@ int main(void)
         cmocka_unit_test(bounded_topk_distinct),
         cmocka_unit_test(rcf_explanation),
         cmocka_unit_test(hotspots),
+        cmocka_unit_test(lag_nth_value),
         cmocka_unit_test(e14_random_cut_forest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
