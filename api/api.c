@@ -86,6 +86,11 @@ void sl_api_shutdown(void)
     cfg.up = 0;
 }
 
+int sl_api_metrics_render(sl_buf *out)
+{
+    return sl_firehose_metrics_render(out);
+}
+
 void sl_api_set_base_url(const char *base_url)
 {
     copy_str(cfg.base_url, sizeof(cfg.base_url), base_url);

@@ -429,7 +429,8 @@ static void answer_builtin(sl_exchange *ex, int metrics)
     }
     snprintf(ex->operation, sizeof(ex->operation), "metrics");
     sl_buf b = SL_BUF_INIT;
-    if (sl_metrics_render(&s->metrics, s->n_conns, s->cfg.store, &b) != 0) {
+    if (sl_metrics_render(&s->metrics, s->n_conns, s->cfg.store, &b) != 0 ||
+        (s->cfg.metrics_extra && s->cfg.metrics_extra(&b) != 0)) {
         sl_reply_error(ex, SL_PROTO_PLAIN, 500, SL_ENOMEM, NULL, NULL);
     } else {
         static const sl_http_header h[] = {

@@ -265,6 +265,7 @@ int main(int argc, char **argv)
         .tls_cert = cert,
         .tls_key = key,
         .route = sl_api_route,
+        .metrics_extra = sl_api_metrics_render,
         .auth = auth,
         .store = store,
         .region = region,

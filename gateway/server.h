@@ -25,7 +25,10 @@ typedef struct sl_server_config {
     int port;             /* 0 = pick a free port */
     const char *tls_cert; /* PEM paths; both NULL = cleartext only */
     const char *tls_key;
-    sl_route_fn route;        /* required */
+    sl_route_fn route; /* required */
+    /* Appends the services' own Prometheus samples to /metrics (sl_api_metrics_render in the
+     * daemon); may be NULL. Returns 0 or SL_ENOMEM. */
+    int (*metrics_extra)(sl_buf *out);
     sl_auth *auth;            /* borrowed; NULL = --auth none */
     sl_store *store;          /* borrowed; for storage figures on /metrics; may be NULL */
     const char *region;       /* default region when a request carries none */

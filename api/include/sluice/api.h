@@ -13,10 +13,10 @@
 typedef struct sl_store sl_store; /* storage/include/sluice/storage.h */
 
 typedef struct sl_api_config {
-    const char *region;      /* default region, e.g. "us-east-1" */
-    const char *account_id;  /* 12 digits, used in ARNs */
-    const char *base_url;    /* "http://127.0.0.1:4567": what GetDataEndpoint returns */
-    sl_store *store;         /* borrowed; outlives the api */
+    const char *region;     /* default region, e.g. "us-east-1" */
+    const char *account_id; /* 12 digits, used in ARNs */
+    const char *base_url;   /* "http://127.0.0.1:4567": what GetDataEndpoint returns */
+    sl_store *store;        /* borrowed; outlives the api */
 } sl_api_config;
 
 /* Copies what it needs from cfg. Returns 0 or SL_E*. */
@@ -29,5 +29,9 @@ void sl_api_set_base_url(const char *base_url);
  * serves this request; in that case *out still carries the protocol to shape the 404/400 with
  * and out->handle answers it (so the gateway can call it uniformly). */
 int sl_api_route(const sl_http_request *req, sl_route *out);
+
+/* Appends the services' Prometheus samples (Firehose's CloudWatch-named metrics, ...) to out,
+ * for the gateway's /metrics. Loop thread. Returns 0 or SL_ENOMEM. */
+int sl_api_metrics_render(sl_buf *out);
 
 #endif
