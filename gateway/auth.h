@@ -35,8 +35,7 @@ size_t sl_auth_key_count(const sl_auth *a);
  * producer signs PutMedia. now_s: current Unix time (15-minute skew allowed).
  * Returns 0 and fills *out, or SL_EAUTH_MISSING / SL_EAUTH_INCOMPLETE / SL_EAUTH_SIGNATURE /
  * SL_EAUTH_UNKNOWN_KEY / SL_EAUTH_EXPIRED with diag->text holding the message AWS sends. */
-int sl_auth_verify(sl_auth *a, const sl_http_request *req, const char *service,
-                   const uint8_t *body, size_t body_len, int64_t now_s, sl_auth_result *out,
-                   sl_diag *diag);
+int sl_auth_verify(sl_auth *a, const sl_http_request *req, const char *service, const uint8_t *body,
+                   size_t body_len, int64_t now_s, sl_auth_result *out, sl_diag *diag);
 
 #endif

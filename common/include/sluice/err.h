@@ -28,9 +28,9 @@ int sl_err_http_status(int code);
 
 /* Where and why a parser refused its input. Caller-owned; parsers fill it on failure. */
 typedef struct sl_diag {
-    int code;          /* SL_E* */
-    size_t offset;     /* byte offset into the input where the problem was found */
-    char text[256];    /* short reason, NUL-terminated (room for AWS's longest messages) */
+    int code;       /* SL_E* */
+    size_t offset;  /* byte offset into the input where the problem was found */
+    char text[256]; /* short reason, NUL-terminated (room for AWS's longest messages) */
 } sl_diag;
 
 /* Fills d (if not NULL) and returns code, so parsers can write `return sl_diag_set(...)`. */

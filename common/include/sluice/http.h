@@ -46,37 +46,37 @@ typedef enum {
 } sl_http_method;
 
 typedef struct sl_http_header {
-    sl_slice name;  /* lower-case on requests; sent as given on responses */
+    sl_slice name; /* lower-case on requests; sent as given on responses */
     sl_slice value;
 } sl_http_header;
 
 /* Wire protocol of a route; decides the shape of error replies made outside the handler
  * (authentication failures, body too large, ...). */
 typedef enum {
-    SL_PROTO_PLAIN = 0,  /* text/plain errors (health, metrics, static files) */
-    SL_PROTO_AWS_JSON,   /* AWS JSON 1.1: {"__type":..., "message":...} */
-    SL_PROTO_REST_JSON,  /* AWS REST-JSON: x-amzn-ErrorType header + {"__type","Message"} */
+    SL_PROTO_PLAIN = 0, /* text/plain errors (health, metrics, static files) */
+    SL_PROTO_AWS_JSON,  /* AWS JSON 1.1: {"__type":..., "message":...} */
+    SL_PROTO_REST_JSON, /* AWS REST-JSON: x-amzn-ErrorType header + {"__type","Message"} */
 } sl_wire_proto;
 
 typedef struct sl_http_request {
     sl_http_method method;
-    sl_slice method_name;        /* as sent */
-    sl_slice target;             /* request-target as sent (HTTP/2: :path) */
-    sl_slice path;               /* target up to '?', still percent-encoded */
-    sl_slice query;              /* after '?', without it; empty when absent */
-    sl_slice authority;          /* Host header (HTTP/1.1) or :authority (HTTP/2) */
+    sl_slice method_name;          /* as sent */
+    sl_slice target;               /* request-target as sent (HTTP/2: :path) */
+    sl_slice path;                 /* target up to '?', still percent-encoded */
+    sl_slice query;                /* after '?', without it; empty when absent */
+    sl_slice authority;            /* Host header (HTTP/1.1) or :authority (HTTP/2) */
     const sl_http_header *headers; /* pseudo-headers excluded; names lower-case */
     size_t n_headers;
-    int version;                 /* 10, 11 or 20 */
-    int64_t content_length;      /* -1 when unknown (chunked, or HTTP/2 without the header) */
-    const char *peer;            /* "127.0.0.1:54321" */
+    int version;            /* 10, 11 or 20 */
+    int64_t content_length; /* -1 when unknown (chunked, or HTTP/2 without the header) */
+    const char *peer;       /* "127.0.0.1:54321" */
     /* SL_BODY_BUFFER routes: the whole body, valid during handle() and until the exchange is
      * freed. NULL/0 for streamed routes. */
     const uint8_t *body;
     size_t body_len;
     /* Filled by authentication before handle(): empty strings under --auth none. */
     const char *access_key;
-    const char *region;          /* from the credential scope, or the gateway's default region */
+    const char *region; /* from the credential scope, or the gateway's default region */
 } sl_http_request;
 
 typedef struct sl_exchange sl_exchange;
@@ -98,10 +98,10 @@ typedef enum { SL_BODY_BUFFER = 0, SL_BODY_STREAM } sl_body_mode;
 
 typedef struct sl_route {
     sl_body_mode body_mode;
-    size_t max_body;             /* SL_BODY_BUFFER: bigger bodies are refused (413) */
+    size_t max_body; /* SL_BODY_BUFFER: bigger bodies are refused (413) */
     sl_wire_proto proto;
-    const char *service;         /* SigV4 signing name required ("kinesis"); NULL: no auth */
-    const char *operation;       /* for metrics and logs, e.g. "Kinesis.ListStreams" */
+    const char *service;   /* SigV4 signing name required ("kinesis"); NULL: no auth */
+    const char *operation; /* for metrics and logs, e.g. "Kinesis.ListStreams" */
     void (*handle)(sl_exchange *ex, const sl_http_request *req, void *ud);
     void *ud;
 } sl_route;

@@ -16,7 +16,7 @@
 typedef void (*sl_task_fn)(void *arg);
 
 typedef struct sl_loop_hooks {
-    void (*wake)(void *ctx);                       /* thread-safe; makes the loop call run_posted */
+    void (*wake)(void *ctx); /* thread-safe; makes the loop call run_posted */
     /* Runs fn(arg) on the loop thread after delay_ms. Returns a handle for cancel, or NULL. */
     void *(*timer_add)(void *ctx, uint64_t delay_ms, sl_task_fn fn, void *arg);
     void (*timer_cancel)(void *ctx, void *handle); /* loop thread only; the fn will not run */
