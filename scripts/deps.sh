@@ -11,7 +11,7 @@ PACKAGES=(
   libcmocka-dev
   # clients used by end-to-end tests and benchmarks
   python3 python3-boto3 python3-pytest awscli curl nghttp2-client nginx-light wrk
-  sqlite3 procps
+  sqlite3 procps gzip unzip
   # MKV test data generation and checks (tests/data/mkv/gen.sh, tests/unit/mkv)
   ffmpeg mkvtoolnix
   # kvssink plugin: GStreamer, libcurl, gst-check, RTSP server for the bridge test
