@@ -243,8 +243,9 @@ def moto_python():
 @pytest.fixture
 def s3_server():
     py = moto_python()
-    if not py:
-        pytest.skip("no interpreter with moto's server mode (pip install 'moto[server]')")
+    # The machine image's Python carries moto (Debian has no package for it); a missing one
+    # must fail loudly, not hide the S3-compatible path.
+    assert py, "no interpreter with moto's server mode (moto[server]) found"
     port = free_port()
     # INITIAL_NO_AUTH_ACTION_COUNT: after the first 4 requests (IAM set-up below) moto checks
     # every request's SigV4 signature against the IAM access keys it knows.

@@ -30,8 +30,7 @@ def capture():
 @pytest.fixture(scope="module")
 def av_file(tmp_path_factory):
     """6 s of 320x240 H.264 at 25 fps + AAC, one cluster per second (ffmpeg)."""
-    if not shutil.which("ffmpeg"):
-        pytest.skip("ffmpeg not installed")
+    assert shutil.which("ffmpeg"), "ffmpeg not installed (scripts/deps.sh installs it)"
     path = str(tmp_path_factory.mktemp("av") / "av.mkv")
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
                     "testsrc=size=320x240:rate=25:duration=6", "-f", "lavfi", "-i",
