@@ -40,7 +40,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../kinesis/ds_base64.h"
+#include "sluice/base64.h"
 #include "../api_int.h"
 #include "fh.h"
 #include "sluice/log.h"
@@ -502,12 +502,12 @@ static void error_records(const sl_fh_rec *recs, size_t n, int attempts, const c
 {
     int64_t now = now_ms();
     for (size_t i = 0; i < n; i++) {
-        char *b64 = malloc(SL_DS_B64_LEN(recs[i].len) + 1);
+        char *b64 = malloc(SL_BASE64_LEN(recs[i].len) + 1);
         if (!b64) {
             out->oom = 1;
             return;
         }
-        sl_ds_b64_encode((const uint8_t *)recs[i].data, recs[i].len, b64);
+        sl_base64_encode((const uint8_t *)recs[i].data, recs[i].len, b64);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "attemptsMade", attempts);
         cJSON_AddNumberToObject(o, "arrivalTimestamp", (double)recs[i].ts_ms);

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kinesis/ds_base64.h"
+#include "sluice/base64.h"
 #include "fh.h"
 #include "sluice/time.h"
 
@@ -83,11 +83,11 @@ int sl_fh_http_deliver(const sl_fh_dest *d, const char *source_arn, const char *
     sl_buf_printf(&body, "{\"requestId\":\"%s\",\"timestamp\":%lld,\"records\":[", request_id,
                   (long long)(sl_time_now_ns() / 1000000));
     for (size_t i = 0; i < n; i++) {
-        if (sl_buf_reserve(&body, SL_DS_B64_LEN(recs[i].len) + 16))
+        if (sl_buf_reserve(&body, SL_BASE64_LEN(recs[i].len) + 16))
             goto out;
         sl_buf_append_str(&body, i ? ",{\"data\":\"" : "{\"data\":\"");
         body.len +=
-            sl_ds_b64_encode((const uint8_t *)recs[i].data, recs[i].len, body.data + body.len);
+            sl_base64_encode((const uint8_t *)recs[i].data, recs[i].len, body.data + body.len);
         sl_buf_append_str(&body, "\"}");
     }
     sl_buf_append_str(&body, "]}");

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kinesis/ds_base64.h"
+#include "sluice/base64.h"
 #include "fh.h"
 #include "sluice/time.h"
 
@@ -70,7 +70,7 @@ int sl_fh_lambda_invoke(const char *arn, const char *ds_arn, const char *region,
                   "\"records\":[",
                   uuid, ds_arn, region);
     for (size_t i = 0; i < n; i++) {
-        if (sl_buf_reserve(&body, SL_DS_B64_LEN(recs[i].len) + 96)) {
+        if (sl_buf_reserve(&body, SL_BASE64_LEN(recs[i].len) + 96)) {
             rc = SL_ENOMEM;
             goto out;
         }
@@ -78,7 +78,7 @@ int sl_fh_lambda_invoke(const char *arn, const char *ds_arn, const char *region,
                       "%s{\"recordId\":\"%zu\",\"approximateArrivalTimestamp\":%lld,\"data\":\"",
                       i ? "," : "", i, (long long)recs[i].ts_ms);
         body.len +=
-            sl_ds_b64_encode((const uint8_t *)recs[i].data, recs[i].len, body.data + body.len);
+            sl_base64_encode((const uint8_t *)recs[i].data, recs[i].len, body.data + body.len);
         sl_buf_append_str(&body, "\"}");
     }
     sl_buf_append_str(&body, "]}");
@@ -148,7 +148,7 @@ int sl_fh_lambda_invoke(const char *arn, const char *ds_arn, const char *region,
                 rc = SL_ENOMEM;
                 goto out;
             }
-            long got = sl_ds_b64_decode(data->valuestring, len,
+            long got = sl_base64_decode(data->valuestring, len,
                                         (uint8_t *)data_out->data + data_out->len, 0);
             if (got < 0) {
                 snprintf(err, cap, "The function returned data that is not base64.");

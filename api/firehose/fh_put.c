@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kinesis/ds_base64.h"
+#include "sluice/base64.h"
 #include "fh.h"
 #include "sl_api_handlers.h"
 #include "sluice/log.h"
@@ -165,7 +165,7 @@ static void put(sl_api_call *call, const cJSON *records, int batch)
         data[i] = malloc(len / 4 * 3 + 1);
         if (!data[i])
             goto fail;
-        long got = sl_ds_b64_decode(b64, len, data[i], 0);
+        long got = sl_base64_decode(b64, len, data[i], 0);
         if (got < 0) {
             rc = SL_EPARSE;
             goto fail;

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_base64.h"
+#include "sluice/base64.h"
 #include "ds_service.h"
 #include "sl_api_handlers.h"
 #include "sluice/log.h"
@@ -213,7 +213,7 @@ static int decode_data(const char *b64, uint8_t **out, size_t *len)
     uint8_t *p = malloc(n / 4 * 3 + 1);
     if (!p)
         return SL_ENOMEM;
-    long got = sl_ds_b64_decode(b64, n, p, 0);
+    long got = sl_base64_decode(b64, n, p, 0);
     if (got < 0) {
         free(p);
         return SL_EPARSE;
@@ -608,7 +608,7 @@ static int add_record(cJSON *arr, const sl_ds_shard *shard, const sl_log_entry *
         return SL_ECORRUPT;
     size_t dlen = payload->len - 2 - pk_len;
     char seq[SL_DS_SEQNO_STRLEN];
-    char *pk = malloc(pk_len + 1), *b64 = malloc(SL_DS_B64_LEN(dlen) + 1);
+    char *pk = malloc(pk_len + 1), *b64 = malloc(SL_BASE64_LEN(dlen) + 1);
     cJSON *o = cJSON_CreateObject();
     int added = pk && b64 && o && cJSON_AddItemToArray(arr, o);
     if (!added) {
@@ -620,7 +620,7 @@ static int add_record(cJSON *arr, const sl_ds_shard *shard, const sl_log_entry *
     int bad = 0;
     memcpy(pk, p + 2, pk_len);
     pk[pk_len] = '\0';
-    sl_ds_b64_encode(p + 2 + pk_len, dlen, b64);
+    sl_base64_encode(p + 2 + pk_len, dlen, b64);
     int64_t ts_ms = e->ts_ns / 1000000;
     sl_ds_format_seq(shard, e->offset + 1, ts_ms, seq);
     bad |= !cJSON_AddStringToObject(o, "SequenceNumber", seq);

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ds_base64.h"
+#include "sluice/base64.h"
 #include "sluice/err.h"
 
 #define HDR_BYTES 8
@@ -121,7 +121,7 @@ int sl_ds_token_seal(const sl_ds_token_key *k, const sl_ds_token *t,
     size_t body = HDR_BYTES + IV_BYTES + plain_len;
     if ((rc = hmac(k->mac, raw, body, raw + body)))
         return rc;
-    return (int)sl_ds_b64_encode(raw, body + MAC_BYTES, out);
+    return (int)sl_base64_encode(raw, body + MAC_BYTES, out);
 }
 
 int sl_ds_token_open(const sl_ds_token_key *k, const char *s, size_t len, sl_ds_token *t)
@@ -130,7 +130,7 @@ int sl_ds_token_open(const sl_ds_token_key *k, const char *s, size_t len, sl_ds_
     long got;
     size_t n, plain_len, name_len, p = 0;
 
-    if (len > SL_DS_TOKEN_MAX_CHARS || (got = sl_ds_b64_decode(s, len, raw, 1)) <= 0)
+    if (len > SL_DS_TOKEN_MAX_CHARS || (got = sl_base64_decode(s, len, raw, 1)) <= 0)
         return SL_EINVAL;
     n = (size_t)got;
     if (n < HDR_BYTES + IV_BYTES + MIN_PLAIN + MAC_BYTES ||

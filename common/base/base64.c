@@ -1,10 +1,11 @@
-/* Base64 codec for Kinesis data (see ds_base64.h): a table-driven encoder and a decoder that
- * validates every quartet before writing it, so a rejected input leaves no partial promise. */
-#include "ds_base64.h"
+/* Base64 codec for record data and tokens (see sluice/base64.h): a table-driven encoder and a
+ * decoder that validates every quartet before writing it, so a rejected input leaves no partial
+ * promise. */
+#include "sluice/base64.h"
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t sl_ds_b64_encode(const uint8_t *p, size_t n, char *out)
+size_t sl_base64_encode(const uint8_t *p, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
@@ -37,7 +38,7 @@ static int value_of(char c)
     return -1;
 }
 
-long sl_ds_b64_decode(const char *s, size_t len, uint8_t *out, int strict)
+long sl_base64_decode(const char *s, size_t len, uint8_t *out, int strict)
 {
     size_t o = 0;
     if (len % 4 != 0)
