@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "../api_int.h"
+#include "../firehose/firehose.h"
 #include "../kinesis/ds_service.h"
 #include "ka.h"
 #include "sluice/log.h"
@@ -526,26 +527,10 @@ static int sql_load(sqlite3 *db, void *arg, const sl_log_entry *e)
     return 0;
 }
 
+/* The local S3 layout Firehose delivers to: reference data and samples are read there. */
 static void set_s3_root(void)
 {
-    const char *dir = getenv("SLUICE_FIREHOSE_S3_DIR");
-    const char *home = getenv("HOME");
-    sqlite3 *db = NULL;
-    if (dir && *dir) {
-        snprintf(ka.s3_root, sizeof(ka.s3_root), "%s", dir);
-        return;
-    }
-    if (sl_catalog_open_reader(ka.store, &db) == 0) {
-        const char *file = sqlite3_db_filename(db, "main");
-        const char *slash = file ? strrchr(file, '/') : NULL;
-        if (slash)
-            snprintf(ka.s3_root, sizeof(ka.s3_root), "%.*s/s3", (int)(slash - file), file);
-        sqlite3_close(db);
-        if (slash)
-            return;
-    }
-    snprintf(ka.s3_root, sizeof(ka.s3_root), "%s/.local/share/sluice/s3",
-             home && *home ? home : ".");
+    sl_firehose_s3_root_of(ka.store, ka.s3_root, sizeof(ka.s3_root));
 }
 
 int sl_ka_service_init(void)

@@ -403,30 +403,34 @@ out:
     return rc;
 }
 
-/* The local object folder: SLUICE_FIREHOSE_S3_DIR, else "s3" next to the catalog (the data
- * folder, learned from the catalog's file name), else ~/.local/share/sluice/s3. */
-static void set_s3_root(void)
+/* The data folder is learned from the catalog's file name. */
+void sl_firehose_s3_root_of(sl_store *st, char *out, size_t n)
 {
     const char *dir = getenv("SLUICE_FIREHOSE_S3_DIR");
     const char *home = getenv("HOME");
     sqlite3 *db = NULL;
     if (dir && *dir) {
-        snprintf(fh.s3_root, sizeof(fh.s3_root), "%s", dir);
+        snprintf(out, n, "%s", dir);
         return;
     }
-    if (sl_catalog_open_reader(fh.store, &db) == 0) {
+    if (st && sl_catalog_open_reader(st, &db) == 0) {
         const char *file = sqlite3_db_filename(db, "main");
         const char *slash = file ? strrchr(file, '/') : NULL;
         if (slash)
-            snprintf(fh.s3_root, sizeof(fh.s3_root), "%.*s/s3", (int)(slash - file), file);
+            snprintf(out, n, "%.*s/s3", (int)(slash - file), file);
         sqlite3_close(db);
         if (slash)
             return;
     }
     if (home && *home)
-        snprintf(fh.s3_root, sizeof(fh.s3_root), "%s/.local/share/sluice/s3", home);
+        snprintf(out, n, "%s/.local/share/sluice/s3", home);
     else
-        snprintf(fh.s3_root, sizeof(fh.s3_root), "sluice-s3");
+        snprintf(out, n, "sluice-s3");
+}
+
+static void set_s3_root(void)
+{
+    sl_firehose_s3_root_of(fh.store, fh.s3_root, sizeof(fh.s3_root));
 }
 
 int sl_firehose_service_init(void)

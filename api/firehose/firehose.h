@@ -22,4 +22,11 @@ void sl_firehose_service_shutdown(void);
 typedef struct sl_buf sl_buf;
 int sl_firehose_metrics_render(sl_buf *out);
 
+/* The local object-store folder of store st, the one rule every service that reads or writes
+ * the local S3 layout uses (Firehose delivers there; Analytics reads reference data and
+ * DiscoverInputSchema samples there): SLUICE_FIREHOSE_S3_DIR, else "s3" next to the catalog
+ * (the data folder), else ~/.local/share/sluice/s3. Writes a NUL-terminated path into out. */
+typedef struct sl_store sl_store;
+void sl_firehose_s3_root_of(sl_store *st, char *out, size_t n);
+
 #endif
