@@ -507,12 +507,10 @@ void sl_kinesis_decrease_stream_retention_period(sl_api_call *call)
 
 /* ---- tags --------------------------------------------------------------------------------- */
 
-void sl_kinesis_add_tags_to_stream(sl_api_call *call)
+/* The "Tags" map of the input added to s, persisted, answered. Shared by AddTagsToStream (name
+ * or ARN) and TagResource (ARN). */
+static void add_tags_and_reply(sl_api_call *call, sl_ds_model *m, sl_ds_stream *s)
 {
-    sl_ds_model *m = model_or_reply(call);
-    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
-    if (!s)
-        return;
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(call->input, "Tags"), *t;
     size_t n = (size_t)cJSON_GetArraySize(tags), i = 0;
     const char **k = calloc(n + 1, sizeof(*k)), **v = calloc(n + 1, sizeof(*v));
@@ -537,12 +535,10 @@ void sl_kinesis_add_tags_to_stream(sl_api_call *call)
         sl_ds_persist_and_reply(call, m, s, NULL);
 }
 
-void sl_kinesis_remove_tags_from_stream(sl_api_call *call)
+/* The "TagKeys" list of the input removed from s, persisted, answered. Shared by
+ * RemoveTagsFromStream and UntagResource. */
+static void remove_tags_and_reply(sl_api_call *call, sl_ds_model *m, sl_ds_stream *s)
 {
-    sl_ds_model *m = model_or_reply(call);
-    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
-    if (!s)
-        return;
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(call->input, "TagKeys"), *t;
     size_t n = (size_t)cJSON_GetArraySize(keys), i = 0;
     const char **k = calloc(n + 1, sizeof(*k));
@@ -558,6 +554,24 @@ void sl_kinesis_remove_tags_from_stream(sl_api_call *call)
     sl_ds_stream_remove_tags(s, k, i);
     free(k);
     sl_ds_persist_and_reply(call, m, s, NULL);
+}
+
+void sl_kinesis_add_tags_to_stream(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
+    if (!s)
+        return;
+    add_tags_and_reply(call, m, s);
+}
+
+void sl_kinesis_remove_tags_from_stream(sl_api_call *call)
+{
+    sl_ds_model *m = model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
+    if (!s)
+        return;
+    remove_tags_and_reply(call, m, s);
 }
 
 void sl_kinesis_list_tags_for_stream(sl_api_call *call)
@@ -759,28 +773,7 @@ void sl_kinesis_tag_resource(sl_api_call *call)
     sl_ds_stream *s = m ? resource_or_reply(call, m) : NULL;
     if (!s)
         return;
-    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(call->input, "Tags"), *t;
-    size_t n = (size_t)cJSON_GetArraySize(tags), i = 0;
-    const char **k = calloc(n + 1, sizeof(*k)), **v = calloc(n + 1, sizeof(*v));
-    sl_ds_err e;
-    int rc = (!k || !v)
-                 ? sl_ds_err_set(&e, SL_ENOMEM, "InternalFailure", "Internal Service Failure")
-                 : 0;
-    cJSON_ArrayForEach(t, tags)
-    {
-        if (rc || i >= n)
-            break;
-        k[i] = t->string;
-        v[i++] = cJSON_IsString(t) ? t->valuestring : "";
-    }
-    if (!rc)
-        rc = sl_ds_stream_add_tags(m, s, k, v, i, &e);
-    free(k);
-    free(v);
-    if (rc)
-        sl_ds_reply_err(call, &e);
-    else
-        sl_ds_persist_and_reply(call, m, s, NULL);
+    add_tags_and_reply(call, m, s);
 }
 
 void sl_kinesis_untag_resource(sl_api_call *call)
@@ -789,21 +782,7 @@ void sl_kinesis_untag_resource(sl_api_call *call)
     sl_ds_stream *s = m ? resource_or_reply(call, m) : NULL;
     if (!s)
         return;
-    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(call->input, "TagKeys"), *t;
-    size_t n = (size_t)cJSON_GetArraySize(keys), i = 0;
-    const char **k = calloc(n + 1, sizeof(*k));
-    if (!k) {
-        sl_wire_call_error_code(call, SL_ENOMEM);
-        return;
-    }
-    cJSON_ArrayForEach(t, keys)
-    {
-        if (cJSON_IsString(t) && i < n)
-            k[i++] = t->valuestring;
-    }
-    sl_ds_stream_remove_tags(s, k, i);
-    free(k);
-    sl_ds_persist_and_reply(call, m, s, NULL);
+    remove_tags_and_reply(call, m, s);
 }
 
 void sl_kinesis_list_tags_for_resource(sl_api_call *call)
