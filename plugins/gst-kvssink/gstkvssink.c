@@ -830,6 +830,46 @@ static GstStateChangeReturn change_state(GstElement *el, GstStateChange t)
 
 /* ---- properties ---- */
 
+/* The properties that map straight onto one field of the element: one list, which set_property and
+ * get_property both expand, each with its own STR, UINT and BOOL case macros. */
+#define KVS_SIMPLE_PROPS(STR, UINT, BOOL)                                                          \
+    STR(PROP_STREAM_NAME, stream_name)                                                             \
+    STR(PROP_USER_AGENT, user_agent)                                                               \
+    STR(PROP_CONTENT_TYPE, content_type)                                                           \
+    STR(PROP_CODEC_ID, codec_id)                                                                   \
+    STR(PROP_TRACK_NAME, track_name)                                                               \
+    STR(PROP_ACCESS_KEY, access_key)                                                               \
+    STR(PROP_SECRET_KEY, secret_key)                                                               \
+    STR(PROP_SESSION_TOKEN, session_token)                                                         \
+    STR(PROP_AWS_REGION, region)                                                                   \
+    STR(PROP_LOG_CONFIG_PATH, log_config)                                                          \
+    STR(PROP_CREDENTIAL_FILE_PATH, credential_path)                                                \
+    STR(PROP_CONTROL_PLANE_URI, control_plane_uri)                                                 \
+    UINT(PROP_RETENTION_PERIOD, retention_period)                                                  \
+    UINT(PROP_MAX_LATENCY, max_latency)                                                            \
+    UINT(PROP_FRAGMENT_DURATION, fragment_duration)                                                \
+    UINT(PROP_TIMECODE_SCALE, timecode_scale)                                                      \
+    UINT(PROP_FRAMERATE, framerate)                                                                \
+    UINT(PROP_AVG_BANDWIDTH_BPS, avg_bandwidth_bps)                                                \
+    UINT(PROP_BUFFER_DURATION, buffer_duration)                                                    \
+    UINT(PROP_REPLAY_DURATION, replay_duration)                                                    \
+    UINT(PROP_CONNECTION_STALENESS, connection_staleness)                                          \
+    UINT(PROP_ROTATION_PERIOD, rotation_period)                                                    \
+    UINT(PROP_STORAGE_SIZE, storage_size)                                                          \
+    UINT(PROP_STOP_STREAM_TIMEOUT, stop_stream_timeout)                                            \
+    UINT(PROP_SERVICE_CONNECTION_TIMEOUT, connection_timeout)                                      \
+    UINT(PROP_SERVICE_COMPLETION_TIMEOUT, completion_timeout)                                      \
+    BOOL(PROP_KEY_FRAME_FRAGMENTATION, key_frame_fragmentation)                                    \
+    BOOL(PROP_FRAME_TIMECODES, frame_timecodes)                                                    \
+    BOOL(PROP_ABSOLUTE_FRAGMENT_TIMES, absolute_fragment_times)                                    \
+    BOOL(PROP_FRAGMENT_ACKS, fragment_acks)                                                        \
+    BOOL(PROP_RESTART_ON_ERROR, restart_on_error)                                                  \
+    BOOL(PROP_RECALCULATE_METRICS, recalculate_metrics)                                            \
+    BOOL(PROP_DISABLE_BUFFER_CLIPPING, disable_buffer_clipping)                                    \
+    BOOL(PROP_USE_ORIGINAL_PTS, use_original_pts)                                                  \
+    BOOL(PROP_GET_METRICS, get_kvs_metrics)                                                        \
+    BOOL(PROP_ALLOW_CREATE_STREAM, allow_create_stream)
+
 static void set_property(GObject *obj, guint id, const GValue *v, GParamSpec *ps)
 {
     GstKvsSink *self = GST_KVS_SINK(obj);
@@ -848,42 +888,7 @@ static void set_property(GObject *obj, guint id, const GValue *v, GParamSpec *ps
     case P:                                                                                        \
         self->f = g_value_get_boolean(v);                                                          \
         break;
-        STR(PROP_STREAM_NAME, stream_name)
-        STR(PROP_USER_AGENT, user_agent)
-        STR(PROP_CONTENT_TYPE, content_type)
-        STR(PROP_CODEC_ID, codec_id)
-        STR(PROP_TRACK_NAME, track_name)
-        STR(PROP_ACCESS_KEY, access_key)
-        STR(PROP_SECRET_KEY, secret_key)
-        STR(PROP_SESSION_TOKEN, session_token)
-        STR(PROP_AWS_REGION, region)
-        STR(PROP_LOG_CONFIG_PATH, log_config)
-        STR(PROP_CREDENTIAL_FILE_PATH, credential_path)
-        STR(PROP_CONTROL_PLANE_URI, control_plane_uri)
-        UINT(PROP_RETENTION_PERIOD, retention_period)
-        UINT(PROP_MAX_LATENCY, max_latency)
-        UINT(PROP_FRAGMENT_DURATION, fragment_duration)
-        UINT(PROP_TIMECODE_SCALE, timecode_scale)
-        UINT(PROP_FRAMERATE, framerate)
-        UINT(PROP_AVG_BANDWIDTH_BPS, avg_bandwidth_bps)
-        UINT(PROP_BUFFER_DURATION, buffer_duration)
-        UINT(PROP_REPLAY_DURATION, replay_duration)
-        UINT(PROP_CONNECTION_STALENESS, connection_staleness)
-        UINT(PROP_ROTATION_PERIOD, rotation_period)
-        UINT(PROP_STORAGE_SIZE, storage_size)
-        UINT(PROP_STOP_STREAM_TIMEOUT, stop_stream_timeout)
-        UINT(PROP_SERVICE_CONNECTION_TIMEOUT, connection_timeout)
-        UINT(PROP_SERVICE_COMPLETION_TIMEOUT, completion_timeout)
-        BOOL(PROP_KEY_FRAME_FRAGMENTATION, key_frame_fragmentation)
-        BOOL(PROP_FRAME_TIMECODES, frame_timecodes)
-        BOOL(PROP_ABSOLUTE_FRAGMENT_TIMES, absolute_fragment_times)
-        BOOL(PROP_FRAGMENT_ACKS, fragment_acks)
-        BOOL(PROP_RESTART_ON_ERROR, restart_on_error)
-        BOOL(PROP_RECALCULATE_METRICS, recalculate_metrics)
-        BOOL(PROP_DISABLE_BUFFER_CLIPPING, disable_buffer_clipping)
-        BOOL(PROP_USE_ORIGINAL_PTS, use_original_pts)
-        BOOL(PROP_GET_METRICS, get_kvs_metrics)
-        BOOL(PROP_ALLOW_CREATE_STREAM, allow_create_stream)
+        KVS_SIMPLE_PROPS(STR, UINT, BOOL)
     case PROP_STREAMING_TYPE:
         self->streaming_type = g_value_get_enum(v);
         break;
@@ -928,42 +933,7 @@ static void get_property(GObject *obj, guint id, GValue *v, GParamSpec *ps)
     case P:                                                                                        \
         g_value_set_boolean(v, self->f);                                                           \
         break;
-        STR(PROP_STREAM_NAME, stream_name)
-        STR(PROP_USER_AGENT, user_agent)
-        STR(PROP_CONTENT_TYPE, content_type)
-        STR(PROP_CODEC_ID, codec_id)
-        STR(PROP_TRACK_NAME, track_name)
-        STR(PROP_ACCESS_KEY, access_key)
-        STR(PROP_SECRET_KEY, secret_key)
-        STR(PROP_SESSION_TOKEN, session_token)
-        STR(PROP_AWS_REGION, region)
-        STR(PROP_LOG_CONFIG_PATH, log_config)
-        STR(PROP_CREDENTIAL_FILE_PATH, credential_path)
-        STR(PROP_CONTROL_PLANE_URI, control_plane_uri)
-        UINT(PROP_RETENTION_PERIOD, retention_period)
-        UINT(PROP_MAX_LATENCY, max_latency)
-        UINT(PROP_FRAGMENT_DURATION, fragment_duration)
-        UINT(PROP_TIMECODE_SCALE, timecode_scale)
-        UINT(PROP_FRAMERATE, framerate)
-        UINT(PROP_AVG_BANDWIDTH_BPS, avg_bandwidth_bps)
-        UINT(PROP_BUFFER_DURATION, buffer_duration)
-        UINT(PROP_REPLAY_DURATION, replay_duration)
-        UINT(PROP_CONNECTION_STALENESS, connection_staleness)
-        UINT(PROP_ROTATION_PERIOD, rotation_period)
-        UINT(PROP_STORAGE_SIZE, storage_size)
-        UINT(PROP_STOP_STREAM_TIMEOUT, stop_stream_timeout)
-        UINT(PROP_SERVICE_CONNECTION_TIMEOUT, connection_timeout)
-        UINT(PROP_SERVICE_COMPLETION_TIMEOUT, completion_timeout)
-        BOOL(PROP_KEY_FRAME_FRAGMENTATION, key_frame_fragmentation)
-        BOOL(PROP_FRAME_TIMECODES, frame_timecodes)
-        BOOL(PROP_ABSOLUTE_FRAGMENT_TIMES, absolute_fragment_times)
-        BOOL(PROP_FRAGMENT_ACKS, fragment_acks)
-        BOOL(PROP_RESTART_ON_ERROR, restart_on_error)
-        BOOL(PROP_RECALCULATE_METRICS, recalculate_metrics)
-        BOOL(PROP_DISABLE_BUFFER_CLIPPING, disable_buffer_clipping)
-        BOOL(PROP_USE_ORIGINAL_PTS, use_original_pts)
-        BOOL(PROP_GET_METRICS, get_kvs_metrics)
-        BOOL(PROP_ALLOW_CREATE_STREAM, allow_create_stream)
+        KVS_SIMPLE_PROPS(STR, UINT, BOOL)
 #undef STR
 #undef UINT
 #undef BOOL
