@@ -497,6 +497,10 @@ static void sub_read_done(void *arg)
             sub_finish(s, "ResourceNotFoundException", "The stream or shard no longer exists.");
         else if (s->rc == SL_EINVAL)
             sub_finish(s, "InvalidArgumentException", "Invalid StartingPosition.");
+        else if (s->rc == SL_EKMS_NOTFOUND || s->rc == SL_EKMS_INVALID_STATE)
+            sub_finish(
+                s, s->rc == SL_EKMS_NOTFOUND ? "KMSNotFoundException" : "KMSInvalidStateException",
+                "The KMS key that encrypted a record is not usable.");
         else
             sub_finish(s, "InternalFailure", "Internal Service Failure");
         return;

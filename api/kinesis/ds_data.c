@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "sluice/base64.h"
+#include "ds_crypt.h"
 #include "ds_service.h"
 #include "sl_api_handlers.h"
 #include "sluice/log.h"
@@ -63,6 +64,7 @@ struct put_job {
     char stream[129];
     int64_t stream_created_ms;
     int single; /* PutRecord */
+    int kms;    /* records sealed (EncryptionType KMS) */
     size_t n;
     atomic_size_t pending;
     put_entry *e;
@@ -126,7 +128,7 @@ static void put_finish(void *arg)
         out = cJSON_CreateObject();
         bad |= !out || !cJSON_AddStringToObject(out, "ShardId", id);
         bad |= bad || !cJSON_AddStringToObject(out, "SequenceNumber", seq);
-        bad |= bad || !cJSON_AddStringToObject(out, "EncryptionType", "NONE");
+        bad |= bad || !cJSON_AddStringToObject(out, "EncryptionType", j->kms ? "KMS" : "NONE");
     } else {
         size_t failed = 0;
         cJSON *arr;
@@ -155,7 +157,7 @@ static void put_finish(void *arg)
             bad |= !cJSON_AddStringToObject(o, "ShardId", id);
         }
         bad |= bad || !cJSON_AddNumberToObject(out, "FailedRecordCount", (double)failed);
-        bad |= bad || !cJSON_AddStringToObject(out, "EncryptionType", "NONE");
+        bad |= bad || !cJSON_AddStringToObject(out, "EncryptionType", j->kms ? "KMS" : "NONE");
     }
     if (bad)
         sl_wire_call_error_code(&j->k.call, SL_ENOMEM);
@@ -224,8 +226,10 @@ static int decode_data(const char *b64, uint8_t **out, size_t *len)
 }
 
 static int submit_record(put_entry *pe, sl_ds_shard *sh, const char *pk, const uint8_t *data,
-                         size_t len)
+                         size_t len, uint32_t key_no)
 {
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
     size_t pk_len = strlen(pk);
     uint8_t hdr[2] = {(uint8_t)(pk_len >> 8), (uint8_t)pk_len};
     struct iovec iov[3] = {
@@ -243,7 +247,16 @@ static int submit_record(put_entry *pe, sl_ds_shard *sh, const char *pk, const u
     };
     pe->shard = sh->index;
     pe->shard_created_ms = sh->created_ms;
+    if (key_no) { /* encryption at rest: the entry becomes one sealed piece (ds_crypt.h) */
+        int rc = sl_ds_crypt_seal(sl_ds_crypt_ring(), key_no, sl_log_name(sh->log), pe->ts_ms, iov,
+                                  a.iovcnt, &sealed, &sealed_len);
+        if (rc)
+            return rc;
+        iov[0] = (struct iovec){sealed, sealed_len};
+        a.iovcnt = 1;
+    }
     int rc = sl_writer_submit(sl_store_writer(sl_ds_store()), &a);
+    free(sealed);
     if (rc == 0)
         sh->inflight++;
     return rc;
@@ -326,9 +339,10 @@ void sl_kinesis_put_record(sl_api_call *call)
     sl_ds_shard *sh;
     sl_ds_err e;
     put_job *j;
+    uint32_t key_no;
     int rc;
 
-    if (!s)
+    if (!s || sl_ds_stream_key_or_reply(call, m, s, &key_no))
         return;
     if (order) {
         sl_ds_seqno q;
@@ -359,7 +373,8 @@ void sl_kinesis_put_record(sl_api_call *call)
         goto out;
     }
     j->e[0].ts_ms = now_ms();
-    if ((rc = submit_record(&j->e[0], sh, pk, data, len)))
+    j->kms = key_no != 0;
+    if ((rc = submit_record(&j->e[0], sh, pk, data, len, key_no)))
         put_done(&j->e[0], rc, NULL);
     put_job_release_hold(j);
 out:
@@ -377,8 +392,9 @@ void sl_kinesis_put_records(sl_api_call *call)
     sl_ds_shard **shards = NULL;
     sl_ds_err e;
     put_job *j;
+    uint32_t key_no;
 
-    if (!s)
+    if (!s || sl_ds_stream_key_or_reply(call, m, s, &key_no))
         return;
     data = calloc(n + 1, sizeof(*data));
     lens = calloc(n + 1, sizeof(*lens));
@@ -419,13 +435,14 @@ void sl_kinesis_put_records(sl_api_call *call)
         goto out;
     }
     int64_t ts = now_ms();
+    j->kms = key_no != 0;
     i = 0;
     cJSON_ArrayForEach(r, records)
     {
         const char *pk = sl_ds_in_str(r, "PartitionKey");
         j->e[i].ts_ms = ts;
         int rc = write_allowed(shards[i], lens[i] + strlen(pk ? pk : ""))
-                     ? submit_record(&j->e[i], shards[i], pk ? pk : "", data[i], lens[i])
+                     ? submit_record(&j->e[i], shards[i], pk ? pk : "", data[i], lens[i], key_no)
                      : SL_EFULL;
         if (rc) {
             j->e[i].shard = shards[i]->index;
@@ -598,7 +615,7 @@ typedef struct read_job {
 } read_job;
 
 static int add_record(cJSON *arr, const sl_ds_shard *shard, const sl_log_entry *e,
-                      const sl_buf *payload, size_t *data_bytes)
+                      const sl_buf *payload, size_t *data_bytes, int kms)
 {
     const uint8_t *p = (const uint8_t *)payload->data;
     if (payload->len < 2)
@@ -627,7 +644,7 @@ static int add_record(cJSON *arr, const sl_ds_shard *shard, const sl_log_entry *
     bad |= sl_wire_json_add_timestamp(o, "ApproximateArrivalTimestamp", ts_ms) != 0;
     bad |= !cJSON_AddStringToObject(o, "Data", b64);
     bad |= !cJSON_AddStringToObject(o, "PartitionKey", pk);
-    bad |= !cJSON_AddStringToObject(o, "EncryptionType", "NONE");
+    bad |= !cJSON_AddStringToObject(o, "EncryptionType", kms ? "KMS" : "NONE");
     free(pk);
     free(b64);
     *data_bytes += dlen + pk_len;
@@ -715,7 +732,15 @@ int sl_ds_read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, s
             goto done;
         }
         if (e.ts_ns / 1000000 >= cutoff_ms) {
-            if ((rc = add_record(records, shard, &e, &payload, &bytes)))
+            int kms = sl_ds_crypt_is_sealed(payload.data, payload.len);
+            if (kms &&
+                (rc = sl_ds_crypt_open(sl_ds_crypt_ring(), sl_log_name(log), e.ts_ns / 1000000,
+                                       (uint8_t *)payload.data, &payload.len))) {
+                sl_error("kinesis", "opening the sealed record at %llu of %s: %s",
+                         (unsigned long long)*pos, sl_log_name(log), sl_err_str(rc));
+                goto done;
+            }
+            if ((rc = add_record(records, shard, &e, &payload, &bytes, kms)))
                 goto done;
             out->last_ts_ms = e.ts_ns / 1000000;
             out->last_offset = e.offset;
@@ -770,6 +795,12 @@ static void read_work(void *arg)
     }
     if (rc == SL_ENOTFOUND) {
         read_fail(r, 400, "ResourceNotFoundException", "The shard no longer exists.");
+        return;
+    }
+    if (rc == SL_EKMS_NOTFOUND || rc == SL_EKMS_INVALID_STATE) {
+        sl_ds_err ke;
+        sl_ds_crypt_err(rc, NULL, &ke);
+        read_fail(r, 400, ke.type, ke.msg);
         return;
     }
     r->out_bytes = b.bytes;

@@ -9,6 +9,8 @@
  * one written is the newest state. */
 #include "ds_service.h"
 
+#include "ds_crypt.h"
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -660,6 +662,8 @@ int sl_ds_service_init(void)
         goto out;
     if ((rc = sl_ds_token_key_init(&ds.key, a.secret)))
         goto out;
+    if ((rc = sl_ds_crypt_init(ds.store)))
+        goto out;
     for (size_t i = 0; i < a.n; i++) {
         cJSON *j = cJSON_Parse(a.rows[i].doc);
         sl_ds_stream *s = j ? sl_ds_stream_from_json(j) : NULL;
@@ -752,6 +756,7 @@ void sl_ds_service_shutdown(void)
     ds.models = NULL;
     ds.n_models = 0;
     sl_ds_token_key_cleanup(&ds.key);
+    sl_ds_crypt_shutdown();
     ds.up = 0;
     ds.store = NULL;
 }
