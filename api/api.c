@@ -3,9 +3,10 @@
  *
  * JSON 1.1 pipeline (sl_api_handle_json), in the order AWS applies it (kinesalite's recording of
  * the real service, shared/spec/data-streams.md §1.2):
- *   1. Content-Type: application/x-amz-json-1.1 proceeds; application/x-amz-cbor-1.1 gets a
- *      CBOR error (Sluice does not decode CBOR yet); application/json gets AWS's odd 200 reply
- *      with an "Output" wrapper; anything else gets the XML 403/404 errors.
+ *   1. Content-Type: application/x-amz-json-1.1 proceeds; application/x-amz-cbor-1.1 is
+ *      decoded by api/wire/cbor.c into the same tree (then steps 4-6, every reply in CBOR;
+ *      an undecodable body is a SerializationException saying where); application/json gets
+ *      AWS's odd 200 reply with an "Output" wrapper; anything else gets the XML 403/404 errors.
  *   2. Empty body: SerializationException for a known operation, else
  *      UnknownOperationException (both "__type" only).
  *   3. Body must be one JSON object: else SerializationException.
@@ -27,6 +28,7 @@
 #include "kinesis/ds_service.h"
 #include "media/media_int.h"
 #include "video/kv.h"
+#include "wire/wire_int.h"
 #include "sluice/log.h"
 #include "sluice/streams.h"
 
@@ -168,16 +170,6 @@ void sl_api_handle_json(sl_exchange *ex, const sl_http_request *req, void *ud)
     cJSON *input = NULL;
     sl_diag d = {0};
 
-    if (strcmp(ct, SL_CT_AMZ_CBOR) == 0) {
-        if (!op)
-            sl_wire_reply_cbor_error(ex, 400, "UnknownOperationException", NULL);
-        else
-            sl_wire_reply_cbor_error(ex, 501, "NotImplementedException",
-                                     "Sluice does not decode CBOR requests yet; configure the "
-                                     "client for JSON (Java SDK: aws.cborEnabled=false or "
-                                     "CBOR_ENABLED=false)");
-        goto out;
-    }
     if (req->body_len == 0) {
         if (strcmp(ct, SL_CT_AMZ_JSON) == 0)
             sl_wire_reply_error(ex, SL_PROTO_AWS_JSON, NULL, 400,
@@ -186,6 +178,17 @@ void sl_api_handle_json(sl_exchange *ex, const sl_http_request *req, void *ud)
         else
             sl_wire_reply_cbor_error(
                 ex, 400, op ? "SerializationException" : "UnknownOperationException", NULL);
+        goto out;
+    }
+    if (strcmp(ct, SL_CT_AMZ_CBOR) == 0) { /* replies go out in CBOR (sl_wire_is_cbor) */
+        if (sl_wire_cbor_decode(req->body, req->body_len,
+                                op ? op->service->max_body : (size_t)8 << 20, &input, &d) != 0)
+            sl_wire_reply_serialization(ex, SL_PROTO_AWS_JSON, d.text, NULL);
+        else if (!op)
+            sl_wire_reply_error(ex, SL_PROTO_AWS_JSON, NULL, 400, "UnknownOperationException", NULL,
+                                NULL);
+        else
+            run_op(ex, req, op, input);
         goto out;
     }
     int ct_ok = strcmp(ct, SL_CT_AMZ_JSON) == 0 || strcmp(ct, SL_CT_JSON) == 0;

@@ -8,9 +8,9 @@ PACKAGES=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev git
   # libraries
   libwebsockets-dev libnghttp2-dev libhttp-parser-dev libssl-dev libsqlite3-dev libcjson-dev
-  libcmocka-dev
+  libcmocka-dev libcbor-dev
   # clients used by end-to-end tests and benchmarks
-  python3 python3-boto3 python3-pytest python3-h2 awscli curl nghttp2-client nginx-light wrk
+  python3 python3-boto3 python3-pytest python3-h2 python3-cbor2 awscli curl nghttp2-client nginx-light wrk
   sqlite3 procps gzip unzip
   # MKV test data generation and checks (tests/data/mkv/gen.sh, tests/unit/mkv)
   ffmpeg mkvtoolnix

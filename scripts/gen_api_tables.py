@@ -6,7 +6,8 @@ place that says which operations have a handler), and writes:
 
   --out-c FILE        the C tables declared in api/include/sluice/api_model.h: services,
                       operations (method, URI, input shape, output presence, handler), input
-                      shapes with their constraints, error shapes with HTTP status, and the
+                      shapes with their constraints, output shapes of the JSON 1.1 services
+                      (member types only, for the CBOR encoder), error shapes with HTTP status, and the
                       models' patterns (as anchored POSIX ERE where that is exact, else as a
                       program for api/wire/pattern.c) with the Unicode classes they need
   --out-h FILE        prototypes of the registered handlers (included by the handler files)
@@ -659,6 +660,41 @@ def gen_c(services, out):
         defs.append("static const sl_shape %s = {%s};" % (cname, ", ".join(fields)))
         return cname
 
+    out_names = {}
+
+    def out_shape_ref(svc, name):
+        """Output shapes, for encoders that need member types (CBOR replies: blobs as byte
+        strings, timestamps as tag 1). Types and structure only: constraints are never checked
+        on replies, so output-only shapes add no patterns. Kept apart from the input shapes so
+        an input's constraints never depend on which shapes outputs reach first."""
+        key = (svc["id"], name)
+        if key in out_names:
+            return out_names[key]
+        cname = "O_%s_%s" % (ident(svc["id"]), ident(name))
+        out_names[key] = cname
+        decls.append("static const sl_shape %s;" % cname)
+        s = svc["model"]["shapes"][name]
+        fields = [".name = %s" % cstr(name), ".type = %s" % SHAPE_TYPES[s["type"]], ".pattern = -1"]
+        if s["type"] == "structure":
+            rows = []
+            for mname, m in s.get("members", {}).items():
+                if m.get("location") in ("header", "headers", "querystring", "uri", "statusCode"):
+                    continue
+                rows.append("{%s, %s, &%s, 0}" % (cstr(mname), cstr(lower_first(mname)),
+                                                  out_shape_ref(svc, m["shape"])))
+            if rows:
+                mn = cname + "_members"
+                defs.append("static const sl_member %s[] = {\n    %s,\n};" % (
+                    mn, ",\n    ".join(rows)))
+                fields += [".members = %s" % mn, ".n_members = %d" % len(rows)]
+        elif s["type"] == "list":
+            fields.append(".member = &%s" % out_shape_ref(svc, s["member"]["shape"]))
+        elif s["type"] == "map":
+            fields.append(".key = &%s" % out_shape_ref(svc, s["key"]["shape"]))
+            fields.append(".value = &%s" % out_shape_ref(svc, s["value"]["shape"]))
+        defs.append("static const sl_shape %s = {%s};" % (cname, ", ".join(fields)))
+        return cname
+
     svc_rows = []
     for svc in services:
         sid = ident(svc["id"])
@@ -667,6 +703,9 @@ def gen_c(services, out):
             inp = "NULL"
             if o.get("input"):
                 inp = "&" + shape_ref(svc, o["input"]["shape"])
+            outp = "NULL"
+            if o.get("output") and svc["proto"] == "SL_PROTO_AWS_JSON":
+                outp = "&" + out_shape_ref(svc, o["output"]["shape"])
             handler = stream = "NULL"
             if o["impl"]:
                 kind, fn = o["impl"]
@@ -677,11 +716,11 @@ def gen_c(services, out):
                 if bool(o.get("streaming")) != (kind == "SL_STREAM_HANDLER"):
                     raise SystemExit("%s.%s: wrong handler kind %s" % (svc["id"], o["name"], kind))
             op_rows.append(
-                "{%s, %s, %s, %s, %s, %d, %d, %s, %s, &SVC_%s}" % (
+                "{%s, %s, %s, %s, %s, %d, %d, %s, %s, &SVC_%s, %s}" % (
                     cstr(o["name"]), cstr(svc["display"] + "." + o["name"]),
                     cstr(o["http"]["method"]), cstr(o["http"]["requestUri"]), inp,
                     1 if o.get("output") else 0, 1 if o.get("streaming") else 0,
-                    handler, stream, sid))
+                    handler, stream, sid, outp))
         errs = []
         for name in sorted(svc["model"]["shapes"]):
             s = svc["model"]["shapes"][name]

@@ -10,8 +10,9 @@
  *        requests the JSON endpoint cannot attribute to an operation (non-POST, or no target
  *        and an unusable Content-Type); 404 "<UnknownOperationException/>" for a target on an
  *        unusable Content-Type (both as recorded from AWS by kinesalite);
- *   CBOR requests (Java SDKs) are answered with a CBOR error map: Sluice does not decode CBOR
- *        yet.
+ *   CBOR requests (Content-Type application/x-amz-cbor-1.1, the Java SDKs' default) get every
+ *        one of these replies -- success and errors -- in CBOR instead (api/wire/cbor.c), with
+ *        the same status and members.
  * Timestamps are epoch seconds with a millisecond fraction (cJSON prints doubles with 15
  * significant digits, enough for 1459799926.480 -> 1459799926.48). */
 #include <stdarg.h>
@@ -97,6 +98,8 @@ out:
 static int awsjson_error(sl_exchange *ex, int status, const char *type, const char *message,
                          const char *message_key, const char *ct)
 {
+    if (sl_wire_is_cbor(ex))
+        return sl_wire_reply_cbor_error_key(ex, status, type, message, message_key);
     sl_buf b = SL_BUF_INIT;
     int rc = sl_wire_json_error_body(&b, type, message, message_key);
     if (rc == 0)
@@ -139,6 +142,8 @@ int sl_wire_reply_ok(sl_api_call *call, const cJSON *body)
     const sl_op_def *op = call->op;
     if (op->service->proto == SL_PROTO_REST_JSON)
         return sl_restjson_reply_ok(call->ex, 200, body);
+    if (sl_wire_is_cbor(call->ex))
+        return sl_wire_cbor_reply_ok(call->ex, op, body);
     if (!body)
         return respond_json(call->ex, 200, SL_CT_AMZ_JSON, "", 0);
     char *text = cJSON_PrintUnformatted(body);
@@ -191,46 +196,4 @@ int sl_wire_reply_unknown_operation_xml(sl_exchange *ex)
     static const char body[] = "<UnknownOperationException/>\n";
     sl_http_header h[1] = {{SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/xml")}};
     return sl_exchange_respond(ex, 404, h, 1, body, sizeof(body) - 1);
-}
-
-/* CBOR (RFC 8949) text string head: major type 3 with the length. */
-static void cbor_text(sl_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 24) {
-        sl_buf_append_byte(b, (uint8_t)(0x60 | n));
-    } else if (n < 256) {
-        sl_buf_append_byte(b, 0x78);
-        sl_buf_append_byte(b, (uint8_t)n);
-    } else {
-        n = n > 0xFFFF ? 0xFFFF : n;
-        sl_buf_append_byte(b, 0x79);
-        sl_buf_append_byte(b, (uint8_t)(n >> 8));
-        sl_buf_append_byte(b, (uint8_t)n);
-    }
-    sl_buf_append(b, s, n);
-}
-
-int sl_wire_cbor_error_body(sl_buf *out, const char *type, const char *message)
-{
-    sl_buf_append_byte(out, message ? 0xA2 : 0xA1); /* definite map, 2 or 1 pairs */
-    cbor_text(out, "__type");
-    cbor_text(out, type);
-    if (message) {
-        cbor_text(out, "message");
-        cbor_text(out, message);
-    }
-    return out->oom ? SL_ENOMEM : 0;
-}
-
-int sl_wire_reply_cbor_error(sl_exchange *ex, int status, const char *type, const char *message)
-{
-    sl_buf b = SL_BUF_INIT;
-    int rc = sl_wire_cbor_error_body(&b, type, message);
-    if (rc == 0) {
-        sl_http_header h[1] = {{SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT(SL_CT_AMZ_CBOR)}};
-        rc = sl_exchange_respond(ex, status, h, 1, b.data, b.len);
-    }
-    sl_buf_cleanup(&b);
-    return rc;
 }

@@ -120,6 +120,9 @@ typedef struct sl_op_def {
     sl_op_handler handler; /* NULL: not implemented (501) */
     sl_stream_handler stream_handler;
     const sl_service_def *service;
+    /* Output shape, member types only (no constraints); JSON 1.1 services, NULL otherwise or
+     * when the operation has no output. The CBOR encoder reads it (api/wire/cbor.c). */
+    const sl_shape *output;
 } sl_op_def;
 
 struct sl_service_def {

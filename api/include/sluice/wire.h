@@ -102,7 +102,8 @@ int sl_wire_reply_access_denied_xml(sl_exchange *ex);
 /* 404 "<UnknownOperationException/>" XML: a target on a body with an unusable Content-Type. */
 int sl_wire_reply_unknown_operation_xml(sl_exchange *ex);
 /* A CBOR map {"__type": type[, "message": message]} with Content-Type
- * application/x-amz-cbor-1.1 (answers to CBOR requests, which Sluice does not decode yet). */
+ * application/x-amz-cbor-1.1 (errors made before a CBOR request is decoded; the other reply
+ * functions switch to CBOR by themselves for CBOR requests, see api/wire/cbor.c). */
 int sl_wire_reply_cbor_error(sl_exchange *ex, int status, const char *type, const char *message);
 /* Builds {"__type": type[, message_key: message]} into out (message NULL: "__type" alone).
  * Returns 0 or SL_ENOMEM. Any thread. */
