@@ -78,14 +78,19 @@ typedef struct ka_shard_ref {
 int ka_ds_shards(const char *arn, ka_shard_ref **out, size_t *n);
 /* Whether arn names a live data stream. */
 int ka_ds_exists(const char *arn);
-/* Appends records to the data stream arn (random partition keys, arrival time now). The
- * writer copies the bytes at submit. Returns 0, SL_ENOTFOUND or a writer error. */
-int ka_ds_append(const char *arn, const sl_buf *records, const uint32_t *lens, size_t n);
+/* Appends records to the data stream arn (arrival time now). Partition keys are random, or
+ * when rowtimes is not NULL (test-only clock) each record's ROWTIME as
+ * "yyyy-MM-dd HH:mm:ss.SSS". The writer copies the bytes at submit. Returns 0, SL_ENOTFOUND or
+ * a writer error. */
+int ka_ds_append(const char *arn, const sl_buf *records, const uint32_t *lens,
+                 const int64_t *rowtimes, size_t n);
 /* Reads up to max records from the oldest retained (from_start) or from the current end,
  * waiting up to wait_ms for the first record, into payloads (malloc'd NUL-terminated copies;
  * free each and the arrays). Disk reads and sleeps: not on the loop thread. */
 int ka_ds_sample(ka_shard_ref *shards, size_t n_shards, size_t max, int from_start, int64_t wait_ms,
                  char ***payloads, size_t **lens, size_t *n);
+/* Partition key of a stored Kinesis record entry (borrowed). Returns 0 or SL_ECORRUPT. */
+int ka_ds_record_key(const char *entry, size_t len, const char **key, size_t *key_len);
 /* Payload of a stored Kinesis record entry: skips the partition key. Returns 0 or SL_ECORRUPT. */
 int ka_ds_record_data(const char *entry, size_t len, const char **data, size_t *data_len);
 

@@ -6,8 +6,9 @@
  * belongs to the loop thread, so ka_ds_shards / ka_ds_exists / ka_ds_append run there.
  * Appends use the Data Streams log entry format (u16 big-endian partition-key length | key |
  * data; entry timestamp = arrival ms) through the store's group-commit writer, exactly as
- * PutRecords does, with a random partition key per record (spec §1.7). Reads (ka_ds_sample,
- * and the runtime's) use sl_log_read_many off the loop thread. */
+ * PutRecords does, with a random partition key per record (spec §1.7) -- or, under the
+ * test-only clock (ka_runtime.c), the row's ROWTIME as the key so tests can read it back. Reads
+ * (ka_ds_sample, and the runtime's) use sl_log_read_many off the loop thread. */
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +82,8 @@ int ka_ds_shards(const char *arn, ka_shard_ref **out, size_t *n)
     return 0;
 }
 
-int ka_ds_append(const char *arn, const sl_buf *records, const uint32_t *lens, size_t n)
+int ka_ds_append(const char *arn, const sl_buf *records, const uint32_t *lens,
+                 const int64_t *rowtimes, size_t n)
 {
     sl_ds_stream *s = find(arn, NULL);
     if (!s)
@@ -91,11 +93,15 @@ int ka_ds_append(const char *arn, const sl_buf *records, const uint32_t *lens, s
     size_t at = 0;
     for (size_t k = 0; k < n; k++) {
         unsigned char rnd[8];
-        char pk[24];
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-            memset(rnd, (int)k, sizeof(rnd));
-        snprintf(pk, sizeof(pk), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
-                 rnd[4], rnd[5], rnd[6], rnd[7]);
+        char pk[40];
+        if (rowtimes) {
+            sl_sql_format_timestamp(rowtimes[k], pk, sizeof(pk));
+        } else {
+            if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+                memset(rnd, (int)k, sizeof(rnd));
+            snprintf(pk, sizeof(pk), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+                     rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+        }
         size_t pk_len = strlen(pk);
         sl_ds_shard *sh =
             sl_ds_stream_shard_for_hash(s, sl_ds_hashkey_of_partition_key(pk, pk_len));
@@ -118,6 +124,18 @@ int ka_ds_append(const char *arn, const sl_buf *records, const uint32_t *lens, s
             return rc;
         at += lens[k];
     }
+    return 0;
+}
+
+int ka_ds_record_key(const char *entry, size_t len, const char **key, size_t *key_len)
+{
+    if (len < 2)
+        return SL_ECORRUPT;
+    size_t pk = (size_t)((unsigned char)entry[0] << 8 | (unsigned char)entry[1]);
+    if (2 + pk > len)
+        return SL_ECORRUPT;
+    *key = entry + 2;
+    *key_len = pk;
     return 0;
 }
 

@@ -59,12 +59,14 @@ class Reader:
                                            ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
                     for s in shards]
         self.records = []
+        self.keys = []  # partition keys: the rows' ROWTIMEs under the test clock
 
     def poll(self):
         for i, it in enumerate(self.its):
             r = self.kin.get_records(ShardIterator=it, Limit=1000)
             self.its[i] = r["NextShardIterator"]
             self.records += [x["Data"] for x in r["Records"]]
+            self.keys += [x["PartitionKey"] for x in r["Records"]]
         return self.records
 
     def until(self, n, timeout=30):
