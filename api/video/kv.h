@@ -18,14 +18,15 @@
  *                  header_id, log_offset, frames, PRIMARY KEY(skey, seq))
  * skey is the stream's storage key "<creation ms>.<8 hex>"; fragment bytes (the Cluster exactly
  * as received) are one entry each of the ONE log "video/fragments" that every stream shares,
- * written by the group-commit writer; the row is inserted by the same batch after the fsync.
+ * written by the group-commit writer, each preceded by a small record entry that carries its
+ * index row (kv_index.c). The log is the source of truth: PERSISTED needs only the log's fsync,
+ * rows reach kv_fragments in periodic flushes, and start-up re-indexes the records past the
+ * index's position (kv_index_pos), so a lost or rolled-back catalog WAL loses no fragment.
  * One shared log, not one per stream, because the writer fdatasyncs every log a batch touches:
  * with a log per stream, 100 cameras cost 100 fsyncs per batch (measured: PERSISTED p50 1.6 s
  * at 100 streams here), with one log a batch costs one. The price: a segment is unlinked only
  * when no stream still indexes a fragment in it, so a long-retention stream keeps shared
- * segments alive. A crash between fsync and
- * commit leaves an unreferenced log entry, never a row without bytes, and PERSISTED is sent
- * only after the commit.
+ * segments alive. A row is never written before its bytes are durable.
  *
  * Fragment numbers: seq = max(previous + 1, server ms × 1000), printed as 47 zero-padded
  * decimal digits (AWS's width), so they increase in ingestion order across restarts and never
@@ -68,7 +69,23 @@ typedef struct kv_frag {
     uint64_t duration_ms, size, log_offset;
     uint32_t header_id, frames;
     kv_blob *blob; /* owned ref or NULL: bytes in memory (live-only, or hot for tailing readers) */
+    kv_blob *meta; /* owned ref or NULL: the fragment's metadata tags (kv_meta format) */
 } kv_frag;
+
+/* Fragment metadata (the producer's Tags before a Cluster that are not AWS_KINESISVIDEO_*), as
+ * stored in log records, the catalog (kv_fragments.meta) and kv_frag.meta: one item per tag,
+ *     2 bytes name length (LE), name, 2 bytes value length (LE), value
+ * at most KV_META_TAGS items, names <= 128 and values <= 256 bytes. */
+#define KV_META_TAGS 10
+#define KV_META_MAX  (KV_META_TAGS * (4 + 128 + 256))
+/* Checks the format; 0 or SL_ECORRUPT. */
+int kv_meta_check(const uint8_t *p, size_t len);
+/* Calls fn for each tag (name/value NUL-terminated, valid during the call) in order. */
+void kv_meta_foreach(const kv_blob *meta,
+                     void (*fn)(void *arg, const char *name, const char *value), void *arg);
+/* Builds a metadata blob from n tags, leaving out AWS_KINESISVIDEO_* names; *out NULL when none
+ * is left. 0, SL_ETOOBIG (over the limits above) or SL_ENOMEM. */
+int kv_meta_from_tags(const char *const *names, const char *const *values, size_t n, kv_blob **out);
 
 typedef struct kv_header {
     uint32_t id;
@@ -169,6 +186,33 @@ typedef struct kv_frag_row {
     kv_frag f;
 } kv_frag_row;
 int kv_sql_insert_frag(sqlite3 *db, const kv_frag_row *row);
+
+int kv_sql_insert_header(sqlite3 *db, const char *skey, uint32_t id, const kv_blob *bytes);
+
+/* ---- log records and the derived index (kv_index.c) ---- */
+/* Encodes the log record of fragment f / of a stream header (formats at the top of kv_index.c)
+ * into a malloc'ed buffer (*out, free it). 0, SL_EINVAL or SL_ENOMEM. */
+int kv_record_frag(const char *skey, const kv_frag *f, uint8_t **out, size_t *len);
+int kv_record_header(const char *skey, uint32_t id, const kv_blob *bytes, uint8_t **out,
+                     size_t *len);
+/* Decodes them; f->meta / *bytes are new references. 0, SL_ECORRUPT or SL_ENOMEM. */
+int kv_record_parse_frag(const uint8_t *p, size_t len, char skey[40], kv_frag *f);
+int kv_record_parse_header(const uint8_t *p, size_t len, char skey[40], uint32_t *id,
+                           kv_blob **bytes);
+/* Loop thread: a PERSISTED fragment's row (f.log_offset = its Cluster entry) waits for the next
+ * index flush; f.meta is referenced, f.blob ignored. 0 or SL_ENOMEM. */
+int kv_index_add(const char *skey, const kv_frag *f);
+/* Drops pending rows of a deleted stream. */
+void kv_index_forget(const char *skey);
+/* Queues the pending rows as one SQL step (wait: block for queue room; shutdown only). */
+void kv_index_flush(int wait);
+/* Flushes and forgets everything (service shutdown, before the store closes). */
+void kv_index_shutdown(void);
+/* Writer thread, inside the catalog load: re-indexes the records found in `log` after the
+ * index's position (in memory in streams[] and in the catalog). *recovered = fragments added.
+ * 0 or SL_E*. */
+int kv_index_recover(sqlite3 *db, sl_log *log, kv_stream **streams, size_t nstreams,
+                     size_t *recovered);
 
 /* Runs work(arg) on the read worker, then done(arg) on the loop thread. Returns 0 or SL_E*. */
 int kv_read_submit(void (*work)(void *arg), void (*done)(void *arg), void *arg);

@@ -162,39 +162,47 @@ static void fail(kv_put *p, int error_id, int has_tc, uint64_t tc, const char *n
 /* ---- persistence ----------------------------------------------------------------------------
  */
 
-static int persist_sql(sqlite3 *db, void *arg, const sl_log_entry *e)
-{
-    persist_job *j = arg;
-    if (!e)
-        return SL_EINTERNAL;
-    j->row.f.log_offset = e->offset;
-    return kv_sql_insert_frag(db, &j->row);
-}
-
 static void persist_finish(void *arg);
 
 static void persist_done(void *arg, int rc, const sl_log_entry *e)
 {
     persist_job *j = arg;
-    (void)e;
     j->rc = rc;
+    if (rc == 0 && e)
+        j->row.f.log_offset = e->offset;
     if (sl_loop_post(persist_finish, j) != 0)
         sl_error("video", "cannot post a PutMedia completion: out of memory");
 }
 
+/* Two adjacent log entries: the fragment's record (what its index row needs), then the Cluster.
+ * No SQL step: PERSISTED needs only the log's fsync; the row follows in an index flush. */
 static int submit(persist_job *j)
 {
-    struct iovec iov = {j->blob->data, j->blob->len};
-    sl_append a = {
-        .log = j->s->log,
-        .iov = &iov,
-        .iovcnt = 1,
-        .ts_ns = j->row.f.server_ms * 1000000,
-        .sql = persist_sql,
-        .done = persist_done,
-        .arg = j,
+    uint8_t *rec = NULL;
+    size_t rec_len = 0;
+    int rc = kv_record_frag(j->row.skey, &j->row.f, &rec, &rec_len);
+    if (rc)
+        return rc;
+    struct iovec iov[2] = {{rec, rec_len}, {j->blob->data, j->blob->len}};
+    sl_append a[2] = {
+        {
+            .log = j->s->log,
+            .iov = &iov[0],
+            .iovcnt = 1,
+            .ts_ns = j->row.f.server_ms * 1000000,
+        },
+        {
+            .log = j->s->log,
+            .iov = &iov[1],
+            .iovcnt = 1,
+            .ts_ns = j->row.f.server_ms * 1000000,
+            .done = persist_done,
+            .arg = j,
+        },
     };
-    return sl_writer_submit(sl_store_writer(kv_store()), &a);
+    rc = sl_writer_submit_many(sl_store_writer(kv_store()), a, 2, 0);
+    free(rec);
+    return rc;
 }
 
 static void retry_blocked(void)
@@ -226,15 +234,21 @@ static void persist_finish(void *arg)
     if (j->rc == 0 && !s->deleted) {
         kv_frag f = j->row.f;
         f.blob = j->blob;
+        f.meta = kv_blob_ref(j->row.f.meta);
         j->blob = NULL;
-        if (kv_frag_add(s, &f) != 0)
+        if (kv_index_add(s->skey, &f) != 0)
+            sl_warn("video", "fragment %s: index row deferred to the next restart", num);
+        if (kv_frag_add(s, &f) != 0) {
             kv_blob_unref(f.blob);
+            kv_blob_unref(f.meta);
+        }
         send_event(p, "PERSISTED", 1, j->timecode, num, 0);
     } else if (j->rc) {
         sl_error("video", "fragment %s of %s not stored: %s", num, s->name, sl_err_str(j->rc));
         fail(p, SL_KVS_INTERNAL_ERROR, 1, j->timecode, num);
     }
     kv_blob_unref(j->blob);
+    kv_blob_unref(j->row.f.meta);
     p->pending--;
     p->pending_bytes -= j->row.f.size;
     set_paused(p);
@@ -279,6 +293,18 @@ static const kv_frag *find_duplicate(const kv_stream *s, const sl_mkv_fragment *
     return NULL;
 }
 
+/* The fragment's metadata tags (the producer's Tags before the Cluster; the cutter already
+ * refused more than 10 with 4009), AWS_KINESISVIDEO_* names left out. */
+static int frag_meta(const sl_mkv_fragment *f, kv_blob **out)
+{
+    const char *names[SL_MKV_FRAG_MAX_META], *values[SL_MKV_FRAG_MAX_META];
+    for (size_t i = 0; i < f->nmeta; i++) {
+        names[i] = f->meta[i].name;
+        values[i] = f->meta[i].value;
+    }
+    return kv_meta_from_tags(names, values, f->nmeta, out);
+}
+
 static int on_fragment(void *ud, const sl_mkv_fragment *f)
 {
     kv_put *p = ud;
@@ -302,18 +328,25 @@ static int on_fragment(void *ud, const sl_mkv_fragment *f)
     };
     for (size_t i = 0; i < SL_MKV_FRAG_MAX_TRACKS; i++)
         fr.frames += f->frames[i];
+    if ((rc = frag_meta(f, &fr.meta)) != 0)
+        return rc;
     kv_blob *b = kv_blob_new(f->bytes.ptr, f->bytes.len);
-    if (!b)
+    if (!b) {
+        kv_blob_unref(fr.meta);
         return SL_ENOMEM;
+    }
     if (s->retention_hours == 0) {
         fr.blob = b;
-        if ((rc = kv_frag_add(s, &fr)) != 0)
+        if ((rc = kv_frag_add(s, &fr)) != 0) {
             kv_blob_unref(b);
+            kv_blob_unref(fr.meta);
+        }
         return rc;
     }
     persist_job *j = calloc(1, sizeof(*j));
     if (!j || (rc = kv_stream_log(s)) != 0) {
         kv_blob_unref(b);
+        kv_blob_unref(fr.meta);
         free(j);
         return j ? rc : SL_ENOMEM;
     }
@@ -334,6 +367,7 @@ static int on_fragment(void *ud, const sl_mkv_fragment *f)
         rc = 0;
     } else if (rc) {
         kv_blob_unref(b);
+        kv_blob_unref(fr.meta);
         free(j);
         return rc;
     }

@@ -35,7 +35,11 @@ static const char *const migration[] = {
     "CREATE TABLE kv_fragments(skey TEXT NOT NULL, seq INTEGER NOT NULL,"
     " producer_ms INTEGER, server_ms INTEGER, duration_ms INTEGER, size INTEGER,"
     " header_id INTEGER, log_offset INTEGER, frames INTEGER, PRIMARY KEY(skey, seq));",
+    /* 2: the index is derived from the log (kv_index.c): its position, fragment metadata */
+    "CREATE TABLE kv_index_pos(log TEXT PRIMARY KEY, next_offset INTEGER NOT NULL) WITHOUT ROWID;"
+    "ALTER TABLE kv_fragments ADD COLUMN meta BLOB;",
 };
+#define MIGRATION_STEPS ((int)(sizeof(migration) / sizeof(migration[0])))
 
 typedef struct rjob {
     void (*work)(void *);
@@ -93,8 +97,10 @@ void kv_blob_unref(kv_blob *b)
 
 static void stream_free(kv_stream *s)
 {
-    for (size_t i = 0; i < s->nfrags; i++)
+    for (size_t i = 0; i < s->nfrags; i++) {
         kv_blob_unref(s->frags[i].blob);
+        kv_blob_unref(s->frags[i].meta);
+    }
     for (size_t i = 0; i < s->nheaders; i++)
         kv_blob_unref(s->headers[i].bytes);
     free(s->frags);
@@ -182,6 +188,7 @@ void kv_table_remove(kv_stream *s)
         }
     }
     sl_vstreams_remove(s->region, s->name);
+    kv_index_forget(s->skey);
     s->deleted = 1;
     kv_put_stream_deleted(s);
     kv_reader_wake_all(s);
@@ -350,7 +357,7 @@ int kv_sql_insert_frag(sqlite3 *db, const kv_frag_row *row)
 {
     static const char sql[] =
         "INSERT OR REPLACE INTO kv_fragments(skey, seq, producer_ms, server_ms, duration_ms, size,"
-        " header_id, log_offset, frames) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+        " header_id, log_offset, frames, meta) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (rc == SQLITE_OK) {
@@ -364,6 +371,10 @@ int kv_sql_insert_frag(sqlite3 *db, const kv_frag_row *row)
         sqlite3_bind_int64(st, 7, f->header_id);
         sqlite3_bind_int64(st, 8, (sqlite3_int64)f->log_offset);
         sqlite3_bind_int64(st, 9, f->frames);
+        if (f->meta)
+            sqlite3_bind_blob(st, 10, f->meta->data, (int)f->meta->len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 10);
         rc = sqlite3_step(st);
     }
     sqlite3_finalize(st);
@@ -376,21 +387,26 @@ typedef struct header_job {
     kv_blob *bytes;
 } header_job;
 
-static int sql_header(sqlite3 *db, void *arg, const sl_log_entry *e)
+int kv_sql_insert_header(sqlite3 *db, const char *skey, uint32_t id, const kv_blob *bytes)
 {
-    header_job *j = arg;
     sqlite3_stmt *st = NULL;
-    (void)e;
     int rc = sqlite3_prepare_v2(
         db, "INSERT OR REPLACE INTO kv_headers(skey, id, bytes) VALUES(?1, ?2, ?3)", -1, &st, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, j->skey, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, j->id);
-        sqlite3_bind_blob(st, 3, j->bytes->data, (int)j->bytes->len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, skey, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, id);
+        sqlite3_bind_blob(st, 3, bytes->data, (int)bytes->len, SQLITE_STATIC);
         rc = sqlite3_step(st);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : SL_EIO;
+}
+
+static int sql_header(sqlite3 *db, void *arg, const sl_log_entry *e)
+{
+    header_job *j = arg;
+    (void)e;
+    return kv_sql_insert_header(db, j->skey, j->id, j->bytes);
 }
 
 static void header_done(void *arg, int rc, const sl_log_entry *e)
@@ -437,11 +453,29 @@ int kv_header_intern(kv_stream *s, const uint8_t *bytes, size_t len, uint32_t *i
     h->bytes = b;
     *id = h->id;
     if (s->retention_hours > 0) {
+        /* The header goes to the fragment log too (kv_index.c), ahead of the session's
+         * fragments, so an index that lost this row gets it back from the log. */
+        uint8_t *rec = NULL;
+        size_t rec_len = 0;
         snprintf(j->skey, sizeof(j->skey), "%s", s->skey);
         j->id = h->id;
         j->bytes = kv_blob_ref(b);
-        int rc = sl_writer_submit_fn(kv.w, sql_header, header_done, j);
+        int rc = kv_stream_log(s);
+        if (rc == 0)
+            rc = kv_record_header(s->skey, h->id, b, &rec, &rec_len);
+        if (rc == 0) {
+            struct iovec iov = {rec, rec_len};
+            sl_append a = {.log = s->log,
+                           .iov = &iov,
+                           .iovcnt = 1,
+                           .sql = sql_header,
+                           .done = header_done,
+                           .arg = j};
+            rc = sl_writer_submit(kv.w, &a);
+            free(rec);
+        }
         if (rc) {
+            kv_blob_unref(j->bytes);
             kv_blob_unref(b);
             free(j);
             return rc;
@@ -459,6 +493,8 @@ int kv_header_intern(kv_stream *s, const uint8_t *bytes, size_t len, uint32_t *i
 typedef struct load_arg {
     kv_stream **streams;
     size_t n;
+    sl_log *log;
+    size_t recovered;
 } load_arg;
 
 static kv_stream *load_find(load_arg *a, const char *skey)
@@ -523,7 +559,8 @@ static int sql_load(sqlite3 *db, void *arg, const sl_log_entry *e)
     st = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT skey, seq, producer_ms, server_ms, duration_ms, size, "
-                           "header_id, log_offset, frames FROM kv_fragments ORDER BY skey, seq",
+                           "header_id, log_offset, frames, meta FROM kv_fragments "
+                           "ORDER BY skey, seq",
                            -1, &st, NULL) != SQLITE_OK)
         goto out;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -550,9 +587,19 @@ static int sql_load(sqlite3 *db, void *arg, const sl_log_entry *e)
         f->header_id = (uint32_t)sqlite3_column_int64(st, 6);
         f->log_offset = (uint64_t)sqlite3_column_int64(st, 7);
         f->frames = (uint32_t)sqlite3_column_int64(st, 8);
+        if (sqlite3_column_type(st, 9) == SQLITE_BLOB &&
+            kv_meta_check(sqlite3_column_blob(st, 9), (size_t)sqlite3_column_bytes(st, 9)) == 0 &&
+            !(f->meta =
+                  kv_blob_new(sqlite3_column_blob(st, 9), (size_t)sqlite3_column_bytes(st, 9)))) {
+            rc = SL_ENOMEM;
+            goto out;
+        }
         s->last_seq = f->seq;
     }
-    rc = 0;
+    sqlite3_finalize(st);
+    st = NULL;
+    /* The log is the source of truth: add what the index has not caught up with. */
+    rc = kv_index_recover(db, a->log, a->streams, a->n, &a->recovered);
 out:
     sqlite3_finalize(st);
     return rc;
@@ -687,8 +734,10 @@ void kv_retention_apply(kv_stream *s, int64_t now_ms)
     if (n == 0)
         return;
     uint64_t below = s->frags[n - 1].seq + 1;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         kv_blob_unref(s->frags[i].blob);
+        kv_blob_unref(s->frags[i].meta);
+    }
     memmove(s->frags, s->frags + n, (s->nfrags - n) * sizeof(*s->frags));
     s->nfrags -= n;
     if (s->retention_hours == 0)
@@ -743,11 +792,12 @@ int kv_ready(void)
     if (!kv.store)
         return SL_EINVAL;
     kv.w = sl_store_writer(kv.store);
-    if ((rc = sl_store_migrate(kv.store, "kinesis_video", migration, 1)))
-        goto out;
-    if ((rc = sl_writer_run_sync(kv.w, sql_load, &a)))
+    if ((rc = sl_store_migrate(kv.store, "kinesis_video", migration, MIGRATION_STEPS)))
         goto out;
     if ((rc = sl_store_log_open(kv.store, "video/fragments", &kv.log)))
+        goto out;
+    a.log = kv.log;
+    if ((rc = sl_writer_run_sync(kv.w, sql_load, &a)))
         goto out;
     for (size_t i = 0; i < a.n; i++) {
         kv_stream *s = a.streams[i];
@@ -794,6 +844,7 @@ void sl_video_service_shutdown(void)
     if (kv.retention_timer)
         sl_loop_timer_cancel(kv.retention_timer);
     kv.retention_timer = NULL;
+    kv_index_shutdown();
     pthread_mutex_lock(&kv.mu);
     kv.stop = 1;
     pthread_cond_broadcast(&kv.cv);
