@@ -677,6 +677,7 @@ enum {
     FN_CURRENT_DATE,
     FN_CURRENT_TIME,
     FN_CURRENT_ROW_TIMESTAMP,
+    FN_MONOTONIC,
 };
 
 static const struct {
@@ -712,6 +713,7 @@ static const struct {
     {"CURRENT_TIME", FN_CURRENT_TIME, 0, 0},
     {"LOCALTIME", FN_CURRENT_TIME, 0, 0},
     {"CURRENT_ROW_TIMESTAMP", FN_CURRENT_ROW_TIMESTAMP, 0, 0},
+    {"MONOTONIC", FN_MONOTONIC, 1, 1},
 };
 
 /* Looks a scalar function up: returns its id (and arity bounds) or 0. */
@@ -771,6 +773,9 @@ int sl_sql_fn_type(int id, sl_node **args, uint32_t n, sl_sql_type *out, const c
         }
         out->id = SL_SQL_VARCHAR;
         out->len = args[0]->type.len;
+        return 1;
+    case FN_MONOTONIC: /* an assertion for the planner (GROUP BY); the value passes through */
+        *out = args[0]->type;
         return 1;
     case FN_COALESCE:
     case FN_NULLIF:
@@ -844,6 +849,10 @@ static int eval_call(sl_eval *ev, const sl_node *n, sl_sql_value *out)
     for (uint32_t k = 0; k < na; k++)
         if (sl_sql_eval(ev, n->kids[k], &a[k]))
             return -1;
+    if (id == FN_MONOTONIC) {
+        *out = a[0];
+        return 0;
+    }
     if (id == FN_NULLIF) {
         if (!a[0].is_null && !a[1].is_null && sl_sql_compare(&a[0], &a[1]) == 0)
             set_null(out, n->type.id);

@@ -286,6 +286,8 @@ static int agg_fn_of(const char *name)
         return A_LAG;
     if (!strcmp(name, "NTH_VALUE"))
         return A_NTH_VALUE;
+    if (!strcmp(name, "EXP_AVG"))
+        return A_EXP_AVG;
     return 0;
 }
 
@@ -338,6 +340,16 @@ static int resolve_agg(pctx *pc, scope *sc, aggctx *ac, sl_node *n, int fn, int 
                         fn == A_LAG ? "non-negative" : "positive");
         n->n_kids = 1;
     }
+    if (fn == A_EXP_AVG) {
+        if (n->n_kids != 2)
+            return verr(pc, n->pos, "EXP_AVG takes an expression and an interval");
+        const sl_node *iv = n->kids[1];
+        if (iv->kind != N_LIT || iv->lit.is_null || iv->lit.type != SL_SQL_INTERVAL ||
+            iv->lit.u.i <= 0)
+            return verr(pc, iv->pos, "EXP_AVG needs a positive day-time INTERVAL literal");
+        slot.k = iv->lit.u.i;
+        n->n_kids = 1;
+    }
     if (n->n_kids != 1)
         return verr(pc, n->pos, "%s takes one argument", n->names[0]);
     if (n->kids[0]->kind == N_STAR) {
@@ -370,6 +382,7 @@ static int resolve_agg(pctx *pc, scope *sc, aggctx *ac, sl_node *n, int fn, int 
     case A_STDDEV_SAMP:
     case A_VAR_POP:
     case A_VAR_SAMP:
+    case A_EXP_AVG:
         slot.type.id = SL_SQL_DOUBLE;
         break;
     default:
@@ -828,6 +841,12 @@ static int is_mono_key(const sl_node *n)
     return 0;
 }
 
+/* MONOTONIC(expr): a key the code asserts to be monotonic (GROUP BY without a ROWTIME key). */
+static int is_declared_mono(const sl_node *n)
+{
+    return n->kind == N_CALL && n->n_names && !strcmp(n->names[0], "MONOTONIC");
+}
+
 static int has_agg(const sl_node *n)
 {
     if (n->kind == N_AGG)
@@ -1251,6 +1270,9 @@ joined:
                 mono = (int)k;
             }
         }
+        for (uint32_t k = 0; mono < 0 && !q->n_stagger && k < n_keys; k++)
+            if (is_declared_mono(keys[k]))
+                mono = (int)k; /* no ROWTIME-based key: the asserted one drives the windows */
         if (q->n_stagger) {
             p->mode = P_STAGGER;
             p->stagger_ms = q->stagger_ms;
@@ -1258,7 +1280,8 @@ joined:
             if (mono < 0)
                 return verr(pc, q->distinct ? q->pos : keys[0]->pos,
                             "streaming GROUP BY needs a monotonic key based on ROWTIME, e.g. "
-                            "FLOOR(s.ROWTIME TO MINUTE) or STEP(s.ROWTIME BY INTERVAL '1' MINUTE)");
+                            "FLOOR(s.ROWTIME TO MINUTE) or STEP(s.ROWTIME BY INTERVAL '1' MINUTE), "
+                            "or one declared with MONOTONIC(expr)");
             p->mode = P_TUMBLE;
             p->mono = keys[mono];
             p->mono_pos = mono;

@@ -262,6 +262,7 @@ typedef enum {
     A_VAR_SAMP,
     A_LAG,       /* LAG(x[, k]) OVER w: x of the row k rows back in the frame (default 1) */
     A_NTH_VALUE, /* NTH_VALUE(x, k) OVER w: x of the k-th row of the frame */
+    A_EXP_AVG,   /* EXP_AVG(x, interval): weights halve per interval of age (k = interval ms) */
 } sl_agg_fn;
 
 typedef struct sl_agg_slot {
@@ -269,7 +270,7 @@ typedef struct sl_agg_slot {
     sl_sql_type type; /* result */
     sl_node *arg;     /* NULL for COUNT(*) */
     int window;       /* OVER: index into pump->windows, else -1 */
-    int64_t k;        /* LAG / NTH_VALUE offset */
+    int64_t k;        /* LAG / NTH_VALUE offset; EXP_AVG half-life in ms */
 } sl_agg_slot;
 
 typedef struct sl_window_state sl_window_state;

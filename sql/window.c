@@ -113,6 +113,9 @@ typedef struct acc {
     sl_sql_value mm; /* MIN/MAX so far (is_null until set) */
     char *mm_buf;    /* owned copy of a string MIN/MAX */
     uint32_t mm_cap;
+    int64_t *ext; /* EXP_AVG in a group: the rows' ROWTIMEs and values (weighted at emit) */
+    double *exv;
+    size_t ex_n, ex_cap;
 } acc;
 
 static void acc_init(acc *a)
@@ -124,11 +127,68 @@ static void acc_init(acc *a)
 static void acc_cleanup(acc *a)
 {
     free(a->mm_buf);
+    free(a->ext);
+    free(a->exv);
+}
+
+static double as_double(const sl_sql_value *v);
+
+/* EXP_AVG over n (ROWTIME, value) pairs seen from time now: the SQL reference's sub-window
+ * weighting -- ages are cut into half-life-long intervals counted back from now ([now-h, now]
+ * is interval 0, then (now-2h, now-h], ...) and a value in interval i weighs 2^-i, so the most
+ * recent interval counts twice the one before it. Intervals are counted from the youngest
+ * row's, so weights never all underflow. n > 0. */
+static double exp_avg_of(const int64_t *t, const double *x, size_t n, int64_t now, int64_t h)
+{
+    int64_t imin = INT64_MAX;
+    for (size_t k = 0; k < n; k++) {
+        int64_t age = now - t[k];
+        int64_t i = age <= 0 ? 0 : (age - 1) / h;
+        if (i < imin)
+            imin = i;
+    }
+    double ws = 0, s = 0;
+    for (size_t k = 0; k < n; k++) {
+        int64_t age = now - t[k];
+        int64_t i = (age <= 0 ? 0 : (age - 1) / h) - imin;
+        double w = ldexp(1.0, i > 1100 ? -1100 : -(int)i);
+        ws += w;
+        s += w * x[k];
+    }
+    return s / ws;
+}
+
+/* Adds a row to a group's EXP_AVG (kept until the group is emitted). */
+static int acc_add_exp(acc *a, const sl_sql_value *v, int64_t t)
+{
+    if (v->is_null)
+        return 0;
+    if (a->ex_n == a->ex_cap) {
+        size_t nc = a->ex_cap ? a->ex_cap * 2 : 8;
+        int64_t *nt = realloc(a->ext, nc * sizeof(*nt));
+        if (!nt)
+            return SL_ENOMEM;
+        a->ext = nt;
+        double *nv = realloc(a->exv, nc * sizeof(*nv));
+        if (!nv)
+            return SL_ENOMEM;
+        a->exv = nv;
+        a->ex_cap = nc;
+    }
+    a->ext[a->ex_n] = t;
+    a->exv[a->ex_n++] = as_double(v);
+    a->n++;
+    return 0;
 }
 
 static int is_dbl_t(uint8_t t)
 {
     return t == SL_SQL_REAL || t == SL_SQL_DOUBLE || t == SL_SQL_DECIMAL;
+}
+
+static double as_double(const sl_sql_value *v)
+{
+    return is_dbl_t(v->type) ? v->u.d : (double)v->u.i;
 }
 
 static int acc_add(acc *a, const sl_agg_slot *s, const sl_sql_value *v)
@@ -224,6 +284,12 @@ static int acc_final(sl_eval *ev, const acc *a, const sl_agg_slot *s, sl_sql_val
         out->u.d = s->fn == A_STDDEV_POP || s->fn == A_STDDEV_SAMP ? sqrt(var) : var;
         return 0;
     }
+    case A_EXP_AVG: /* a group's: weighted from the emitted row's time */
+        if (!a->ex_n)
+            out->is_null = 1;
+        else
+            out->u.d = exp_avg_of(a->ext, a->exv, a->ex_n, ev->out_rowtime, s->k);
+        return 0;
     default:
         break;
     }
@@ -270,6 +336,7 @@ struct sl_group_state {
     int64_t close;  /* tumble: the window closes when the clock reaches this */
     int64_t out_rt; /* tumble: ROWTIME of its rows */
     sl_sql_value mono;
+    sl_sql_value *mono_copy; /* MONOTONIC keys: owned copy of the open window's value */
     sl_sql_value *keybuf;
     sl_sql_value *aggbuf;
 };
@@ -410,7 +477,12 @@ static void stagger_close(sl_sql_app *app, sl_pump *p, int64_t clock)
 static void mono_bounds(const sl_pump *p, int64_t key, int64_t *close, int64_t *out_rt)
 {
     const sl_node *m = p->mono;
-    if (m->kind == N_FLOOR) {
+    if (m->kind == N_CALL) {
+        /* MONOTONIC(expr): the window lasts until the key changes; its rows take the ROWTIME
+         * of the row that changes it (set then), never a heartbeat */
+        *close = INT64_MAX;
+        *out_rt = key;
+    } else if (m->kind == N_FLOOR) {
         *close = *out_rt = sl_sql_add_unit(key, m->unit, 1);
     } else if (m->kind == N_STEP) {
         *close = *out_rt = key + m->kids[1]->lit.u.i;
@@ -431,6 +503,8 @@ int sl_sql_group_row(sl_sql_app *app, sl_pump *p, sl_eval *ev)
     if (p->mode == P_TUMBLE) {
         const sl_sql_value *mv = &gs->keybuf[p->mono_pos];
         if (gs->have && !sl_sql_equal(mv, &gs->mono)) {
+            if (p->mono->kind == N_CALL)
+                gs->out_rt = ev->rowtime;
             tumble_flush(app, p);
             /* flush reset the scratch; re-evaluate the keys */
             for (uint32_t k = 0; k < p->n_keys; k++)
@@ -439,7 +513,15 @@ int sl_sql_group_row(sl_sql_app *app, sl_pump *p, sl_eval *ev)
         }
         if (!gs->have) {
             gs->have = 1;
-            gs->mono = *mv; /* timestamps only: no string to keep */
+            gs->mono = *mv; /* ROWTIME keys are timestamps: no string to keep */
+            if (p->mono->kind == N_CALL) {
+                sl_sql_value *c = sl_sql_values_dup(mv, 1);
+                if (!c)
+                    return SL_ENOMEM;
+                free(gs->mono_copy);
+                gs->mono_copy = c;
+                gs->mono = *c;
+            }
             mono_bounds(p, mv->u.i, &gs->close, &gs->out_rt);
         }
     }
@@ -455,7 +537,8 @@ int sl_sql_group_row(sl_sql_app *app, sl_pump *p, sl_eval *ev)
         sl_sql_value v = {.is_null = 1};
         if (p->aggs[k].arg && sl_sql_eval(ev, p->aggs[k].arg, &v))
             return -1;
-        if (acc_add(&g->accs[k], &p->aggs[k], &v))
+        if (p->aggs[k].fn == A_EXP_AVG ? acc_add_exp(&g->accs[k], &v, ev->rowtime)
+                                       : acc_add(&g->accs[k], &p->aggs[k], &v))
             return SL_ENOMEM;
     }
     return 0;
@@ -593,7 +676,7 @@ struct sl_window_state {
 static int scan_fn(int fn)
 {
     return fn == A_MIN || fn == A_MAX || fn == A_FIRST || fn == A_LAST || fn == A_LAG ||
-           fn == A_NTH_VALUE;
+           fn == A_NTH_VALUE || fn == A_EXP_AVG;
 }
 
 /* Removes v's contribution from a running COUNT/SUM (MIN/MAX are recomputed by a scan). */
@@ -814,6 +897,28 @@ int sl_sql_over_row(sl_sql_app *app, sl_pump *p, sl_eval *ev, sl_sql_value *aggs
                 }
                 continue;
             }
+            if (slot->fn == A_EXP_AVG) {
+                /* weighted from the current row's time over the frame's non-NULL values */
+                sl_sql_value *o = &aggs[ws->slots[s]];
+                int64_t *tt = sl_arena_alloc(ev->scratch, pt->n * sizeof(*tt));
+                double *xx = sl_arena_alloc(ev->scratch, pt->n * sizeof(*xx));
+                if (!tt || !xx)
+                    return SL_ENOMEM;
+                size_t m = 0;
+                for (size_t k = 0; k < pt->n; k++) {
+                    const wentry *e = &pt->q[pt->head + k];
+                    if (e->vals[s].is_null)
+                        continue;
+                    tt[m] = e->rowtime;
+                    xx[m++] = as_double(&e->vals[s]);
+                }
+                memset(o, 0, sizeof(*o));
+                o->type = SL_SQL_DOUBLE;
+                o->is_null = !m;
+                if (m)
+                    o->u.d = exp_avg_of(tt, xx, m, ev->rowtime, slot->k);
+                continue;
+            }
             acc a;
             acc_init(&a);
             for (size_t k = 0; k < pt->n; k++)
@@ -854,6 +959,7 @@ void sl_sql_window_free(sl_pump *p)
             group_free(p, gs->order[gs->head + k]);
         free(gs->order);
         sl_gtab_free(&gs->tab);
+        free(gs->mono_copy);
         free(gs->keybuf);
         free(gs->aggbuf);
         free(gs);
