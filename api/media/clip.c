@@ -1,12 +1,17 @@
 /* GetClip: one classic MP4 of the fragments that start in [StartTimestamp, EndTimestamp].
  *
- * Selection is ON_DEMAND's (hls.c md_select) on the requested time axis, then AWS's limits: at
- * most 200 fragments and about 100 MB of stored bytes, and the range at most 24 h. The chosen
- * fragments must be consecutive in the store and share one stream header (a header change or an
- * out-of-order fragment ends the clip there, as a track change would make one MP4 impossible).
- * Their bytes are read and remuxed (pkg.c, SL_PKG_MP4_CLIP: times start at 0, moov at the end)
- * on a worker; the reply is the MP4 with Content-Type video/mp4. Clips are not cached: each
- * request names its own range. Codec problems come back as AWS's exceptions. */
+ * Request rules (AWS's): EndTimestamp later than StartTimestamp and at most 24 h after it; with
+ * SERVER_TIMESTAMP, EndTimestamp in the past. Selection, on the loop thread: the stream's
+ * fragments whose start on the requested axis lies in the range, in time order; of fragments with
+ * equal producer start times only the earliest ingested (lowest fragment number) is kept; then
+ * AWS's cut: at most 200 fragments and at most 100 MB of stored fragment bytes (the first
+ * fragment is always taken). A stream header change (codec, CodecPrivate, tracks) inside the
+ * range ends the clip before the first fragment under the new header, as one MP4 cannot hold
+ * both. No fragment in the range: ResourceNotFoundException. The selected fragments' bytes are
+ * read and remuxed on a worker (pkg.c, SL_PKG_MP4_CLIP: times start at 0, moov at the end); the
+ * reply is the MP4 with Content-Type video/mp4. Clips are not cached: each request names its own
+ * range. Codec problems come back as AWS's exceptions. SLUICE_TEST_CLIP_MAX_BYTES lowers the
+ * byte limit so tests can reach it without uploading 100 MB. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,59 +65,105 @@ static void clip_done(void *arg)
     free(j);
 }
 
+typedef struct clip_item {
+    int64_t ts;
+    uint64_t seq;
+    size_t idx;
+} clip_item;
+
+static int cmp_clip_item(const void *a, const void *b)
+{
+    const clip_item *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static uint64_t clip_max_bytes(void)
+{
+    const char *env = getenv("SLUICE_TEST_CLIP_MAX_BYTES");
+    if (env && *env) {
+        char *e;
+        unsigned long long v = strtoull(env, &e, 10);
+        if (!*e && v > 0)
+            return v;
+    }
+    return CLIP_MAX_BYTES;
+}
+
+/* Fills idx[0..*n) with the clip's fragments (at most CLIP_MAX_FRAGS). Loop thread. */
+static int clip_select(md_stream *st, int server_ts, int64_t start, int64_t end, size_t *idx,
+                       size_t *n)
+{
+    size_t nf = md_stream_nfrags(st), k = 0;
+    clip_item *items = malloc((nf ? nf : 1) * sizeof(*items));
+    if (!items)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < nf; i++) {
+        md_frag f;
+        md_stream_frag(st, i, &f);
+        int64_t ts = server_ts ? f.server_ms : f.producer_ms;
+        if (ts >= start && ts <= end)
+            items[k++] = (clip_item){ts, f.seq, i};
+    }
+    qsort(items, k, sizeof(*items), cmp_clip_item);
+    uint64_t bytes = 0, max_bytes = clip_max_bytes();
+    *n = 0;
+    for (size_t i = 0; i < k && *n < CLIP_MAX_FRAGS; i++) {
+        if (i > 0 && items[i].ts == items[i - 1].ts)
+            continue; /* same start time: the earliest ingested was kept */
+        md_frag f;
+        md_stream_frag(st, items[i].idx, &f);
+        if (*n > 0 && bytes + f.size > max_bytes)
+            break;
+        bytes += f.size;
+        idx[(*n)++] = items[i].idx;
+    }
+    free(items);
+    return 0;
+}
+
 void sl_media_get_clip(sl_api_call *call)
 {
     const cJSON *sel = cJSON_GetObjectItemCaseSensitive(call->input, "ClipFragmentSelector");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(sel, "FragmentSelectorType");
     const cJSON *range = cJSON_GetObjectItemCaseSensitive(sel, "TimestampRange");
-    md_session s;
-    memset(&s, 0, sizeof(s));
-    s.mode = MD_ON_DEMAND;
-    s.server_ts = cJSON_IsString(type) && !strcmp(type->valuestring, "SERVER_TIMESTAMP");
-    s.max_results = CLIP_MAX_FRAGS;
-    if (md_json_time_ms(cJSON_GetObjectItemCaseSensitive(range, "StartTimestamp"), &s.start_ms) ||
-        md_json_time_ms(cJSON_GetObjectItemCaseSensitive(range, "EndTimestamp"), &s.end_ms)) {
+    int server_ts = cJSON_IsString(type) && !strcmp(type->valuestring, "SERVER_TIMESTAMP");
+    int64_t start, end;
+    if (md_json_time_ms(cJSON_GetObjectItemCaseSensitive(range, "StartTimestamp"), &start) ||
+        md_json_time_ms(cJSON_GetObjectItemCaseSensitive(range, "EndTimestamp"), &end)) {
         sl_wire_call_error(call, "InvalidArgumentException", "The timestamp range is not valid.");
         return;
     }
-    if (s.end_ms < s.start_ms || s.end_ms - s.start_ms > MAX_RANGE_MS) {
+    if (end <= start || end - start > MAX_RANGE_MS) {
         sl_wire_call_error(call, "InvalidArgumentException",
-                           "EndTimestamp must not be earlier than StartTimestamp, and the range "
-                           "must not exceed 24 hours.");
+                           "EndTimestamp must be later than StartTimestamp and within 24 hours "
+                           "of it.");
+        return;
+    }
+    if (server_ts && end > md_now_ms()) {
+        sl_wire_call_error(call, "InvalidArgumentException",
+                           "EndTimestamp must be in the past for SERVER_TIMESTAMP.");
         return;
     }
     md_stream *st = md_stream_or_reply(call, 1);
     if (!st)
         return;
-    md_sel sl;
-    if (md_select(&s, st, md_now_ms(), &sl)) {
+    size_t idx[CLIP_MAX_FRAGS], n = 0;
+    if (clip_select(st, server_ts, start, end, idx, &n)) {
         md_stream_unref(st);
         sl_wire_call_error_code(call, SL_ENOMEM);
         return;
     }
-    if (sl.w1 == 0) {
-        md_sel_free(&sl);
+    if (n == 0) {
         md_stream_unref(st);
         sl_wire_call_error(call, "ResourceNotFoundException",
                            "No fragments found in the stream for the clip request.");
         return;
     }
-    /* consecutive fragments from the first, within the size limit */
-    size_t from = sl.c[0], to = from + 1;
-    md_frag f;
-    md_stream_frag(st, from, &f);
-    uint64_t bytes = f.size;
-    for (size_t i = 1; i < sl.w1 && sl.c[i] == to; i++) {
-        md_stream_frag(st, to, &f);
-        if (bytes + f.size > CLIP_MAX_BYTES)
-            break;
-        bytes += f.size;
-        to++;
-    }
-    md_sel_free(&sl);
     clip_job *j = calloc(1, sizeof(*j));
     if (j)
-        j->src = md_src_new(st, from, to);
+        j->src = md_src_new_list(st, idx, n);
     md_stream_unref(st);
     if (!j || !j->src) {
         free(j);

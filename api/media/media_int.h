@@ -125,6 +125,12 @@ typedef struct md_src md_src;
 md_src *md_src_new(md_stream *st, size_t from, size_t to);
 int md_src_read(md_src *src, sl_buf *mkv, sl_diag *d); /* worker */
 void md_src_free(md_src *src);
+/* As md_src_new for the fragments idx[0..n) in that order (any fragments of st, e.g. a time
+ * ordered selection), under idx[0]'s header; stops before the first whose header has other
+ * Tracks (codec, CodecPrivate, track list) than idx[0]'s. NULL on no memory, n == 0 or a bad
+ * index. md_src_count tells how many were taken. */
+md_src *md_src_new_list(md_stream *st, const size_t *idx, size_t n);
+size_t md_src_count(const md_src *src);
 /* Just the header bytes of header id of st, as an md_src (for init segments and probing). */
 md_src *md_src_header(md_stream *st, uint32_t header_id);
 

@@ -360,10 +360,14 @@ static int retime_stream(const demux *dm, int si, const size_t *idx, size_t n, i
     if (cp->codec_type == AVMEDIA_TYPE_AUDIO) {
         int sr = cp->sample_rate;
         int fs = cp->frame_size > 0 ? cp->frame_size : AAC_FRAME;
-        int64_t first_us = av_rescale_q(dm->pkts[idx[0]]->pts, st->time_base, us) + shift_us;
-        int64_t t0 = av_rescale(first_us, sr, 1000000);
+        /* back to back frames; a jump ahead of more than two frames (a gap between
+         * fragments) restarts at the input's time so audio stays with the video after it;
+         * frames that overlap the previous one are moved after it */
         for (size_t i = 0; i < n; i++) {
-            out[i].pts = out[i].dts = t0 + (int64_t)i * fs;
+            int64_t t_us = av_rescale_q(dm->pkts[idx[i]]->pts, st->time_base, us) + shift_us;
+            int64_t t = av_rescale(t_us, sr, 1000000);
+            int64_t next = i ? out[i - 1].pts + fs : t;
+            out[i].pts = out[i].dts = t - next > 2 * (int64_t)fs ? t : next;
             out[i].dur = fs;
         }
         return 0;
@@ -379,6 +383,10 @@ static int retime_stream(const demux *dm, int si, const size_t *idx, size_t n, i
         pts[i] = sorted[i] = av_rescale(t_us, VIDEO_TB_DEN, 1000000);
     }
     qsort(sorted, n, sizeof(int64_t), cmp_i64);
+    /* frames of overlapping fragments can share a time: decode times must still rise */
+    for (size_t i = 1; i < n; i++)
+        if (sorted[i] <= sorted[i - 1])
+            sorted[i] = sorted[i - 1] + 1;
     int64_t delay = 0;
     for (size_t i = 0; i < n; i++)
         if (sorted[i] - pts[i] > delay)

@@ -13,8 +13,11 @@
  *
  * Timestamps. Matroska gives presentation times in milliseconds and no decode times. Video
  * decode times are rebuilt per fragment (sorted presentation times, shifted back just enough
- * that no frame decodes after it is shown: dts = pts for streams without B-frames); AAC times
- * are rebuilt as first-frame time + 1024 samples per frame so audio has no rounding jitter.
+ * that no frame decodes after it is shown: dts = pts for streams without B-frames; frames of
+ * overlapping fragments that share a time get decode times one tick apart); AAC times are
+ * rebuilt as first-frame time + 1024 samples per frame so audio has no rounding jitter, except
+ * that a jump of more than two frames (a gap between fragments of a clip) restarts at the
+ * input's time, so audio after a gap stays with its video.
  * Output keeps the producer's time line (video timescale 90 kHz, audio = sample rate): an fMP4
  * media fragment's tfdt and a TS segment's PTS are the fragment's producer time, so segments
  * packaged independently, in any order, on any thread, line up in a player. Clips (classic MP4)
