@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ds_policy.h"
 #include "ds_service.h"
 #include "sl_api_handlers.h"
 #include "sluice/time.h"
@@ -272,6 +273,7 @@ void sl_kinesis_describe_stream_summary(sl_api_call *call)
     bad |= bad || !cJSON_AddNumberToObject(d, "OpenShardCount", sl_ds_stream_open_shards(s));
     bad |= bad || !cJSON_AddNumberToObject(d, "ConsumerCount", (double)s->n_consumers);
     bad |= bad || !cJSON_AddNumberToObject(d, "MaxRecordSizeInKiB", s->max_record_kib);
+    bad |= bad || sl_ds_warm_describe(m, s, d) != 0;
     if (bad)
         sl_wire_call_error_code(call, SL_ENOMEM);
     else

@@ -10,6 +10,7 @@
 #include "ds_service.h"
 
 #include "ds_crypt.h"
+#include "ds_policy.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -662,7 +663,7 @@ int sl_ds_service_init(void)
         goto out;
     if ((rc = sl_ds_token_key_init(&ds.key, a.secret)))
         goto out;
-    if ((rc = sl_ds_crypt_init(ds.store)))
+    if ((rc = sl_ds_crypt_init(ds.store)) || (rc = sl_ds_settings_init(ds.store)))
         goto out;
     for (size_t i = 0; i < a.n; i++) {
         cJSON *j = cJSON_Parse(a.rows[i].doc);
@@ -757,6 +758,7 @@ void sl_ds_service_shutdown(void)
     ds.n_models = 0;
     sl_ds_token_key_cleanup(&ds.key);
     sl_ds_crypt_shutdown();
+    sl_ds_settings_shutdown();
     ds.up = 0;
     ds.store = NULL;
 }
