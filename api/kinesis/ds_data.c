@@ -26,6 +26,7 @@
 
 #include "sluice/base64.h"
 #include "ds_crypt.h"
+#include "ds_fast.h"
 #include "ds_service.h"
 #include "sl_api_handlers.h"
 #include "sluice/log.h"
@@ -65,6 +66,7 @@ struct put_job {
     int64_t stream_created_ms;
     int single; /* PutRecord */
     int kms;    /* records sealed (EncryptionType KMS) */
+    int direct; /* reply written as JSON text (ds_fast.h), not through a cJSON tree */
     size_t n;
     atomic_size_t pending;
     put_entry *e;
@@ -93,6 +95,63 @@ static void entry_error(const put_entry *pe, const sl_ds_model *m, const char *s
     }
 }
 
+/* The success answer (and PutRecords' per-record errors) as JSON text, members in the order
+ * the cJSON path below adds them. */
+static void put_reply_direct(put_job *j, const sl_ds_model *m)
+{
+    sl_buf b = SL_BUF_INIT;
+    const char *enc = j->kms ? "KMS" : "NONE";
+    size_t failed = 0;
+    if (sl_buf_reserve(&b, j->single ? 160 : 64 + j->n * 112) != 0)
+        goto out;
+    if (!j->single)
+        sl_buf_append_str(&b, "{\"Records\":[");
+    for (size_t i = 0; i < j->n; i++) {
+        put_entry *pe = &j->e[i];
+        if (i)
+            sl_buf_append_byte(&b, ',');
+        if (pe->rc) { /* PutRecords only: PutRecord errors take the generic path */
+            const char *type;
+            char msg[400];
+            entry_error(pe, m, j->stream, &type, msg, sizeof(msg));
+            sl_buf_append_byte(&b, '{');
+            sl_ds_fast_member_str(&b, "ErrorCode", type);
+            sl_buf_append_byte(&b, ',');
+            sl_ds_fast_member_str(&b, "ErrorMessage", msg);
+            sl_buf_append_byte(&b, '}');
+            failed++;
+            continue;
+        }
+        char id[21], seq[SL_DS_SEQNO_STRLEN];
+        sl_ds_shard tmp = {.index = pe->shard, .created_ms = pe->shard_created_ms};
+        sl_ds_shard_id(pe->shard, id);
+        sl_ds_format_seq(&tmp, pe->offset + 1, pe->ts_ms, seq);
+        if (j->single) {
+            sl_buf_append_byte(&b, '{');
+            sl_ds_fast_member_str(&b, "ShardId", id);
+            sl_buf_append_byte(&b, ',');
+            sl_ds_fast_member_str(&b, "SequenceNumber", seq);
+        } else {
+            sl_buf_append_byte(&b, '{');
+            sl_ds_fast_member_str(&b, "SequenceNumber", seq);
+            sl_buf_append_byte(&b, ',');
+            sl_ds_fast_member_str(&b, "ShardId", id);
+            sl_buf_append_byte(&b, '}');
+        }
+    }
+    if (!j->single) {
+        sl_buf_append_str(&b, "],\"FailedRecordCount\":");
+        sl_ds_fast_int(&b, (int64_t)failed);
+    }
+    sl_buf_append_byte(&b, ',');
+    sl_ds_fast_member_str(&b, "EncryptionType", enc);
+    sl_buf_append_byte(&b, '}');
+out:
+    if (b.oom || sl_ds_fast_reply(&j->k.call, &b) == SL_ENOMEM)
+        sl_wire_call_error_code(&j->k.call, SL_ENOMEM);
+    sl_buf_cleanup(&b);
+}
+
 static void put_finish(void *arg)
 {
     put_job *j = arg;
@@ -109,6 +168,10 @@ static void put_finish(void *arg)
     }
     if (!m) {
         sl_wire_call_error_code(&j->k.call, SL_ENOMEM);
+        goto out;
+    }
+    if (j->direct && !(j->single && j->e[0].rc)) {
+        put_reply_direct(j, m);
         goto out;
     }
     if (j->single) {
@@ -272,6 +335,7 @@ static put_job *put_job_new(sl_api_call *call, const sl_ds_stream *s, size_t n, 
     snprintf(j->stream, sizeof(j->stream), "%s", s->name);
     j->stream_created_ms = s->created_ms;
     j->single = single;
+    j->direct = sl_ds_fast_json_ok(call);
     j->n = n;
     atomic_init(&j->pending, n + 1); /* +1 held by the submitting handler */
     for (size_t i = 0; i < n; i++)
@@ -607,15 +671,20 @@ typedef struct read_job {
     int closed;        /* shard closed and no append in flight */
     cJSON *children;   /* ChildShards, owned */
     size_t out_bytes;  /* record bytes returned (read budget) */
+    int direct;        /* answer written as JSON text into `body` (ds_fast.h) */
     /* result */
-    cJSON *out;
+    int failed;  /* err_* set */
+    cJSON *out;  /* generic path */
+    sl_buf body; /* direct path */
     const char *err_type;
-    char err_msg[200];
+    char err_msg[sizeof(((sl_ds_err *)0)->msg)];
     int err_status;
 } read_job;
 
-static int add_record(cJSON *arr, const sl_ds_shard *shard, const sl_log_entry *e,
-                      const sl_buf *payload, size_t *data_bytes, int kms)
+/* Adds one record to the answer: a cJSON object to arr, or -- with json -- its text to json
+ * (records after the first one preceded by a comma: `first`). */
+static int add_record(cJSON *arr, sl_buf *json, int first, const sl_ds_shard *shard,
+                      const sl_log_entry *e, const sl_buf *payload, size_t *data_bytes, int kms)
 {
     const uint8_t *p = (const uint8_t *)payload->data;
     if (payload->len < 2)
@@ -625,6 +694,15 @@ static int add_record(cJSON *arr, const sl_ds_shard *shard, const sl_log_entry *
         return SL_ECORRUPT;
     size_t dlen = payload->len - 2 - pk_len;
     char seq[SL_DS_SEQNO_STRLEN];
+    if (json) {
+        int64_t ts_ms = e->ts_ns / 1000000;
+        sl_ds_format_seq(shard, e->offset + 1, ts_ms, seq);
+        if (!first)
+            sl_buf_append_byte(json, ',');
+        sl_ds_fast_record(json, seq, ts_ms, p + 2 + pk_len, dlen, (const char *)p + 2, pk_len, kms);
+        *data_bytes += dlen + pk_len;
+        return json->oom ? SL_ENOMEM : 0;
+    }
     char *pk = malloc(pk_len + 1), *b64 = malloc(SL_BASE64_LEN(dlen) + 1);
     cJSON *o = cJSON_CreateObject();
     int added = pk && b64 && o && cJSON_AddItemToArray(arr, o);
@@ -685,6 +763,8 @@ int sl_ds_resolve_start(sl_log *log, uint64_t position, uint8_t flags, uint64_t 
 
 static void read_fail(read_job *r, int status, const char *type, const char *msg)
 {
+    r->failed = 1;
+    sl_buf_cleanup(&r->body);
     r->err_status = status;
     r->err_type = type;
     snprintf(r->err_msg, sizeof(r->err_msg), "%s", msg);
@@ -692,8 +772,10 @@ static void read_fail(read_job *r, int status, const char *type, const char *msg
     r->out = NULL;
 }
 
-int sl_ds_read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, size_t limit,
-                     size_t max_bytes, uint64_t *pos, cJSON *records, sl_ds_batch *out)
+/* sl_ds_read_batch, into a cJSON array (records) or as JSON text (json). */
+static int read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, size_t limit,
+                      size_t max_bytes, uint64_t *pos, cJSON *records, sl_buf *json,
+                      sl_ds_batch *out)
 {
     sl_buf payload = SL_BUF_INIT;
     sl_log_entry e;
@@ -740,7 +822,7 @@ int sl_ds_read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, s
                          (unsigned long long)*pos, sl_log_name(log), sl_err_str(rc));
                 goto done;
             }
-            if ((rc = add_record(records, shard, &e, &payload, &bytes, kms)))
+            if ((rc = add_record(records, json, out->n == 0, shard, &e, &payload, &bytes, kms)))
                 goto done;
             out->last_ts_ms = e.ts_ns / 1000000;
             out->last_offset = e.offset;
@@ -769,17 +851,58 @@ done:
     return rc;
 }
 
+int sl_ds_read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, size_t limit,
+                     size_t max_bytes, uint64_t *pos, cJSON *records, sl_ds_batch *out)
+{
+    return read_batch(log, shard, cutoff_ms, limit, max_bytes, pos, records, NULL, out);
+}
+
+/* Reader thread: the members after Records, in the generic path's order. */
+static void read_finish_direct(read_job *r, const sl_ds_batch *b, uint64_t pos)
+{
+    sl_buf *o = &r->body;
+    sl_buf_append_str(o, "],\"MillisBehindLatest\":");
+    sl_ds_fast_int(o, b->behind_ms);
+    if (b->at_end && r->closed) {
+        char *text = cJSON_PrintUnformatted(r->children);
+        if (!text) {
+            read_fail(r, 500, "InternalFailure", "Internal Service Failure");
+            return;
+        }
+        sl_buf_append_str(o, ",\"ChildShards\":");
+        sl_buf_append_str(o, text);
+        free(text);
+    } else {
+        sl_ds_token t = r->t;
+        char enc[SL_DS_TOKEN_MAX_CHARS + 1];
+        t.position = pos;
+        t.flags = 0;
+        t.issued_ms = sl_time_now_ns() / 1000000;
+        if (sl_ds_token_seal(sl_ds_key(), &t, enc) < 0) {
+            read_fail(r, 500, "InternalFailure", "Internal Service Failure");
+            return;
+        }
+        sl_buf_append_byte(o, ',');
+        sl_ds_fast_member_str(o, "NextShardIterator", enc);
+    }
+    sl_buf_append_byte(o, '}');
+    if (o->oom)
+        read_fail(r, 500, "InternalFailure", "Internal Service Failure");
+}
+
 /* Reader thread. */
 static void read_work(void *arg)
 {
     read_job *r = arg;
     uint64_t pos = r->t.position;
     sl_ds_batch b;
-    cJSON *records;
+    cJSON *records = NULL;
     int rc;
 
-    r->out = cJSON_CreateObject();
-    if (!r->out || !(records = cJSON_AddArrayToObject(r->out, "Records"))) {
+    if (r->direct) {
+        sl_buf_append_str(&r->body, "{\"Records\":[");
+    } else if (!(r->out = cJSON_CreateObject()) ||
+               !(records = cJSON_AddArrayToObject(r->out, "Records"))) {
         read_fail(r, 500, "InternalFailure", "Internal Service Failure");
         return;
     }
@@ -787,8 +910,8 @@ static void read_work(void *arg)
         read_fail(r, 400, "InvalidArgumentException", "Invalid ShardIterator.");
         return;
     }
-    rc = sl_ds_read_batch(r->log, &r->shard, r->cutoff_ms, r->limit, GET_RECORDS_MAX_BYTES, &pos,
-                          records, &b);
+    rc = read_batch(r->log, &r->shard, r->cutoff_ms, r->limit, GET_RECORDS_MAX_BYTES, &pos, records,
+                    r->direct ? &r->body : NULL, &b);
     if (rc == SL_EINVAL) {
         read_fail(r, 400, "InvalidArgumentException", "Invalid ShardIterator.");
         return;
@@ -804,6 +927,10 @@ static void read_work(void *arg)
         return;
     }
     r->out_bytes = b.bytes;
+    if (rc == 0 && r->direct) {
+        read_finish_direct(r, &b, pos);
+        return;
+    }
     if (rc || !cJSON_AddNumberToObject(r->out, "MillisBehindLatest", (double)b.behind_ms)) {
         read_fail(r, 500, "InternalFailure", "Internal Service Failure");
         return;
@@ -834,12 +961,15 @@ static void read_done(void *arg)
                                 SL_DS_READ_BYTES_PER_S, SL_DS_READ_BYTES_PER_S,
                                 (double)r->out_bytes, sl_time_mono_ns() / 1000000);
     }
-    if (r->out)
+    if (!r->failed && r->direct)
+        sl_ds_fast_reply(&r->k.call, &r->body);
+    else if (!r->failed)
         sl_wire_reply_ok(&r->k.call, r->out);
     else
         sl_wire_reply_error(r->k.call.ex, r->k.call.op->service->proto, r->k.call.op->service,
                             r->err_status, r->err_type, r->err_msg, NULL);
     cJSON_Delete(r->out);
+    sl_buf_cleanup(&r->body);
     cJSON_Delete(r->children);
     sl_ds_call_release(&r->k);
     free(r);
@@ -939,6 +1069,7 @@ void sl_kinesis_get_records(sl_api_call *call)
         lim >= 1 && lim < GET_RECORDS_DEFAULT_LIMIT ? (size_t)lim : GET_RECORDS_DEFAULT_LIMIT;
     r->cutoff_ms = now - sl_ds_retention_ms(s);
     r->closed = sh->closed_ms != 0 && sh->inflight == 0;
+    r->direct = sl_ds_fast_json_ok(call);
     if (r->closed && !(r->children = sl_ds_child_shards(s, sh->index))) {
         free(r);
         sl_wire_call_error_code(call, SL_ENOMEM);
