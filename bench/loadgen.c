@@ -23,6 +23,10 @@
  * real client pays. Body generators build Kinesis PutRecord / PutRecords JSON bodies with
  * random partition keys and base64 data (--kinesis-putrecord M, --kinesis-putrecords N,M);
  * PutRecords responses are read for FailedRecordCount so records/s counts accepted records.
+ * --kinesis-getrecords LIMIT[,SHARDS] reads: each connection takes one shard, asks
+ * GetShardIterator (TRIM_HORIZON) and then follows NextShardIterator with GetRecords, starting
+ * over when a call returns no records; records/s counts the records returned (Data members of
+ * the answers) and the payload their decoded bytes.
  *
  * Latency is measured from the moment a request is queued on its connection (just before the
  * write that carries it) to the read that completes its response, so with pipelining it
@@ -61,15 +65,16 @@
 #include "sluice/sigv4.h"
 #include "sluice/time.h"
 
-#define MAX_HEADERS    64
-#define READ_CHUNK     65536
-#define MAX_HEAD_BYTES 65536
-#define CAPTURE_MAX    (1u << 20)
-#define SWEEP_NS       (100 * 1000000LL)
-#define RETRY_NS       (100 * 1000000LL)
-#define B64_POOL       16
-#define NS_PER_S       1000000000LL
-#define SAMPLE_EVERY   16 /* CPU cost of signing / generating is sampled on every 16th one */
+#define MAX_HEADERS     64
+#define READ_CHUNK      65536
+#define MAX_HEAD_BYTES  65536
+#define CAPTURE_MAX     (1u << 20)
+#define CAPTURE_GET_MAX (24u << 20) /* GetRecords answers: up to 10 MiB of data, base64 */
+#define SWEEP_NS        (100 * 1000000LL)
+#define RETRY_NS        (100 * 1000000LL)
+#define B64_POOL        16
+#define NS_PER_S        1000000000LL
+#define SAMPLE_EVERY    16 /* CPU cost of signing / generating is sampled on every 16th one */
 
 /* ---- latency histogram: log-linear, 64 sub-buckets per power of two, values in ns ---- */
 
@@ -139,7 +144,7 @@ static uint64_t hist_percentile(const hist *h, double pct)
 
 /* ---- configuration ---- */
 
-typedef enum { GEN_NONE = 0, GEN_PUTRECORD, GEN_PUTRECORDS } gen_kind;
+typedef enum { GEN_NONE = 0, GEN_PUTRECORD, GEN_PUTRECORDS, GEN_GETRECORDS } gen_kind;
 
 typedef struct header {
     char *name;
@@ -164,6 +169,7 @@ typedef struct config {
     const char *access_key, *secret_key, *session_token, *region, *service;
     gen_kind gen;
     int gen_records, gen_bytes;
+    int get_limit, get_shards; /* --kinesis-getrecords LIMIT[,SHARDS] */
     const char *stream;
     int json;
     uint64_t seed;
@@ -223,6 +229,9 @@ typedef struct conn {
     int close_after; /* the response being read ends the connection */
     int draining;    /* close_after seen: issue nothing more here */
     sl_buf capture;  /* response body, for PutRecords' FailedRecordCount */
+    char *iter;      /* GetRecords: the next shard iterator (owned); NULL: ask for one */
+    int iter_req;    /* GetRecords: the request in flight is GetShardIterator */
+    uint32_t shard;  /* GetRecords: the shard this connection reads */
 } conn;
 
 typedef struct worker {
@@ -322,16 +331,23 @@ static void append_data(worker *w, sl_buf *b)
 }
 
 /* Builds this request's Kinesis body into w->body. */
-static void generate_body(worker *w)
+static void generate_body(worker *w, conn *c)
 {
     const config *cfg = w->cfg;
     sl_buf *b = &w->body;
     int sample = ++w->gens % SAMPLE_EVERY == 0; /* not the first, cold call */
     int64_t t0 = sample ? thread_cpu_ns() : 0;
     sl_buf_reset(b);
+    if (cfg->gen == GEN_GETRECORDS && c->iter) {
+        sl_buf_printf(b, "{\"ShardIterator\":\"%s\",\"Limit\":%d}", c->iter, cfg->get_limit);
+        goto done;
+    }
     sl_buf_append_str(b, "{\"StreamName\":\"");
     sl_buf_append_str(b, cfg->stream);
-    if (cfg->gen == GEN_PUTRECORD) {
+    if (cfg->gen == GEN_GETRECORDS) {
+        sl_buf_printf(b, "\",\"ShardId\":\"shardId-%012u\",\"ShardIteratorType\":\"TRIM_HORIZON\"}",
+                      c->shard);
+    } else if (cfg->gen == GEN_PUTRECORD) {
         sl_buf_append_str(b, "\",\"Data\":\"");
         append_data(w, b);
         sl_buf_append_str(b, "\",\"PartitionKey\":\"");
@@ -348,6 +364,7 @@ static void generate_body(worker *w)
         }
         sl_buf_append_str(b, "]}");
     }
+done:
     if (sample) {
         w->gen_cpu_ns += (uint64_t)(thread_cpu_ns() - t0);
         w->gen_samples++;
@@ -366,17 +383,23 @@ static int render_request(worker *w, conn *c)
     const char *body = cfg->body;
     size_t body_len = cfg->body_len;
     if (cfg->gen != GEN_NONE) {
-        generate_body(w);
+        generate_body(w, c);
         body = w->body.data;
         body_len = w->body.len;
     }
     sl_buf_printf(o, "%s %s HTTP/1.1\r\nHost: %s\r\n", cfg->method, cfg->path, cfg->host_header);
     for (size_t i = 0; i < cfg->n_headers; i++)
         sl_buf_printf(o, "%s: %s\r\n", cfg->headers[i].name, cfg->headers[i].value);
+    const char *target = NULL; /* per request: GetRecords alternates two operations */
+    if (cfg->gen == GEN_GETRECORDS) {
+        c->iter_req = c->iter == NULL;
+        target = c->iter_req ? "Kinesis_20131202.GetShardIterator" : "Kinesis_20131202.GetRecords";
+        sl_buf_printf(o, "X-Amz-Target: %s\r\n", target);
+    }
     if (cfg->sign) {
         int sample = ++w->signs % SAMPLE_EVERY == 0; /* not the first, cold call */
         int64_t t0 = sample ? thread_cpu_ns() : 0;
-        sl_http_header hs[MAX_HEADERS + 1];
+        sl_http_header hs[MAX_HEADERS + 2];
         size_t n = 0;
         hs[n++] =
             (sl_http_header){SL_SLICE_LIT("Host"), {cfg->host_header, strlen(cfg->host_header)}};
@@ -386,6 +409,8 @@ static int render_request(worker *w, conn *c)
             hs[n++] = (sl_http_header){{cfg->headers[i].name, strlen(cfg->headers[i].name)},
                                        {cfg->headers[i].value, strlen(cfg->headers[i].value)}};
         }
+        if (target)
+            hs[n++] = (sl_http_header){SL_SLICE_LIT("X-Amz-Target"), {target, strlen(target)}};
         const char *q = strchr(cfg->path, '?');
         size_t path_len = q ? (size_t)(q - cfg->path) : strlen(cfg->path);
         sl_sigv4_request req = {
@@ -603,6 +628,50 @@ static long failed_record_count(const sl_buf *b)
     return strtol(p, NULL, 10);
 }
 
+/* The string value of "name" in a JSON answer, as a new string (no escapes occur in shard
+ * iterators); NULL when absent. */
+static char *json_str_member(const sl_buf *b, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\"%s\"", name);
+    const char *p = b->data ? strstr(b->data, key) : NULL;
+    if (!p)
+        return NULL;
+    p += strlen(key);
+    while (*p == ' ' || *p == ':' || *p == '\t')
+        p++;
+    if (*p != '"')
+        return NULL;
+    const char *e = strchr(++p, '"');
+    return e ? strndup(p, (size_t)(e - p)) : NULL;
+}
+
+/* GetRecords answer: counts the records and their data bytes (decoded from the base64 length),
+ * and takes NextShardIterator; an empty batch (the end of the shard) or a missing iterator
+ * starts the connection over at TRIM_HORIZON. */
+static void getrecords_done(conn *c, int ok, uint64_t *records, uint64_t *bytes)
+{
+    *records = 0;
+    *bytes = 0;
+    if (!ok || c->iter_req) {
+        free(c->iter);
+        c->iter = ok ? json_str_member(&c->capture, "ShardIterator") : NULL;
+        return;
+    }
+    for (const char *p = c->capture.data; p && (p = strstr(p, "\"Data\":\"")) != NULL;) {
+        p += 8;
+        const char *e = strchr(p, '"');
+        if (!e)
+            break;
+        size_t n = (size_t)(e - p);
+        *bytes += n / 4 * 3 - (n >= 1 && p[n - 1] == '=') - (n >= 2 && p[n - 2] == '=');
+        (*records)++;
+        p = e + 1;
+    }
+    free(c->iter);
+    c->iter = *records ? json_str_member(&c->capture, "NextShardIterator") : NULL;
+}
+
 static void response_done(conn *c, int64_t now)
 {
     worker *w = c->w;
@@ -613,6 +682,9 @@ static void response_done(conn *c, int64_t now)
     w->inflight--;
     w->last_progress_ns = now;
     w->answered_all++;
+    uint64_t got_records = 0, got_bytes = 0;
+    if (cfg->gen == GEN_GETRECORDS)
+        getrecords_done(c, c->status >= 200 && c->status < 300, &got_records, &got_bytes);
     if (w->measuring && (w->deadline_ns == 0 || now <= w->deadline_ns)) {
         stats *st = &w->st;
         st->completed++;
@@ -631,6 +703,9 @@ static void response_done(conn *c, int64_t now)
                 st->records_failed += (uint64_t)failed;
                 st->payload_bytes += (uint64_t)(cfg->gen_records - failed) * cfg->gen_bytes;
             }
+        } else if (cfg->gen == GEN_GETRECORDS) {
+            st->records_ok += got_records;
+            st->payload_bytes += got_bytes;
         } else if (cfg->gen != GEN_NONE) {
             st->records_failed += (uint64_t)(cfg->gen == GEN_PUTRECORDS ? cfg->gen_records : 1);
         }
@@ -641,7 +716,9 @@ static void response_done(conn *c, int64_t now)
 
 static void capture(conn *c, const char *p, size_t n)
 {
-    if (c->w->cfg->gen == GEN_PUTRECORDS && c->capture.len + n <= CAPTURE_MAX)
+    gen_kind g = c->w->cfg->gen;
+    if ((g == GEN_PUTRECORDS && c->capture.len + n <= CAPTURE_MAX) ||
+        (g == GEN_GETRECORDS && c->capture.len + n <= CAPTURE_GET_MAX))
         sl_buf_append(&c->capture, p, n);
 }
 
@@ -1029,6 +1106,9 @@ static void usage(FILE *f)
         "Kinesis bodies (set method, target and content type):\n"
         "      --kinesis-putrecord M        PutRecord with M random bytes\n"
         "      --kinesis-putrecords N,M     PutRecords with N records of M random bytes\n"
+        "      --kinesis-getrecords L[,S]   GetRecords with Limit L over S shards (default 4),\n"
+        "                                   one shard per connection, from TRIM_HORIZON,\n"
+        "                                   starting over at the end; needs -p 1\n"
         "      --stream NAME                target stream (default bench)\n"
         "Output:\n"
         "      --json              one JSON object on stdout instead of the table\n"
@@ -1337,6 +1417,7 @@ int main(int argc, char **argv)
         O_SERVICE,
         O_PR,
         O_PRS,
+        O_GRS,
         O_STREAM,
         O_JSON,
         O_SEED,
@@ -1363,6 +1444,7 @@ int main(int argc, char **argv)
         {"service", required_argument, NULL, O_SERVICE},
         {"kinesis-putrecord", required_argument, NULL, O_PR},
         {"kinesis-putrecords", required_argument, NULL, O_PRS},
+        {"kinesis-getrecords", required_argument, NULL, O_GRS},
         {"stream", required_argument, NULL, O_STREAM},
         {"json", no_argument, NULL, O_JSON},
         {"seed", required_argument, NULL, O_SEED},
@@ -1483,6 +1565,15 @@ int main(int argc, char **argv)
                 goto out;
             }
             break;
+        case O_GRS:
+            cfg->gen = GEN_GETRECORDS;
+            cfg->get_shards = 4;
+            if (sscanf(optarg, "%d,%d", &cfg->get_limit, &cfg->get_shards) < 1 ||
+                cfg->get_limit <= 0 || cfg->get_limit > 10000 || cfg->get_shards <= 0) {
+                fprintf(stderr, "loadgen: --kinesis-getrecords wants LIMIT[,SHARDS]\n");
+                goto out;
+            }
+            break;
         case O_STREAM:
             cfg->stream = optarg;
             break;
@@ -1515,11 +1606,17 @@ int main(int argc, char **argv)
             goto out;
         }
         add_header(cfg, "Content-Type", "application/x-amz-json-1.1");
-        add_header(cfg, "X-Amz-Target",
-                   cfg->gen == GEN_PUTRECORD ? "Kinesis_20131202.PutRecord"
-                                             : "Kinesis_20131202.PutRecords");
+        if (cfg->gen != GEN_GETRECORDS) /* GetRecords: set per request */
+            add_header(cfg, "X-Amz-Target",
+                       cfg->gen == GEN_PUTRECORD ? "Kinesis_20131202.PutRecord"
+                                                 : "Kinesis_20131202.PutRecords");
         if (!method)
             method = "POST";
+        if (cfg->gen == GEN_GETRECORDS && cfg->pipeline != 1) {
+            fprintf(stderr, "loadgen: --kinesis-getrecords needs -p 1 (each call waits for the "
+                            "iterator the previous one returns)\n");
+            goto out;
+        }
     }
     for (size_t i = 0; i < n_header_lines; i++)
         if (add_header_line(cfg, header_lines[i]))
@@ -1557,13 +1654,14 @@ int main(int argc, char **argv)
     int64_t start = sl_time_mono_ns();
     int64_t warm_end = start + (int64_t)(cfg->warmup_s * NS_PER_S);
     int64_t deadline = cfg->duration_s > 0 ? warm_end + (int64_t)(cfg->duration_s * NS_PER_S) : 0;
-    for (int t = 0; t < cfg->threads; t++) {
+    for (int t = 0, conn_base = 0; t < cfg->threads; t++) {
         worker *w = &workers[t];
         w->cfg = cfg;
         w->id = t;
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->n_conns = cfg->conns / cfg->threads + (t < cfg->conns % cfg->threads);
         w->conns = calloc((size_t)w->n_conns, sizeof(conn));
+        conn_base += t ? workers[t - 1].n_conns : 0;
         if (cfg->inflight)
             w->inflight_cap = cfg->inflight / cfg->threads + (t < cfg->inflight % cfg->threads);
         w->rng = cfg->seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(t + 1);
@@ -1580,13 +1678,14 @@ int main(int argc, char **argv)
             cn->w = w;
             cn->fd = -1;
             cn->index = (uint32_t)i;
+            cn->shard = cfg->get_shards ? (uint32_t)(conn_base + i) % (uint32_t)cfg->get_shards : 0;
             cn->in_cap = READ_CHUNK;
             cn->in = malloc(cn->in_cap);
             cn->sent_ns = calloc((size_t)cfg->pipeline, sizeof(int64_t));
             if (!cn->in || !cn->sent_ns)
                 goto out;
         }
-        if (cfg->gen != GEN_NONE) {
+        if (cfg->gen == GEN_PUTRECORD || cfg->gen == GEN_PUTRECORDS) {
             uint8_t *raw = malloc((size_t)cfg->gen_bytes);
             if (!raw)
                 goto out;
@@ -1675,6 +1774,7 @@ out:
                 sl_buf_cleanup(&w->conns[i].capture);
                 free(w->conns[i].in);
                 free(w->conns[i].sent_ns);
+                free(w->conns[i].iter);
             }
             free(w->conns);
             sl_buf_cleanup(&w->body);
