@@ -42,6 +42,7 @@
 
 #include "sluice/base64.h"
 #include "../api_int.h"
+#include "../kinesis/ds_crypt.h"
 #include "fh.h"
 #include "sluice/log.h"
 #include "sluice/time.h"
@@ -354,11 +355,23 @@ static void fill_kinesis(wstate *w, const snap *s, sl_buf *tmp)
             if (rc)
                 continue; /* SL_EAGAIN: nothing new; others logged by the next attempt */
             for (size_t k = 0; k < n; k++) {
-                const uint8_t *p = (const uint8_t *)items[k].payload;
-                size_t klen = items[k].e.len >= 2 ? (size_t)(p[0] << 8 | p[1]) : 0;
-                if (items[k].e.len >= 2 + klen &&
-                    ws_push(w, (const char *)p + 2 + klen, items[k].e.len - 2 - klen,
-                            items[k].e.ts_ns / 1000000)) {
+                uint8_t *p = (uint8_t *)items[k].payload; /* inside tmp: ours to change */
+                size_t len = items[k].e.len;
+                /* A record of an encrypted stream is opened in place (api/kinesis/ds_crypt.h);
+                 * one that cannot be (key lost) stops this round here; the next one retries. */
+                int orc = sl_ds_crypt_is_sealed(p, len)
+                              ? sl_ds_crypt_open(sl_ds_crypt_ring(), sl_log_name(sh->log),
+                                                 items[k].e.ts_ns / 1000000, p, &len)
+                              : 0;
+                if (orc) {
+                    sl_error("firehose",
+                             "%s: shard %u: cannot open the encrypted record at %llu: %s", w->name,
+                             sh->index, (unsigned long long)items[k].e.offset, sl_err_str(orc));
+                    return;
+                }
+                size_t klen = len >= 2 ? (size_t)(p[0] << 8 | p[1]) : 0;
+                if (len >= 2 + klen && ws_push(w, (const char *)p + 2 + klen, len - 2 - klen,
+                                               items[k].e.ts_ns / 1000000)) {
                     sl_error("firehose", "%s: out of memory buffering records", w->name);
                     return;
                 }

@@ -332,3 +332,49 @@ def test_tampered_sealed_record_fails_cleanly(make_gateway, fix_crc):
         assert code == "InvalidArgumentException" and msg == "Invalid ShardIterator.", (code, msg)
         assert "opening the sealed record" not in gw.stderr
     gw.stop()
+
+
+def test_firehose_delivers_from_encrypted_stream(make_gateway):
+    """Firehose with an encrypted Data Stream as its source delivers the opened records. (The
+    delivered objects hold the plaintext by design: Firehose's own encryption is separate.)"""
+    role = "arn:aws:iam::123456789012:role/firehose"
+    gw = make_gateway(env=FAST)
+    k = gw.client("kinesis")
+    c = gw.client("firehose", parameter_validation=False)
+    make_stream(k, "fsrc", shards=2)
+    arn = k.describe_stream_summary(StreamName="fsrc")["StreamDescriptionSummary"]["StreamARN"]
+    c.create_delivery_stream(
+        DeliveryStreamName="fenc", DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": arn, "RoleARN": role},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": role, "BucketARN": "arn:aws:s3:::encb",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 1}})
+    deadline = time.monotonic() + 20
+    while c.describe_delivery_stream(DeliveryStreamName="fenc")["DeliveryStreamDescription"][
+            "DeliveryStreamStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.05)  # records must arrive after the delivery start time (millisecond clock)
+    k.put_records(StreamName="fsrc", Records=[
+        {"PartitionKey": f"p{i}", "Data": b"clear-%d\n" % i} for i in range(10)])
+    k.start_stream_encryption(StreamName="fsrc", EncryptionType="KMS", KeyId="alias/aws/kinesis")
+    wait_status(k, "fsrc", "ACTIVE")
+    r = k.put_records(StreamName="fsrc", Records=[
+        {"PartitionKey": f"p{i}", "Data": b"sealed-%d\n" % i} for i in range(10)])
+    assert r["EncryptionType"] == "KMS" and r["FailedRecordCount"] == 0
+
+    root = os.path.join(gw.data_dir, "s3", "encb")
+    want = sorted([b"clear-%d" % i for i in range(10)] + [b"sealed-%d" % i for i in range(10)])
+    deadline = time.monotonic() + 60
+    while True:
+        got = []
+        for d, _, fs in os.walk(root):
+            for f in fs:
+                if not f.startswith(".tmp-"):
+                    got += open(os.path.join(d, f), "rb").read().split(b"\n")[:-1]
+        if sorted(got) == want:
+            break
+        assert time.monotonic() < deadline, f"delivered {sorted(got)}"
+        time.sleep(0.2)
+    assert "cannot open the encrypted record" not in gw.stderr
+    assert gw.stop() == 0, gw.stderr
