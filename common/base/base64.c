@@ -1,69 +1,131 @@
-/* Base64 codec for record data and tokens (see sluice/base64.h): a table-driven encoder and a
- * decoder that validates every quartet before writing it, so a rejected input leaves no partial
- * promise. */
+/* Base64 codec for record data and tokens (see sluice/base64.h).
+ *
+ * Both directions are on the Kinesis hot path (every PutRecord(s) Data member is decoded, every
+ * GetRecords record encoded), so both work on whole groups with tables:
+ *   encode  3 input bytes -> 4 characters through a 64-entry alphabet, 12 bytes (four groups)
+ *           per loop turn; the 1- or 2-byte tail is padded with '='.
+ *   decode  a 256-entry table maps each character to its 6-bit value, or to 0x80 for anything
+ *           outside the alphabet (padding included); the four values of a group are OR-ed, so
+ *           one test rejects the group. Groups are written as they go: a rejected input leaves
+ *           garbage in `out` but returns -1, and callers discard the buffer then. The last
+ *           group is checked separately for its padding ("xx==" / "xxx=") and, with strict,
+ *           for stray bits under the padding.
+ * Pure functions, any thread. */
 #include "sluice/base64.h"
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t sl_base64_encode(const uint8_t *p, size_t n, char *out)
+#define BAD 0x80
+
+/* Character -> 6-bit value, BAD outside the alphabet. */
+static const uint8_t dec[256] = {
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0x00 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0x10 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, 62,  BAD, BAD, BAD, 63,  /* 0x20 */
+    52,  53,  54,  55,  56,  57,  58,  59,  60,  61,  BAD, BAD, BAD, BAD, BAD, BAD, /* 0x30 */
+    BAD, 0,   1,   2,   3,   4,   5,   6,   7,   8,   9,   10,  11,  12,  13,  14,  /* 0x40 */
+    15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25,  BAD, BAD, BAD, BAD, BAD, /* 0x50 */
+    BAD, 26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,  /* 0x60 */
+    41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51,  BAD, BAD, BAD, BAD, BAD, /* 0x70 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0x80 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0x90 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0xa0 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0xb0 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0xc0 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0xd0 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0xe0 */
+    BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, /* 0xf0 */
+};
+
+static inline void enc3(const uint8_t *p, char *o)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        out[o++] = b64[(v >> 18) & 63];
-        out[o++] = b64[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return o;
+    uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    o[0] = b64[v >> 18];
+    o[1] = b64[(v >> 12) & 63];
+    o[2] = b64[(v >> 6) & 63];
+    o[3] = b64[v & 63];
 }
 
-static int value_of(char c)
+size_t sl_base64_encode(const uint8_t *p, size_t n, char *out)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    size_t i = 0;
+    char *o = out;
+    for (; i + 12 <= n; i += 12, o += 16) {
+        enc3(p + i, o);
+        enc3(p + i + 3, o + 4);
+        enc3(p + i + 6, o + 8);
+        enc3(p + i + 9, o + 12);
+    }
+    for (; i + 3 <= n; i += 3, o += 4)
+        enc3(p + i, o);
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        o[0] = b64[v >> 18];
+        o[1] = b64[(v >> 12) & 63];
+        o[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        o[3] = '=';
+        o += 4;
+    }
+    *o = '\0';
+    return (size_t)(o - out);
 }
 
 long sl_base64_decode(const char *s, size_t len, uint8_t *out, int strict)
 {
-    size_t o = 0;
+    const uint8_t *u = (const uint8_t *)s;
+    uint8_t *o = out;
     if (len % 4 != 0)
         return -1;
-    for (size_t i = 0; i < len; i += 4) {
-        int last = i + 4 == len;
-        int v[4];
-        for (int j = 0; j < 4; j++) {
-            v[j] = value_of(s[i + j]);
-            if (v[j] < 0 && !(last && j >= 2 && s[i + j] == '='))
-                return -1;
-        }
-        if (v[2] < 0 && v[3] >= 0)
+    if (len == 0)
+        return 0;
+    size_t full = len - 4; /* every group but the last has no padding */
+    size_t i = 0;
+    for (; i + 8 <= full; i += 8, o += 6) {
+        uint32_t a = dec[u[i]], b = dec[u[i + 1]], c = dec[u[i + 2]], d = dec[u[i + 3]];
+        uint32_t e = dec[u[i + 4]], f = dec[u[i + 5]], g = dec[u[i + 6]], h = dec[u[i + 7]];
+        if ((a | b | c | d | e | f | g | h) & BAD)
             return -1;
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12;
-        w |= (uint32_t)(v[2] < 0 ? 0 : v[2]) << 6 | (uint32_t)(v[3] < 0 ? 0 : v[3]);
-        out[o++] = (uint8_t)(w >> 16);
-        if (v[2] >= 0)
-            out[o++] = (uint8_t)(w >> 8);
-        else if (strict && (w & 0xffff))
-            return -1;
-        if (v[3] >= 0)
-            out[o++] = (uint8_t)w;
-        else if (strict && v[2] >= 0 && (w & 0xff))
-            return -1;
+        uint32_t v = a << 18 | b << 12 | c << 6 | d, w = e << 18 | f << 12 | g << 6 | h;
+        o[0] = (uint8_t)(v >> 16);
+        o[1] = (uint8_t)(v >> 8);
+        o[2] = (uint8_t)v;
+        o[3] = (uint8_t)(w >> 16);
+        o[4] = (uint8_t)(w >> 8);
+        o[5] = (uint8_t)w;
     }
-    return (long)o;
+    for (; i < full; i += 4, o += 3) {
+        uint32_t a = dec[u[i]], b = dec[u[i + 1]], c = dec[u[i + 2]], d = dec[u[i + 3]];
+        if ((a | b | c | d) & BAD)
+            return -1;
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
+        o[0] = (uint8_t)(v >> 16);
+        o[1] = (uint8_t)(v >> 8);
+        o[2] = (uint8_t)v;
+    }
+    /* The last group: "xxxx", "xxx=" or "xx==". */
+    uint32_t a = dec[u[i]], b = dec[u[i + 1]], c = dec[u[i + 2]], d = dec[u[i + 3]];
+    if ((a | b) & BAD)
+        return -1;
+    if (!((c | d) & BAD)) {
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
+        o[0] = (uint8_t)(v >> 16);
+        o[1] = (uint8_t)(v >> 8);
+        o[2] = (uint8_t)v;
+        o += 3;
+    } else if (!(c & BAD) && u[i + 3] == '=') {
+        if (strict && (c & 3))
+            return -1;
+        uint32_t v = a << 18 | b << 12 | c << 6;
+        o[0] = (uint8_t)(v >> 16);
+        o[1] = (uint8_t)(v >> 8);
+        o += 2;
+    } else if (u[i + 2] == '=' && u[i + 3] == '=') {
+        if (strict && (b & 15))
+            return -1;
+        o[0] = (uint8_t)((a << 18 | b << 12) >> 16);
+        o += 1;
+    } else {
+        return -1;
+    }
+    return (long)(o - out);
 }
