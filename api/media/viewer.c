@@ -1,13 +1,14 @@
 /* The /viewer page: a plain HTML/JS player for stored and live video streams, served by the
- * gateway itself so it works offline (web/viewer/ in the source tree; hls.js comes from npm at
- * build time and is copied next to the page).
+ * gateway itself so it works offline (web/viewer/ in the source tree; hls.js and dash.js come
+ * from npm at build time: hls.min.js is copied next to the page, dash.js is read from the npm
+ * folder that install leaves there).
  *
  * Files are looked up in SLUICE_VIEWER_DIR, else in the build's web/viewer folder (SL_VIEWER_DIR,
  * set by api/CMakeLists.txt). Only the names in the table below are served, so no path from a
  * request ever reaches the file system. A file is read once, on a packaging worker (never on the
  * loop thread), and kept in the cache (cache.c) like a packaged segment. The page calls the
- * gateway's own APIs (ListStreams, ListFragments, GetHLSStreamingSessionURL) from the browser,
- * signing them with SigV4 itself (web/viewer/viewer.js); see docs/playback.md. */
+ * gateway's own APIs (ListStreams, ListFragments, Get{HLS,DASH}StreamingSessionURL) from the
+ * browser, signing them with SigV4 itself (web/viewer/viewer.js); see docs/playback.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ static const struct {
     {"/viewer/viewer.js", "viewer.js", "text/javascript; charset=utf-8"},
     {"/viewer/viewer.css", "viewer.css", "text/css; charset=utf-8"},
     {"/viewer/hls.min.js", "hls.min.js", "text/javascript; charset=utf-8"},
+    {"/viewer/dash.all.min.js", "npm/node_modules/dashjs/dist/dash.all.min.js",
+     "text/javascript; charset=utf-8"},
 };
 
 typedef struct file_job {
@@ -90,7 +93,7 @@ void md_handle_viewer(sl_exchange *ex, const sl_http_request *req, void *ud)
         snprintf(j->path, sizeof(j->path), "%s/%s", dir && *dir ? dir : SL_VIEWER_DIR,
                  files[i].file);
         j->ctype = files[i].ctype;
-        char key[64];
+        char key[96];
         snprintf(key, sizeof(key), "viewer/%s", files[i].file);
         sl_exchange_ref(ex);
         if (md_cache_get(key, read_file, j, free, file_done, ex) != 0) {

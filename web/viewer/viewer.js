@@ -1,36 +1,123 @@
 /* Sluice viewer: the /viewer page's logic. Plain browser JavaScript, no build step.
  *
  * - Calls this gateway's Kinesis Video APIs (ListStreams, ListFragments,
- *   GetHLSStreamingSessionURL) as the AWS SDK would: REST-JSON POSTs signed with SigV4 using
- *   the keys typed into the form (kept in sessionStorage only), signed with WebCrypto. Where
- *   WebCrypto is missing (plain http on a non-local host) requests go unsigned, which a gateway
- *   started with --auth none accepts.
- * - Plays a stream LIVE, or LIVE_REPLAY from a chosen producer time, with hls.js; sessions ask
- *   for DisplayFragmentTimestamp=ALWAYS so every segment carries its producer time
- *   (EXT-X-PROGRAM-DATE-TIME) and the page shows the producer time of the frame on screen
- *   (hls.playingDate) and how far behind live it is.
+ *   GetHLSStreamingSessionURL, GetDASHStreamingSessionURL) as the AWS SDK would: REST-JSON POSTs
+ *   signed with SigV4 using the keys typed into the form (kept in sessionStorage only). Hashes
+ *   and HMACs come from WebCrypto where the browser offers it (secure contexts: HTTPS,
+ *   localhost); on plain HTTP to a LAN address crypto.subtle is absent, and SluiceSha256 below
+ *   (SHA-256 and HMAC-SHA256 written from FIPS 180-4 and RFC 2104) signs instead.
+ *   sluiceViewer.signer tells which one was used.
+ * - Plays a stream LIVE, or LIVE_REPLAY from a chosen producer time, with hls.js (HLS) or
+ *   dash.js (DASH), both served by the gateway; sessions ask for DisplayFragmentTimestamp=ALWAYS
+ *   so HLS segments carry their producer time (EXT-X-PROGRAM-DATE-TIME) and the page shows the
+ *   producer time of the frame on screen (hls.playingDate) and how far behind live it is.
  * - Draws the last hour of fragments as a timeline; a click plays from that point.
- * window.sluiceViewer exposes the state for tests (hls instance, last producer time, latency).
+ * window.sluiceViewer exposes the state for tests (hls / dash player, last producer time,
+ * latency, signer). Loaded outside a browser (node), the file only exports SluiceSha256.
  */
+
+/* SHA-256 (FIPS 180-4 section 6.2) and HMAC (RFC 2104 / FIPS 198-1) over Uint8Arrays.
+ * sha256(bytes) and hmac(key, bytes) return a new 32-byte Uint8Array. Messages up to 2^53 bits. */
+var SluiceSha256 = (function () {
+  "use strict";
+  /* first 32 bits of the fractional parts of the cube roots of the first 64 primes (4.2.2) */
+  const K = new Uint32Array([
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]);
+  /* initial hash value: square roots of the first 8 primes (5.3.3) */
+  const H0 = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+              0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+  const rotr = (x, n) => (x >>> n) | (x << (32 - n));
+
+  function sha256(msg) {
+    const len = msg.length;
+    /* padding (5.1.1): 0x80, zeros, then the length in bits as a 64-bit big-endian number */
+    const total = (((len + 8) >> 6) + 1) << 6;
+    const m = new Uint8Array(total);
+    m.set(msg);
+    m[len] = 0x80;
+    const dv = new DataView(m.buffer);
+    const bits = len * 8;
+    dv.setUint32(total - 8, Math.floor(bits / 0x100000000));
+    dv.setUint32(total - 4, bits >>> 0);
+    const H = new Uint32Array(H0);
+    const W = new Uint32Array(64);
+    for (let off = 0; off < total; off += 64) {
+      /* message schedule (6.2.2 step 1) */
+      for (let t = 0; t < 16; t++) W[t] = dv.getUint32(off + 4 * t);
+      for (let t = 16; t < 64; t++) {
+        const x = W[t - 15], y = W[t - 2];
+        const s0 = rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3);
+        const s1 = rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10);
+        W[t] = (s1 + W[t - 7] + s0 + W[t - 16]) | 0;
+      }
+      let a = H[0], b = H[1], c = H[2], d = H[3], e = H[4], f = H[5], g = H[6], h = H[7];
+      for (let t = 0; t < 64; t++) {
+        const S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+        const ch = (e & f) ^ (~e & g);
+        const T1 = (h + S1 + ch + K[t] + W[t]) | 0;
+        const S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+        const maj = (a & b) ^ (a & c) ^ (b & c);
+        const T2 = (S0 + maj) | 0;
+        h = g; g = f; f = e; e = (d + T1) | 0;
+        d = c; c = b; b = a; a = (T1 + T2) | 0;
+      }
+      H[0] += a; H[1] += b; H[2] += c; H[3] += d; H[4] += e; H[5] += f; H[6] += g; H[7] += h;
+    }
+    const out = new Uint8Array(32);
+    const ov = new DataView(out.buffer);
+    for (let i = 0; i < 8; i++) ov.setUint32(4 * i, H[i]);
+    return out;
+  }
+
+  function hmac(key, msg) {
+    const B = 64;
+    const k0 = new Uint8Array(B);
+    k0.set(key.length > B ? sha256(key) : key);
+    const inner = new Uint8Array(B + msg.length), outer = new Uint8Array(B + 32);
+    for (let i = 0; i < B; i++) {
+      inner[i] = k0[i] ^ 0x36;
+      outer[i] = k0[i] ^ 0x5c;
+    }
+    inner.set(msg, B);
+    outer.set(sha256(inner), B);
+    return sha256(outer);
+  }
+
+  return { sha256, hmac };
+})();
+
+if (typeof module !== "undefined" && typeof document === "undefined") module.exports = SluiceSha256;
+else
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
   const enc = new TextEncoder();
-  const state = { stream: null, hls: null, producerMs: null, latencyMs: null, mode: null,
-                  errors: [] };
+  const subtle = window.crypto && window.crypto.subtle;
+  const state = { stream: null, hls: null, dash: null, producerMs: null, latencyMs: null,
+                  mode: null, protocol: "HLS", errors: [],
+                  signer: subtle ? "webcrypto" : "builtin" };
   window.sluiceViewer = state;
 
   const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0"))
     .join("");
 
   async function sha256hex(s) {
-    return hex(await crypto.subtle.digest("SHA-256", enc.encode(s)));
+    if (!subtle) return hex(SluiceSha256.sha256(enc.encode(s)));
+    return hex(await subtle.digest("SHA-256", enc.encode(s)));
   }
 
   async function hmac(key, s) {
-    const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" },
-                                            false, ["sign"]);
-    return new Uint8Array(await crypto.subtle.sign("HMAC", k, enc.encode(s)));
+    if (!subtle) return SluiceSha256.hmac(key, enc.encode(s));
+    const k = await subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false,
+                                     ["sign"]);
+    return new Uint8Array(await subtle.sign("HMAC", k, enc.encode(s)));
   }
 
   /* POST path with a JSON body to this gateway, SigV4-signed for service kinesisvideo. */
@@ -38,7 +125,7 @@
     const body = JSON.stringify(payload);
     const headers = { "Content-Type": "application/json" };
     const ak = $("ak").value.trim(), sk = $("sk").value, region = $("region").value.trim();
-    if (ak && sk && window.crypto && crypto.subtle) {
+    if (ak && sk) {
       const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
       const day = amzDate.slice(0, 8);
       const payloadHash = await sha256hex(body);
@@ -130,26 +217,53 @@
 
   function destroy() {
     if (state.hls) state.hls.destroy();
-    state.hls = null;
+    if (state.dash) state.dash.reset();
+    state.hls = state.dash = null;
   }
 
   async function play(mode, fromMs) {
     destroy();
     status("");
     state.mode = mode;
+    const dash = $("protocol").value === "DASH";
+    state.protocol = dash ? "DASH" : "HLS";
     const req = { StreamName: state.stream, PlaybackMode: mode,
-                  DisplayFragmentTimestamp: "ALWAYS", DiscontinuityMode: "ON_DISCONTINUITY" };
-    if (mode === "LIVE_REPLAY")
-      req.HLSFragmentSelector = { FragmentSelectorType: "PRODUCER_TIMESTAMP",
-                                  TimestampRange: { StartTimestamp: fromMs / 1000 } };
+                  DisplayFragmentTimestamp: "ALWAYS" };
+    const sel = { FragmentSelectorType: "PRODUCER_TIMESTAMP",
+                  TimestampRange: { StartTimestamp: fromMs / 1000 } };
+    if (!dash) req.DiscontinuityMode = "ON_DISCONTINUITY";
+    if (mode === "LIVE_REPLAY") req[dash ? "DASHFragmentSelector" : "HLSFragmentSelector"] = sel;
     let url;
     try {
-      url = (await api("/getHLSStreamingSessionURL", req)).HLSStreamingSessionURL;
+      url = dash ? (await api("/getDASHStreamingSessionURL", req)).DASHStreamingSessionURL
+        : (await api("/getHLSStreamingSessionURL", req)).HLSStreamingSessionURL;
     } catch (e) {
       status(String(e.message || e));
       return;
     }
+    state.url = url;
     const video = $("video");
+    if (dash) {
+      if (!window.dashjs) {
+        status("dash.js is not installed on this gateway");
+        return;
+      }
+      /* dash.js keeps liveDelay behind the live edge of the dynamic manifest (which lists
+       * fragments as they are PERSISTED); catch-up on, as for hls.js below. Its clock sync
+       * would ask a public time server (no network here): the page's clock is used as is,
+       * as hls.js does. */
+      const player = dashjs.MediaPlayer().create();
+      state.dash = player;
+      player.updateSettings({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING },
+        streaming: { delay: { liveDelay: 1.5 },
+                     liveCatchup: { enabled: true, maxDrift: 3, playbackRate: 0.5 },
+                     utcSynchronization: { enabled: false } } });
+      player.on(dashjs.MediaPlayer.events.ERROR, (e) => {
+        status("dash.js: " + ((e.error && (e.error.message || e.error.code)) || e.error));
+      });
+      player.initialize(video, url, true);
+      return;
+    }
     if (!window.Hls || !Hls.isSupported()) {
       video.src = url; /* Safari plays HLS itself */
       video.play();

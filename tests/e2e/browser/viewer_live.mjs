@@ -5,6 +5,13 @@
 // watch the <video>: currentTime over `seconds`, the pixel spread of the frame on screen (drawn
 // into a canvas, and two element screenshots that must differ), and the page's own live
 // latency (wall clock minus the producer time of the frame on screen, from hls.playingDate).
+// Options (environment):
+//   SL_VIEWER_PROTOCOL=DASH   play with dash.js instead of hls.js (the page's protocol menu)
+//   SL_VIEWER_HOST_ALIAS=name open the page as http://name:<port>, name mapped to the gateway's
+//                             address by Chromium's host resolver rules: an origin Chromium does
+//                             not treat as secure (no WebCrypto), as a LAN address over plain
+//                             HTTP would be. The output says isSecureContext and which signer the
+//                             page used.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +19,10 @@ import { chromium } from "playwright-core";
 
 const [url, ak, sk, stream, secondsArg] = process.argv.slice(2);
 const seconds = Number(secondsArg || 6);
+const protocol = process.env.SL_VIEWER_PROTOCOL || "HLS";
+const alias = process.env.SL_VIEWER_HOST_ALIAS || "";
+const gw = new URL(url);
+const pageOrigin = alias ? `http://${alias}:${gw.port}` : url;
 const profile = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
 const out = { consoleErrors: [] };
 const ctx = await chromium.launchPersistentContext(profile, {
@@ -19,16 +30,29 @@ const ctx = await chromium.launchPersistentContext(profile, {
   headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--autoplay-policy=no-user-gesture-required"],
+         "--autoplay-policy=no-user-gesture-required",
+         ...(alias ? [`--host-resolver-rules=MAP ${alias} ${gw.hostname}`] : [])],
 });
 try {
   const page = ctx.pages()[0] || await ctx.newPage();
   page.on("console", (m) => { if (m.type() === "error") out.consoleErrors.push(m.text()); });
-  await page.goto(url + "/viewer");
+  // every request must go to the gateway (by the page's name or its own URL): nothing from
+  // the network
+  out.foreignRequests = [];
+  out.httpErrors = [];
+  const own = [new URL(pageOrigin).origin, gw.origin];
+  page.on("request", (r) => {
+    if (!own.includes(new URL(r.url()).origin)) out.foreignRequests.push(r.url());
+  });
+  page.on("response", (r) => { if (r.status() >= 400) out.httpErrors.push(r.status() + " " + r.url()); });
+  await page.goto(pageOrigin + "/viewer");
+  out.isSecureContext = await page.evaluate(() => window.isSecureContext);
+  out.hasSubtle = await page.evaluate(() => !!(window.crypto && window.crypto.subtle));
   await page.fill("#ak", ak);
   await page.fill("#sk", sk);
   await page.click("#load");
   await page.click(`#streams li[data-stream="${stream}"]`, { timeout: 15000 });
+  await page.selectOption("#protocol", protocol);
   await page.click("#live");
   await page.waitForFunction(() => {
     const v = document.getElementById("video");
@@ -72,6 +96,9 @@ try {
   out.producerMs = await page.evaluate(() => window.sluiceViewer.producerMs);
   out.pageErrors = await page.evaluate(() => window.sluiceViewer.errors);
   out.fragmentsOnTimeline = await page.evaluate(() => window.sluiceViewer.fragments);
+  out.signer = await page.evaluate(() => window.sluiceViewer.signer);
+  out.protocol = await page.evaluate(() => window.sluiceViewer.protocol);
+  out.sessionUrl = await page.evaluate(() => window.sluiceViewer.url);
 } finally {
   await ctx.close();
   rmSync(profile, { recursive: true, force: true });
