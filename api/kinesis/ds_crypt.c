@@ -584,6 +584,26 @@ out:
     return rc;
 }
 
+size_t sl_ds_crypt_open_items(sl_ds_keyring *kr, sl_log *log, sl_log_item *items, size_t n)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *p = (uint8_t *)items[i].payload; /* inside the caller's read buffer */
+        size_t len = items[i].e.len;
+        if (!sl_ds_crypt_is_sealed(p, len))
+            continue;
+        int rc = sl_ds_crypt_open(kr, sl_log_name(log), items[i].e.ts_ns / 1000000, p, &len);
+        if (rc) {
+            sl_error("kinesis", "cannot open the encrypted record at %llu of %s: %s",
+                     (unsigned long long)items[i].e.offset, sl_log_name(log), sl_err_str(rc));
+            len = 0;
+            failed++;
+        }
+        items[i].e.len = (uint32_t)len;
+    }
+    return failed;
+}
+
 /* ---- the service's ring ------------------------------------------------------------------- */
 
 sl_ds_keyring *sl_ds_crypt_ring(void)

@@ -106,6 +106,14 @@ int sl_ds_crypt_seal(sl_ds_keyring *kr, uint32_t key_no, const char *log_name, i
 int sl_ds_crypt_open(sl_ds_keyring *kr, const char *log_name, int64_t ts_ms, uint8_t *p,
                      size_t *len);
 
+/* For readers of shard logs through sl_log_read_many (Firehose, Analytics): opens every sealed
+ * item of items[0..n) in place, with log's name and the entry times, shrinking items[i].e.len to
+ * the plaintext entry. An item that cannot be opened is logged and left with e.len = 0 (which no
+ * plaintext entry has: at least the u16 key length), so it reads as malformed and is skipped.
+ * Any thread. Returns the number of items that could not be opened. */
+typedef struct sl_log_item sl_log_item;
+size_t sl_ds_crypt_open_items(sl_ds_keyring *kr, sl_log *log, sl_log_item *items, size_t n);
+
 /* The service's ring (NULL before sl_ds_crypt_init). */
 sl_ds_keyring *sl_ds_crypt_ring(void);
 /* Opens the service's ring in the data folder of store's catalog. Blocking: start-up. Returns 0

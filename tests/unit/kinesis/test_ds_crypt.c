@@ -4,7 +4,7 @@
  * ring file: created with mode 0600 on the first key, reloaded with the same keys, never
  * overwritten once damaged (every operation then says KMSInvalidStateException), and a record
  * whose key vanished with the file says KMSNotFoundException. KeyId forms map to canonical names
- * with the documented errors. */
+ * with the documented errors. sl_ds_crypt_open_items opens entries read through a real store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +18,9 @@
 #include <cmocka.h>
 
 #include "../../../api/kinesis/ds_crypt.h"
+#include "sluice/buf.h"
 #include "sluice/err.h"
+#include "sluice/storage.h"
 
 static const char LOG_A[] = "kinesis/us-east-1/1764000000123.orders/0";
 static const char LOG_B[] = "kinesis/us-east-1/1764000000123.orders/1";
@@ -269,6 +271,60 @@ static void test_key_names(void **state)
     }
 }
 
+static int noop_sql(sqlite3 *db, void *arg, const sl_log_entry *e)
+{
+    (void)db;
+    (void)arg;
+    (void)e;
+    return 0;
+}
+
+/* Through a real store: a sealed and a plaintext entry read back with sl_log_read_many, opened in
+ * place by sl_ds_crypt_open_items; a record of another log fails and is emptied. */
+static void test_open_items(void **state)
+{
+    (void)state;
+    char sdir[300];
+    snprintf(sdir, sizeof(sdir), "%s/store", dir);
+    sl_ds_keyring *kr = fresh_ring();
+    sl_store *store = NULL;
+    sl_log *log = NULL;
+    uint32_t no;
+    uint8_t *sealed, *foreign;
+    size_t slen, flen;
+    assert_int_equal(sl_ds_keyring_ensure(kr, "alias/aws/kinesis", &no), 0);
+    assert_int_equal(sl_store_open(sdir, &store), 0);
+    assert_int_equal(sl_store_log_open(store, "kinesis/us-east-1/1.s/0", &log), 0);
+    seal(kr, no, sl_log_name(log), 1000, "pk", (const uint8_t *)"sealed-data", 11, &sealed, &slen);
+    seal(kr, no, LOG_B, 1000, "pk", (const uint8_t *)"other-log", 9, &foreign, &flen);
+    uint8_t plain[] = {0, 2, 'p', 'k', 'c', 'l', 'e', 'a', 'r'};
+    struct iovec iov[3] = {{sealed, slen}, {plain, sizeof(plain)}, {foreign, flen}};
+    for (int i = 0; i < 3; i++) {
+        sl_append a = {.log = log, .iov = &iov[i], .iovcnt = 1, .ts_ns = 1000 * 1000000LL};
+        assert_int_equal(sl_writer_submit_wait(sl_store_writer(store), &a), 0);
+    }
+    assert_int_equal(sl_writer_run_sync(sl_store_writer(store), noop_sql, NULL), 0);
+    sl_log_item items[8];
+    sl_buf buf = SL_BUF_INIT;
+    size_t n = 0;
+    assert_int_equal(sl_log_read_many(log, 0, 1 << 20, items, 8, &buf, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(sl_ds_crypt_open_items(kr, log, items, n), 1);
+    assert_int_equal(items[0].e.len, 2 + 2 + 11);
+    assert_memory_equal(items[0].payload + 4, "sealed-data", 11);
+    assert_int_equal(items[1].e.len, sizeof(plain));
+    assert_memory_equal(items[1].payload, plain, sizeof(plain));
+    assert_int_equal(items[2].e.len, 0);
+    sl_buf_cleanup(&buf);
+    sl_store_close(store);
+    free(sealed);
+    free(foreign);
+    sl_ds_keyring_free(kr);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sdir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_wrong_aad_or_key_fails),
         cmocka_unit_test(test_ring_file),
         cmocka_unit_test(test_key_names),
+        cmocka_unit_test(test_open_items),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
