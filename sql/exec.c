@@ -64,6 +64,8 @@ void sl_sql_app_free(sl_sql_app *app)
         free(app->tables[k].blob);
     for (size_t k = 0; k < app->n_regexes; k++)
         regfree(app->regexes[k]);
+    for (size_t k = 0; k < app->n_logparsers; k++)
+        sl_sql_logparse_free(app->logparsers[k]);
     sl_arena_free(&app->arena);
     free(app);
 }

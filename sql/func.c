@@ -678,7 +678,13 @@ enum {
     FN_CURRENT_TIME,
     FN_CURRENT_ROW_TIMESTAMP,
     FN_MONOTONIC,
+    FN_LOG_PARSE, /* one field of a log-parsing call (logparse.c); never looked up by name */
 };
+
+int sl_sql_fn_logparse_id(void)
+{
+    return FN_LOG_PARSE;
+}
 
 static const struct {
     const char *name;
@@ -831,6 +837,12 @@ static int eval_call(sl_eval *ev, const sl_node *n, sl_sql_value *out)
     sl_sql_value a[5];
     uint32_t na = n->n_kids < 5 ? n->n_kids : 5;
     int id = n->op;
+    if (id == FN_LOG_PARSE) {
+        sl_sql_value in;
+        if (sl_sql_eval(ev, n->kids[0], &in))
+            return -1;
+        return sl_sql_logparse_eval(n->aux, ev, &in, (size_t)n->idx, out);
+    }
     if (id == FN_COALESCE) {
         for (uint32_t k = 0; k < n->n_kids; k++) {
             sl_sql_value v;

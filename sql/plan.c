@@ -197,6 +197,16 @@ static int qual_side(scope *sc, const char *q)
     return -1;
 }
 
+/* "R.COLUMN1": the stored name of field COLUMN1 of row-valued item R (log parsing). */
+static char *field_name(pctx *pc, const char *row, const char *field)
+{
+    size_t n = strlen(row) + strlen(field) + 2;
+    char *f = palloc(pc, n);
+    if (f)
+        snprintf(f, n, "%s.%s", row, field);
+    return f;
+}
+
 static int resolve_col(pctx *pc, scope *sc, sl_node *n, int ctx)
 {
     const char *c;
@@ -205,12 +215,26 @@ static int resolve_col(pctx *pc, scope *sc, sl_node *n, int ctx)
         c = n->names[0];
     } else if (n->n_names == 2) {
         side = qual_side(sc, n->names[0]);
+        c = n->names[1];
+        if (side < 0) {
+            /* r.COLUMN1: a field of the row a log-parsing function returned as column r */
+            char *f = field_name(pc, n->names[0], n->names[1]);
+            if (!f)
+                return SL_ENOMEM;
+            if (!(sc->s0 && col_lookup(&sc->s0->rel, f) >= 0) &&
+                !(sc->t1 && col_lookup(sc->t1, f) >= 0))
+                return verr(pc, n->pos, "unknown table or stream alias '%s'", n->names[0]);
+            c = f;
+        }
+    } else if (n->n_names == 3) {
+        side = qual_side(sc, n->names[0]);
         if (side < 0)
             return verr(pc, n->pos, "unknown table or stream alias '%s'", n->names[0]);
-        c = n->names[1];
+        c = field_name(pc, n->names[1], n->names[2]);
+        if (!c)
+            return SL_ENOMEM;
     } else {
-        return verr(pc, n->pos, "column reference '%s.%s.%s' is not supported", n->names[0],
-                    n->names[1], n->names[2]);
+        return verr(pc, n->pos, "column reference with %u parts is not supported", n->n_names);
     }
     if (!strcmp(c, "ROWTIME")) {
         if (side == 1 && !sc->t1_stream)
@@ -441,6 +465,11 @@ static int resolve(pctx *pc, scope *sc, aggctx *ac, sl_node *n, int ctx)
             return resolve_agg(pc, sc, ac, n, fn, ctx);
         if (n->over || n->over_name)
             return verr(pc, n->pos, "%s is not an aggregate function", n->names[0]);
+        if (sl_sql_is_log_parser(n->names[0]))
+            return verr(pc, n->pos,
+                        "%s returns a row: use it as a select item (%s(...) AS r) and read its "
+                        "fields as r.COLUMN1, ... in an outer query",
+                        n->names[0], n->names[0]);
         int mn, mx;
         int id = sl_sql_fn_lookup(n->names[0], &mn, &mx);
         if (!id)
@@ -1058,6 +1087,57 @@ static int from_stream(pctx *pc, sl_from *f, sl_stream **out)
     return 0;
 }
 
+/* A log-parsing call as select item `f(s, ...) AS r`: one item per field, named "R.<field>",
+ * each evaluating the shared parser (sql/logparse.c). */
+static int expand_log_parse(pctx *pc, scope *sc, aggctx *ac, sl_node *call, const char *nm,
+                            sl_node ***items, size_t *n_items, char ***names, size_t *n_names)
+{
+    int rc;
+    if (call->over || call->over_name || call->distinct)
+        return verr(pc, call->pos, "%s is not an aggregate function", call->names[0]);
+    if (!call->n_kids)
+        return verr(pc, call->pos, "wrong number of arguments to %s", call->names[0]);
+    for (uint32_t k = 0; k < call->n_kids; k++)
+        if ((rc = resolve(pc, sc, ac, call->kids[k], CTX_SELECT)))
+            return rc;
+    uint8_t t = call->kids[0]->type.id;
+    if (!is_textual(t) && t != SL_SQL_NULLTYPE)
+        return verr(pc, call->kids[0]->pos, "%s parses a character string", call->names[0]);
+    char err[160];
+    uint32_t epos = call->pos;
+    sl_logparse *lp = NULL;
+    rc = sl_sql_logparse_compile(call->names[0], call->kids, call->n_kids, &lp, &epos, err,
+                                 sizeof(err));
+    if (rc == SL_ENOMEM)
+        return rc;
+    if (rc)
+        return verr(pc, epos, "%s: %s", call->names[0], err);
+    if ((rc = push_ptr(pc, (void ***)&pc->app->logparsers, &pc->app->n_logparsers, lp))) {
+        sl_sql_logparse_free(lp);
+        return rc;
+    }
+    for (size_t k = 0; k < sl_sql_logparse_n_cols(lp); k++) {
+        sl_node *c = palloc(pc, sizeof(*c));
+        char *f = field_name(pc, nm, sl_sql_logparse_col_name(lp, k));
+        if (!c || !f)
+            return SL_ENOMEM;
+        c->kind = N_CALL;
+        c->op = (uint16_t)sl_sql_fn_logparse_id();
+        c->pos = call->pos;
+        c->names = call->names;
+        c->n_names = 1;
+        c->kids = call->kids;
+        c->n_kids = 1;
+        c->aux = lp;
+        c->idx = (int32_t)k;
+        c->type = sl_sql_logparse_col_type(lp, k);
+        if ((rc = push_ptr(pc, (void ***)items, n_items, c)) ||
+            (rc = push_ptr(pc, (void ***)names, n_names, f)))
+            return rc;
+    }
+    return 0;
+}
+
 static int compile_select(pctx *pc, sl_query *q, sl_stream *target, char **tcols, uint32_t n_tcols,
                           const char *pump_name, sl_stream **out_stream, int top)
 {
@@ -1224,6 +1304,12 @@ joined:
             if (!nm)
                 return SL_ENOMEM;
             snprintf(nm, 16, "EXPR$%zu", n_items);
+        }
+        if (it->expr->kind == N_CALL && sl_sql_is_log_parser(it->expr->names[0])) {
+            if ((rc = expand_log_parse(pc, &sc, &ac, it->expr, nm, &items, &n_items, &names,
+                                       &n_names)))
+                return rc;
+            continue;
         }
         if ((rc = resolve(pc, &sc, &ac, it->expr, CTX_SELECT)))
             return rc;

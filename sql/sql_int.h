@@ -348,6 +348,8 @@ struct sl_sql_app {
     int64_t cur_arrival; /* arrival time of the input row being pushed */
     void **regexes;      /* compiled patterns (regex_t *), freed with the app */
     size_t n_regexes;
+    void **logparsers; /* sl_logparse *, freed with the app */
+    size_t n_logparsers;
 };
 
 /* ---- evaluation (func.c) ---------------------------------------------------------------- */
@@ -473,6 +475,25 @@ struct hotspots_state *sl_sql_hotspots_new(int window, double radius, int min_pt
 void sl_sql_hotspots_free(struct hotspots_state *s);
 /* Adds the row to the window and appends the HOTSPOTS_RESULT JSON to out. */
 int sl_sql_hotspots_row(struct hotspots_state *s, const sl_sql_value *row, sl_buf *out);
+
+/* logparse.c: the log-parsing functions (a row per call; plan.c expands a call used as a
+ * select item into one column per field). */
+typedef struct sl_logparse sl_logparse;
+int sl_sql_is_log_parser(const char *name);
+/* Reads the literal arguments of fn(args...) (args[0] is the string to parse). Returns 0,
+ * SL_ENOMEM, or SL_EINVAL with err and *err_pos (the offending argument) set. */
+int sl_sql_logparse_compile(const char *fn, sl_node **args, uint32_t n_args, sl_logparse **out,
+                            uint32_t *err_pos, char *err, size_t cap);
+size_t sl_sql_logparse_n_cols(const sl_logparse *lp);
+const char *sl_sql_logparse_col_name(const sl_logparse *lp, size_t k);
+sl_sql_type sl_sql_logparse_col_type(const sl_logparse *lp, size_t k);
+/* Field col of in (parsed once per distinct input); strings go to ev->scratch. Returns 0 or
+ * -1 with ev's error set (a field that does not convert to its declared type). */
+int sl_sql_logparse_eval(sl_logparse *lp, sl_eval *ev, const sl_sql_value *in, size_t col,
+                         sl_sql_value *out);
+void sl_sql_logparse_free(sl_logparse *lp);
+/* The scalar function id plan.c gives the expanded column nodes (func.c). */
+int sl_sql_fn_logparse_id(void);
 
 /* analytic.c: table functions. */
 int sl_sql_fn_row(sl_sql_app *app, sl_pump *p, int64_t rowtime, const sl_sql_value *row);
