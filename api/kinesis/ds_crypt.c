@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,13 +43,65 @@ typedef struct ring_key {
 
 struct sl_ds_keyring {
     pthread_mutex_t mu;
-    char *dir; /* owned */
+    uint64_t id; /* unique per ring opened in this process (per-thread context cache) */
+    char *dir;   /* owned */
     ring_key *keys;
     size_t n;
     int broken;
 };
 
 static sl_ds_keyring *the_ring;
+static _Atomic uint64_t ring_ids;
+
+/* Per-thread cipher contexts, [0] sealing and [1] opening, each remembering the (ring id, key
+ * number) whose AES key schedule it holds, so a record costs a nonce change rather than a key
+ * expansion and two allocations. Freed by the thread-specific-data destructor. */
+typedef struct tl_cache {
+    EVP_CIPHER_CTX *c[2];
+    uint64_t ring[2];
+    uint32_t no[2];
+    /* nonces: RAND_bytes output fetched 256 nonces at a time (one RAND_bytes call costs about
+     * as much as sealing a 1 KiB record); each byte is used once */
+    uint8_t pool[NONCE * 256];
+    size_t pool_used;
+} tl_cache;
+
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+static int tl_ok;
+
+static void tl_free(void *p)
+{
+    tl_cache *t = p;
+    EVP_CIPHER_CTX_free(t->c[0]);
+    EVP_CIPHER_CTX_free(t->c[1]);
+    free(t);
+}
+
+static void tl_init(void)
+{
+    tl_ok = pthread_key_create(&tl_key, tl_free) == 0;
+}
+
+static tl_cache *tl_get(void)
+{
+    pthread_once(&tl_once, tl_init);
+    if (!tl_ok)
+        return NULL;
+    tl_cache *t = pthread_getspecific(tl_key);
+    if (t)
+        return t;
+    if (!(t = calloc(1, sizeof(*t))))
+        return NULL;
+    t->pool_used = sizeof(t->pool);
+    t->c[0] = EVP_CIPHER_CTX_new();
+    t->c[1] = EVP_CIPHER_CTX_new();
+    if (!t->c[0] || !t->c[1] || pthread_setspecific(tl_key, t) != 0) {
+        tl_free(t);
+        return NULL;
+    }
+    return t;
+}
 
 static void put_be(uint8_t *p, uint64_t v, int n)
 {
@@ -173,6 +226,7 @@ int sl_ds_keyring_open(const char *dir, sl_ds_keyring **out)
     if (!kr || !(kr->dir = strdup(dir)))
         goto out;
     pthread_mutex_init(&kr->mu, NULL);
+    kr->id = ++ring_ids;
     snprintf(path, sizeof(path), "%s/%s", dir, SL_DS_KEYRING_FILE);
     rc = read_file(path, &file, &len);
     if (rc == 0) {
@@ -496,10 +550,57 @@ static int add_aad(EVP_CIPHER_CTX *c, const char *log_name, int64_t ts_ms, const
                : SL_EINTERNAL;
 }
 
+/* A fresh random nonce. Returns 0 or SL_ENOMEM / SL_EINTERNAL. */
+static int next_nonce(uint8_t out[NONCE])
+{
+    tl_cache *t = tl_get();
+    if (!t)
+        return SL_ENOMEM;
+    if (t->pool_used == sizeof(t->pool)) {
+        if (RAND_bytes(t->pool, sizeof(t->pool)) != 1)
+            return SL_EINTERNAL;
+        t->pool_used = 0;
+    }
+    memcpy(out, t->pool + t->pool_used, NONCE);
+    t->pool_used += NONCE;
+    return 0;
+}
+
+/* This thread's context for direction dir (0 seal, 1 open) keyed with key no of kr and set to
+ * nonce. Returns 0 or SL_EKMS_NOTFOUND / SL_EKMS_INVALID_STATE / SL_ENOMEM / SL_EINTERNAL. */
+static int ctx_for(sl_ds_keyring *kr, uint32_t no, int dir, const uint8_t *nonce,
+                   EVP_CIPHER_CTX **out)
+{
+    uint8_t key[KEY_BYTES];
+    tl_cache *t = tl_get();
+    int rc;
+    if (!t)
+        return SL_ENOMEM;
+    if (!kr)
+        return SL_EKMS_INVALID_STATE;
+    EVP_CIPHER_CTX *c = t->c[dir];
+    if (t->ring[dir] == kr->id && t->no[dir] == no) {
+        rc = EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, dir ? 0 : 1) == 1 ? 0 : SL_EINTERNAL;
+    } else {
+        t->ring[dir] = 0;
+        if ((rc = key_of(kr, no, key)))
+            return rc;
+        rc = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, dir ? 0 : 1) == 1
+                 ? 0
+                 : SL_EINTERNAL;
+        OPENSSL_cleanse(key, sizeof(key));
+        if (rc == 0) {
+            t->ring[dir] = kr->id;
+            t->no[dir] = no;
+        }
+    }
+    *out = c;
+    return rc;
+}
+
 int sl_ds_crypt_seal(sl_ds_keyring *kr, uint32_t key_no, const char *log_name, int64_t ts_ms,
                      const struct iovec *iov, int iovcnt, uint8_t **out, size_t *out_len)
 {
-    uint8_t key[KEY_BYTES];
     EVP_CIPHER_CTX *c = NULL;
     uint8_t *p = NULL;
     size_t pt = 0;
@@ -507,17 +608,14 @@ int sl_ds_crypt_seal(sl_ds_keyring *kr, uint32_t key_no, const char *log_name, i
 
     for (int i = 0; i < iovcnt; i++)
         pt += iov[i].iov_len;
-    if ((rc = key_of(kr, key_no, key)))
-        return rc;
-    rc = SL_ENOMEM;
-    if (!(p = malloc(SL_DS_CRYPT_OVERHEAD + pt)) || !(c = EVP_CIPHER_CTX_new()))
-        goto out;
-    rc = SL_EINTERNAL;
+    if (!(p = malloc(SL_DS_CRYPT_OVERHEAD + pt)))
+        return SL_ENOMEM;
     p[0] = SL_DS_CRYPT_MARKER;
     put_be(p + 1, key_no, 4);
-    if (RAND_bytes(p + 5, NONCE) != 1 ||
-        EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, p + 5) != 1 ||
-        add_aad(c, log_name, ts_ms, p) != 0)
+    if ((rc = next_nonce(p + 5)) != 0 || (rc = ctx_for(kr, key_no, 0, p + 5, &c)) != 0)
+        goto out;
+    rc = SL_EINTERNAL;
+    if (add_aad(c, log_name, ts_ms, p) != 0)
         goto out;
     size_t at = SL_DS_CRYPT_HEADER;
     for (int i = 0; i < iovcnt; i++) {
@@ -538,8 +636,6 @@ int sl_ds_crypt_seal(sl_ds_keyring *kr, uint32_t key_no, const char *log_name, i
     p = NULL;
     rc = 0;
 out:
-    OPENSSL_cleanse(key, sizeof(key));
-    EVP_CIPHER_CTX_free(c);
     free(p);
     return rc;
 }
@@ -547,21 +643,16 @@ out:
 int sl_ds_crypt_open(sl_ds_keyring *kr, const char *log_name, int64_t ts_ms, uint8_t *p,
                      size_t *len)
 {
-    uint8_t key[KEY_BYTES];
     EVP_CIPHER_CTX *c = NULL;
     int rc, n;
 
     if (!sl_ds_crypt_is_sealed(p, *len))
         return SL_ECORRUPT;
     size_t ct = *len - SL_DS_CRYPT_OVERHEAD;
-    if ((rc = key_of(kr, (uint32_t)get_be(p + 1, 4), key)))
+    if ((rc = ctx_for(kr, (uint32_t)get_be(p + 1, 4), 1, p + 5, &c)))
         return rc;
-    rc = SL_ENOMEM;
-    if (!(c = EVP_CIPHER_CTX_new()))
-        goto out;
     rc = SL_EINTERNAL;
-    if (EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, p + 5) != 1 ||
-        add_aad(c, log_name, ts_ms, p) != 0)
+    if (add_aad(c, log_name, ts_ms, p) != 0)
         goto out;
     /* In place (GCM allows out == in), then moved to the front. */
     uint8_t *body = p + SL_DS_CRYPT_HEADER;
@@ -579,8 +670,6 @@ int sl_ds_crypt_open(sl_ds_keyring *kr, const char *log_name, int64_t ts_ms, uin
     *len = ct;
     rc = 0;
 out:
-    OPENSSL_cleanse(key, sizeof(key));
-    EVP_CIPHER_CTX_free(c);
     return rc;
 }
 
