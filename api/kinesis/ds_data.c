@@ -257,7 +257,7 @@ static int route_record(const sl_ds_model *m, sl_ds_stream *s, const char *pk, c
                                  "[0, 2^128-1]. Specified value was %s",
                                  ehk);
     } else {
-        k = sl_ds_hashkey_of_partition_key(pk, strlen(pk));
+        k = sl_ds_fast_hashkey(pk, strlen(pk));
     }
     size_t max = (size_t)s->max_record_kib * 1024;
     if (data_len + strlen(pk) > max)

@@ -17,6 +17,8 @@
  *             other values take the printf path above. */
 #include <limits.h>
 #include <math.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +190,33 @@ void sl_ds_fast_record(sl_buf *b, const char *seq, int64_t ts_ms, const uint8_t 
     sl_buf_append_str(b, "\",\"PartitionKey\":");
     sl_ds_fast_str(b, pk, pk_len);
     sl_buf_append_str(b, kms ? ",\"EncryptionType\":\"KMS\"}" : ",\"EncryptionType\":\"NONE\"}");
+}
+
+static EVP_MD *md5_md;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+
+static void md5_fetch(void)
+{
+    md5_md = EVP_MD_fetch(NULL, "MD5", NULL); /* kept for the process's life */
+}
+
+sl_u128 sl_ds_fast_hashkey(const char *key, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    sl_u128 k = 0;
+    pthread_once(&md5_once, md5_fetch);
+    EVP_MD_CTX *ctx = md5_md ? EVP_MD_CTX_new() : NULL;
+    if (!ctx)
+        return sl_ds_hashkey_of_partition_key(key, len);
+    /* As in ds_hashkey.c: a digest that fails (allocation) gives the zero key. */
+    if (EVP_DigestInit_ex2(ctx, md5_md, NULL) != 1 || EVP_DigestUpdate(ctx, key, len) != 1 ||
+        EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 16)
+        memset(md, 0, 16);
+    EVP_MD_CTX_free(ctx);
+    for (int i = 0; i < 16; i++)
+        k = (k << 8) | md[i];
+    return k;
 }
 
 int sl_ds_fast_reply(sl_api_call *call, const sl_buf *body)
