@@ -35,7 +35,7 @@
  *     offset  size  field
  *     0       1     0xE5 (sealed, AES-256-GCM, version 1)
  *     1       4     key number, u32 big-endian
- *     5       12    nonce, random per record
+ *     5       12    nonce, random per record (RAND_bytes)
  *     17      n     ciphertext of the plaintext entry (u16 key length | key | data)
  *     17+n    16    GCM tag
  *
