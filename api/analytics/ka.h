@@ -101,6 +101,9 @@ int ka_fh_shards(const char *arn, ka_shard_ref **out, size_t *n);
 int ka_fh_exists(const char *arn);
 /* Appends records to the delivery stream's intake log and wakes its delivery worker. */
 int ka_fh_append(const char *arn, const sl_buf *records, const uint32_t *lens, size_t n);
+/* The function URL Firehose's configuration maps a Lambda ARN to (SLUICE_FIREHOSE_LAMBDA_URLS).
+ * 0 or SL_ENOTFOUND. Any thread. */
+int ka_lambda_url(const char *arn, char *out, size_t cap);
 
 /* ---- runtime (ka_runtime.c) -------------------------------------------------------------- */
 
@@ -132,6 +135,8 @@ typedef struct ka_run_cfg {
     size_t n_outputs;
     ka_table_cfg table;
     int has_table;
+    char lambda_arn[2049]; /* InputLambdaProcessor ("" = none): records go through it first */
+    char input_arn[512];   /* the input stream's ARN (named in the invocation event) */
     void (*checkpoint)(void *arg); /* posted to the loop (arg NULL) every checkpoint_ms */
     int64_t checkpoint_ms;
 } ka_run_cfg;

@@ -3,10 +3,12 @@
  * intake log, from where Firehose delivers them like records from PutRecordBatch.
  *
  * Firehose offers no public header for other services; this file uses its private one
- * (api/firehose/fh.h) read-only, in one place. The stream table belongs to the loop thread
- * (edits under sl_fh_lock); both functions run on the loop thread. Intake entries hold the
- * record's bytes exactly; the entry timestamp is the arrival time. After an append is durable
- * the delivery worker is woken (sl_fh_worker_kick). */
+ * (api/firehose/fh.h) read-only, here and in ka_runtime.c, which invokes preprocessing
+ * functions through Firehose's Lambda client (sl_fh_lambda_invoke). The stream table belongs to the
+ * loop thread (edits under sl_fh_lock); both functions run on the loop thread. Intake entries hold
+ * the record's bytes exactly; the entry timestamp is the arrival time. After an append is durable
+ * the delivery worker is woken (sl_fh_worker_kick). ka_lambda_url resolves a Lambda ARN the
+ * way Firehose does (any thread). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,4 +97,9 @@ int ka_fh_append(const char *arn, const sl_buf *records, const uint32_t *lens, s
         at += lens[k];
     }
     return 0;
+}
+
+int ka_lambda_url(const char *arn, char *out, size_t cap)
+{
+    return sl_fh_lambda_url(arn, out, cap);
 }

@@ -15,6 +15,15 @@
  *      (LAST_STOPPED_POINT) and read by the loop thread.
  * At most MAX_INFLIGHT_BATCHES output batches wait for the loop at a time; past that the
  * worker stops reading input until the loop catches up (back-pressure, bounded memory).
+ * Lambda preprocessing (InputProcessingConfiguration.InputLambdaProcessor): the records read
+ * from a shard in one round go, as one batch, through Firehose's Lambda invocation
+ * (sl_fh_lambda_invoke, api/firehose/fh_lambda.c: the function URL from
+ * SLUICE_FIREHOSE_LAMBDA_URLS, event {invocationId, deliveryStreamArn = the input stream's ARN,
+ * region, records:[{recordId, approximateArrivalTimestamp, data}]}); each answer is applied in
+ * record order: Ok -> the returned data is mapped as the record's payload, Dropped -> nothing,
+ * ProcessingFailed -> an error_stream row (LambdaProcessingFailed, DATA_ROW = the original
+ * payload). An invocation that fails as a whole is retried (once a second, for ever, as the
+ * spec says) before the shard's position moves on.
  * Test-only clock: with SLUICE_ANALYTICS_TEST_CLOCK=partition-key in the environment (read at
  * start; never set in production) time comes from the input instead of the wall clock, so
  * end-to-end tests can check the spec's exact ROWTIMEs (spec §3 "the harness injects that
@@ -34,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../firehose/fh.h"
 #include "ka.h"
 #include "sluice/log.h"
 #include "sluice/loop.h"
@@ -59,8 +69,11 @@ struct ka_run {
     size_t out_n[3], out_cap[3];
     size_t cur_input; /* input stream index of the record being mapped */
     int64_t cur_rowtime;
-    int64_t cur_arrival; /* the record's arrival time in the data stream */
-    int test_clock;      /* SLUICE_ANALYTICS_TEST_CLOCK=partition-key */
+    int64_t cur_arrival;     /* the record's arrival time in the data stream */
+    int test_clock;          /* SLUICE_ANALYTICS_TEST_CLOCK=partition-key */
+    int64_t lambda_retry_at; /* a failed preprocessing invocation: not before this (ms) */
+    int64_t lambda_logged;   /* last failure logged (ms) */
+    char region[32];         /* of the input stream (Lambda event) */
     int64_t *out_rowtimes[3];
     const char *cur_raw;
     size_t cur_raw_len;
@@ -285,13 +298,118 @@ static int key_time(const char *entry, size_t len, int64_t *t)
     return beat ? 2 : 1;
 }
 
+static int record_payload(const ka_run *r, size_t s, const sl_log_item *it, const char **d,
+                          size_t *dl)
+{
+    if (r->cfg.shards[s].raw) {
+        *d = it->payload;
+        *dl = it->e.len;
+        return 0;
+    }
+    return ka_ds_record_data(it->payload, it->e.len, d, dl);
+}
+
+/* Sets the record's ROWTIME (monotone), arrival time and in-app input stream. Returns 1 when
+ * the record is a test-clock heartbeat (already applied), else 0. */
+static int record_time(ka_run *r, size_t s, const sl_log_item *it)
+{
+    int64_t t = now_ms(), kt = 0;
+    int kind = r->test_clock && !r->cfg.shards[s].raw ? key_time(it->payload, it->e.len, &kt) : 0;
+    if (kind == 2) {
+        if (kt > r->last_rowtime) {
+            r->last_rowtime = kt;
+            sl_sql_app_clock(r->app, kt);
+        }
+        return 1;
+    }
+    if (kind == 1)
+        t = kt;
+    if (t < r->last_rowtime)
+        t = r->last_rowtime;
+    r->last_rowtime = t;
+    r->cur_rowtime = t;
+    r->cur_arrival = kind == 1 ? kt : it->e.ts_ns / 1000000;
+    r->cur_input = s % (size_t)(r->cfg.parallelism < 1 ? 1 : r->cfg.parallelism);
+    return 0;
+}
+
+/* Lambda preprocessing of one round's records of shard s (up to a test-clock heartbeat, which
+ * is applied in its place). Returns the records consumed; 0 (positions unchanged) while the
+ * function fails. */
+static size_t preprocess(ka_run *r, size_t s, const sl_log_item *items, size_t ni)
+{
+    sl_fh_rec recs[256];
+    const char *raw[256];
+    size_t raw_len[256], idx[256], n = 0, consumed = 0;
+    int64_t now = now_ms();
+    if (now < r->lambda_retry_at)
+        return 0;
+    for (size_t k = 0; k < ni && k < 256; k++) {
+        const char *d;
+        size_t dl;
+        if (record_payload(r, s, &items[k], &d, &dl))
+            continue;
+        int64_t kt;
+        if (r->test_clock && !r->cfg.shards[s].raw &&
+            key_time(items[k].payload, items[k].e.len, &kt) == 2) {
+            if (!n) { /* the heartbeat comes first: apply it alone */
+                r->pos[s] = items[k].e.next_offset;
+                record_time(r, s, &items[k]);
+                return 1;
+            }
+            break;
+        }
+        recs[n] = (sl_fh_rec){.data = d, .len = dl, .ts_ms = items[k].e.ts_ns / 1000000};
+        raw[n] = d;
+        raw_len[n] = dl;
+        idx[n++] = k;
+    }
+    if (!n) { /* nothing readable: step over what was read */
+        if (ni)
+            r->pos[s] = items[(ni < 256 ? ni : 256) - 1].e.next_offset;
+        return ni < 256 ? ni : 256;
+    }
+    sl_buf out = SL_BUF_INIT;
+    sl_fh_xform res[256];
+    char err[300] = "";
+    memset(res, 0, sizeof(res));
+    int rc = sl_fh_lambda_invoke(r->cfg.lambda_arn, r->cfg.input_arn, r->region, recs, n, &out, res,
+                                 err, sizeof(err));
+    if (rc) {
+        r->lambda_retry_at = now + 1000;
+        if (now - r->lambda_logged >= 10000) {
+            r->lambda_logged = now;
+            sl_error("analytics", "%s: preprocessing function %s failed (retrying): %s",
+                     r->cfg.app_name, r->cfg.lambda_arn, rc == SL_ENOMEM ? "out of memory" : err);
+        }
+        sl_buf_cleanup(&out);
+        return 0;
+    }
+    for (size_t j = 0; j < n; j++) {
+        const sl_log_item *it = &items[idx[j]];
+        r->pos[s] = it->e.next_offset;
+        consumed++;
+        record_time(r, s, it);
+        r->cur_raw = raw[j];
+        r->cur_raw_len = raw_len[j];
+        if (res[j].result == SL_FH_X_OK)
+            ka_map_record(&r->cfg.input, out.data + res[j].off, res[j].len, on_row, on_err, r);
+        else if (res[j].result == SL_FH_X_FAILED)
+            sl_sql_app_input_error(r->app, r->cur_rowtime, "LambdaProcessingFailed",
+                                   "the preprocessing function answered ProcessingFailed", raw[j],
+                                   raw_len[j]);
+        cJSON_Delete(res[j].keys);
+    }
+    sl_buf_cleanup(&out);
+    return consumed;
+}
+
 static void *worker(void *arg)
 {
     ka_run *r = arg;
     sl_buf buf = SL_BUF_INIT;
     sl_log_item items[256];
     int64_t last_clock = 0, last_ckpt = now_ms();
-    int par = r->cfg.parallelism < 1 ? 1 : r->cfg.parallelism;
     if (r->cfg.has_table && load_table(r))
         sl_error("analytics", "%s: reference data could not be loaded", r->cfg.app_name);
     while (!atomic_load(&r->stop)) {
@@ -311,40 +429,22 @@ static void *worker(void *arg)
             }
             if (rc || !ni)
                 continue;
+            if (r->cfg.lambda_arn[0]) {
+                got += preprocess(r, s, items, ni);
+                continue;
+            }
             for (size_t k = 0; k < ni; k++) {
                 const char *d;
                 size_t dl;
                 r->pos[s] = items[k].e.next_offset;
-                if (r->cfg.shards[s].raw) {
-                    d = items[k].payload;
-                    dl = items[k].e.len;
-                } else if (ka_ds_record_data(items[k].payload, items[k].e.len, &d, &dl)) {
+                if (record_payload(r, s, &items[k], &d, &dl))
                     continue;
-                }
-                int64_t t = now_ms(), kt = 0;
-                int kind = r->test_clock && !r->cfg.shards[s].raw
-                               ? key_time(items[k].payload, items[k].e.len, &kt)
-                               : 0;
-                if (kind == 2) {
-                    if (kt > r->last_rowtime) {
-                        r->last_rowtime = kt;
-                        sl_sql_app_clock(r->app, kt);
-                    }
-                    got++;
-                    continue;
-                }
-                if (kind == 1)
-                    t = kt;
-                if (t < r->last_rowtime)
-                    t = r->last_rowtime;
-                r->last_rowtime = t;
-                r->cur_rowtime = t;
-                r->cur_arrival = kind == 1 ? kt : items[k].e.ts_ns / 1000000;
-                r->cur_input = s % (size_t)par;
+                got++;
+                if (record_time(r, s, &items[k]))
+                    continue; /* a test-clock heartbeat */
                 r->cur_raw = d;
                 r->cur_raw_len = dl;
                 ka_map_record(&r->cfg.input, d, dl, on_row, on_err, r);
-                got++;
             }
         }
         int64_t t = now_ms();
@@ -476,6 +576,10 @@ int ka_run_start(ka_run_cfg *cfg, ka_run **out, sl_diag *d)
     env_free(&b);
     if (rc)
         goto fail;
+    const char *rg =
+        strncmp(r->cfg.input_arn, "arn:aws:", 8) ? NULL : strchr(r->cfg.input_arn + 8, ':');
+    if (rg) /* arn:aws:<service>:<region>:... */
+        snprintf(r->region, sizeof(r->region), "%.*s", (int)strcspn(rg + 1, ":"), rg + 1);
     const char *tc = getenv("SLUICE_ANALYTICS_TEST_CLOCK");
     r->test_clock = tc && !strcmp(tc, "partition-key");
     sl_sql_app_set_sink(r->app, sink, r);

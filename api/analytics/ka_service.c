@@ -339,6 +339,24 @@ static int start_runtime(ka_app *a, const char *position, start_err *e)
         return rc;
     }
     snprintf(cfg.app_name, sizeof(cfg.app_name), "%s", a->name);
+    snprintf(cfg.input_arn, sizeof(cfg.input_arn), "%s", arn);
+    const char *lam =
+        in_str(cJSON_GetObjectItemCaseSensitive(
+                   cJSON_GetObjectItemCaseSensitive(in, "InputProcessingConfigurationDescription"),
+                   "InputLambdaProcessorDescription"),
+               "ResourceARN");
+    if (lam) {
+        char url[2048];
+        if (ka_lambda_url(lam, url, sizeof(url))) {
+            snprintf(e->msg, sizeof(e->msg),
+                     "No function URL is configured for the preprocessing function %.120s "
+                     "(SLUICE_FIREHOSE_LAMBDA_URLS)",
+                     lam);
+            rc = SL_EINVAL;
+            goto fail;
+        }
+        snprintf(cfg.lambda_arn, sizeof(cfg.lambda_arn), "%s", lam);
+    }
     snprintf(cfg.name_prefix, sizeof(cfg.name_prefix), "%s", in_str(in, "NamePrefix"));
     cfg.parallelism =
         (int)in_num(cJSON_GetObjectItemCaseSensitive(in, "InputParallelism"), "Count", 1);
