@@ -105,6 +105,15 @@ int ka_fh_append(const char *arn, const sl_buf *records, const uint32_t *lens, s
  * 0 or SL_ENOTFOUND. Any thread. */
 int ka_lambda_url(const char *arn, char *out, size_t cap);
 
+/* ---- reference objects at an S3-compatible endpoint (ka_s3.c; worker thread) -------------- */
+
+/* Whether objects live at Firehose's S3-compatible endpoint (SLUICE_FIREHOSE_S3_ENDPOINT) rather
+ * than in the local folder. Any thread. */
+int ka_s3_remote(void);
+/* GETs bucket/key from that endpoint into out (at most max bytes). Returns 0, SL_ENOTFOUND,
+ * SL_ETOOBIG, SL_EIO (msg says why) or SL_ENOMEM; out is empty on failure. Blocking. */
+int ka_s3_get(const char *bucket, const char *key, size_t max, sl_buf *out, char *msg, size_t cap);
+
 /* ---- runtime (ka_runtime.c) -------------------------------------------------------------- */
 
 typedef struct ka_run ka_run;
@@ -119,7 +128,9 @@ typedef struct ka_output_cfg {
 typedef struct ka_table_cfg {
     char name[129];
     ka_schema schema;
-    char path[1200]; /* the object in the local S3 layout; read by the worker at start */
+    char path[1200];  /* the object in the local S3 layout; read by the worker at start */
+    char bucket[256]; /* the object at the S3-compatible endpoint (ka_s3_remote()) */
+    char key[1025];
 } ka_table_cfg;
 
 typedef struct ka_run_cfg {

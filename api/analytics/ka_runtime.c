@@ -514,35 +514,59 @@ static void table_err(void *ud, const char *name, const char *msg)
 
 #define MAX_REFERENCE_BYTES (1024L * 1024 * 1024)
 
-/* Reads the reference object, maps it and loads it into table 0 (worker thread). A missing or
- * oversized object leaves the table empty and is logged; the application keeps running. */
-static int load_table(ka_run *r)
+/* Reads the reference object into data -- from the local S3 layout, or from the S3-compatible
+ * endpoint when Firehose's configuration names one (ka_s3.c). Returns 0, 1 (not readable or
+ * over 1 GB: logged) or SL_ENOMEM. */
+static int read_object(ka_run *r, sl_buf *data)
 {
-    FILE *f = r->cfg.table.path[0] ? fopen(r->cfg.table.path, "rb") : NULL;
-    if (!f) {
-        sl_error("analytics", "%s: reference object %s cannot be read", r->cfg.app_name,
-                 r->cfg.table.path);
-        return 0;
+    const ka_table_cfg *tc = &r->cfg.table;
+    if (ka_s3_remote()) {
+        char msg[512] = "";
+        int rc = tc->bucket[0] ? ka_s3_get(tc->bucket, tc->key, (size_t)MAX_REFERENCE_BYTES, data,
+                                           msg, sizeof(msg))
+                               : SL_EINVAL;
+        if (rc && rc != SL_ENOMEM)
+            sl_error("analytics", "%s: reference object %s/%s cannot be read%s%s", r->cfg.app_name,
+                     tc->bucket, tc->key, msg[0] ? ": " : "", msg);
+        return rc == SL_ENOMEM ? rc : rc ? 1 : 0;
     }
-    sl_buf data = SL_BUF_INIT;
+    FILE *f = tc->path[0] ? fopen(tc->path, "rb") : NULL;
+    if (!f) {
+        sl_error("analytics", "%s: reference object %s cannot be read", r->cfg.app_name, tc->path);
+        return 1;
+    }
     char chunk[65536];
     size_t got;
+    int rc = 0;
     while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (data.len + got > (size_t)MAX_REFERENCE_BYTES) {
-            sl_error("analytics", "%s: reference object %s is larger than 1 GB; table left empty",
-                     r->cfg.app_name, r->cfg.table.path);
-            fclose(f);
-            sl_buf_cleanup(&data);
-            return 0;
+        if (data->len + got > (size_t)MAX_REFERENCE_BYTES) {
+            sl_error("analytics", "%s: reference object %s is larger than 1 GB", r->cfg.app_name,
+                     tc->path);
+            rc = 1;
+            break;
         }
-        sl_buf_append(&data, chunk, got);
+        sl_buf_append(data, chunk, got);
     }
     fclose(f);
+    return rc;
+}
+
+/* Reads the reference object, maps it and loads it into table 0 (worker thread). A missing,
+ * unreadable or oversized object leaves the table empty (logged); the application keeps
+ * running. */
+static int load_table(ka_run *r)
+{
+    sl_buf data = SL_BUF_INIT;
+    int rc = read_object(r, &data);
+    if (rc) {
+        sl_buf_cleanup(&data);
+        return rc < 0 ? rc : 0;
+    }
     trow t = {.n_cols = r->cfg.table.schema.n_cols};
     ka_map_record(&r->cfg.table.schema, data.data ? data.data : "", data.len, table_row, table_err,
                   &t);
     sl_buf_cleanup(&data);
-    int rc = t.oom ? SL_ENOMEM : sl_sql_app_load_table(r->app, 0, t.v, t.n);
+    rc = t.oom ? SL_ENOMEM : sl_sql_app_load_table(r->app, 0, t.v, t.n);
     for (size_t k = 0; k < t.n; k++)
         free(t.blocks[k]);
     free(t.blocks);

@@ -427,8 +427,14 @@ static int start_runtime(ka_app *a, const char *position, start_err *e)
         cfg.has_table = 1;
         snprintf(cfg.table.name, sizeof(cfg.table.name), "%s", in_str(ref, "TableName"));
         if (s3_path(in_str(s3, "BucketARN"), in_str(s3, "FileKey"), cfg.table.path,
-                    sizeof(cfg.table.path)))
+                    sizeof(cfg.table.path))) {
             cfg.table.path[0] = 0;
+        } else {
+            const char *b = in_str(s3, "BucketARN");
+            snprintf(cfg.table.bucket, sizeof(cfg.table.bucket), "%s",
+                     strncmp(b, "arn:aws:s3:::", 13) ? b : b + 13);
+            snprintf(cfg.table.key, sizeof(cfg.table.key), "%s", in_str(s3, "FileKey"));
+        }
     }
     sl_diag d;
     memset(&d, 0, sizeof(d));
