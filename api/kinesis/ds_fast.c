@@ -11,7 +11,7 @@
  *             (lower-case hex), everything else copied as is (UTF-8 untouched);
  *   numbers   an integral value that fits an int as "%d"; otherwise "%1.15g", or "%1.17g" when
  *             15 digits do not read back to the same double;
- *   timestamps epoch_ms / 1000.0: for 0 <= epoch_ms < 10^12 that double has at most 13
+ *   timestamps epoch_ms / 1000.0: for 0 <= epoch_ms < 10^13 that double has at most 13
  *             significant digits, so "%1.15g" prints the seconds, and the milliseconds without
  *             trailing zeros -- which is what sl_ds_fast_timestamp writes without printf;
  *             other values take the printf path above. */
@@ -157,7 +157,7 @@ void sl_ds_fast_int(sl_buf *b, int64_t v)
 
 void sl_ds_fast_timestamp(sl_buf *b, int64_t epoch_ms)
 {
-    if (epoch_ms < 0 || epoch_ms >= 1000000000000LL) {
+    if (epoch_ms < 0 || epoch_ms >= 10000000000000LL) {
         number_slow(b, (double)epoch_ms / 1000.0);
         return;
     }

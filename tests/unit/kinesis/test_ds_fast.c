@@ -120,13 +120,17 @@ static void timestamps(void **state)
                                     999999999999,
                                     1000000000000,
                                     4102444800001,
+                                    9999999999990,
+                                    9999999999999,
+                                    10000000000000,
+                                    10000000000001,
                                     -1,
                                     -1500};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         timestamp_case(fixed[i]);
     seed_once();
     for (int i = 0; i < 100000; i++)
-        timestamp_case((int64_t)(rng() % 5000000000000ULL));
+        timestamp_case((int64_t)(rng() % 20000000000000ULL));
 }
 
 /* add_record's cJSON shape (ds_data.c). */
