@@ -70,9 +70,8 @@ typedef struct dec {
     int have_key; /* the top map has read a key and waits for its value */
     int tag;      /* a tag 1 waits for its number */
     int istr;     /* 2: joining an indefinite byte string, 3: text string; 0: none */
-    sl_buf key;   /* the key waiting for its value (NUL-terminated) */
+    char *key;    /* the key waiting for its value (cJSON_malloc, handed to the item) */
     sl_buf join;  /* chunks of the indefinite string */
-    sl_buf tmp;   /* a string's NUL-terminated copy */
     size_t off;   /* offset of the item being decoded */
     int err;
     sl_diag *d;
@@ -141,10 +140,9 @@ static int put(dec *c, cJSON *item)
             cJSON_Delete(item);
             return fail(c, SL_EPARSE, "map key is not a text string");
         }
-        if (!cJSON_AddItemToObject(f->node, c->key.data, item)) {
-            cJSON_Delete(item);
-            return fail(c, SL_ENOMEM, "out of memory");
-        }
+        item->string = c->key; /* what cJSON_AddItemToObject would strdup */
+        c->key = NULL;
+        cJSON_AddItemToArray(f->node, item); /* objects and arrays share the child list */
         c->have_key = 0;
     } else if (!cJSON_AddItemToArray(f->node, item)) {
         cJSON_Delete(item);
@@ -180,48 +178,46 @@ static void number(dec *c, double v)
     leaf(c, cJSON_CreateNumber(v));
 }
 
-/* A complete string: a map key, or a value (byte strings as base64). */
+/* A complete string: a map key, or a value (byte strings as base64). Both are written once,
+ * straight into memory from cJSON's allocator that the tree then owns (item->valuestring,
+ * item->string), instead of a scratch copy that cJSON would copy again. */
 static void string(dec *c, const uint8_t *p, size_t n, int bytes)
 {
-    if (key_pos(c)) {
-        if (bytes || c->tag) {
-            fail(c, SL_EPARSE, "map key is not a text string");
-            return;
-        }
-        if (memchr(p, 0, n)) {
-            fail(c, SL_EPARSE, "text string holds a NUL character");
-            return;
-        }
-        sl_buf_reset(&c->key);
-        sl_buf_append(&c->key, p, n);
-        sl_buf_append_byte(&c->key, 0);
-        if (c->key.oom) {
-            fail(c, SL_ENOMEM, "out of memory");
-            return;
-        }
+    int key = key_pos(c);
+    if (key && (bytes || c->tag)) {
+        fail(c, SL_EPARSE, "map key is not a text string");
+        return;
+    }
+    if (!bytes && memchr(p, 0, n)) {
+        fail(c, SL_EPARSE, "text string holds a NUL character");
+        return;
+    }
+    char *s = cJSON_malloc(bytes ? SL_BASE64_LEN(n) + 1 : n + 1);
+    if (!s) {
+        fail(c, SL_ENOMEM, "out of memory");
+        return;
+    }
+    if (bytes) {
+        sl_base64_encode(p, n, s);
+    } else {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    if (key) {
+        cJSON_free(c->key);
+        c->key = s;
         c->have_key = 1;
         return;
     }
-    sl_buf_reset(&c->tmp);
-    if (bytes) {
-        if (sl_buf_reserve(&c->tmp, SL_BASE64_LEN(n) + 1) != 0) {
-            fail(c, SL_ENOMEM, "out of memory");
-            return;
-        }
-        c->tmp.len = sl_base64_encode(p, n, c->tmp.data);
-    } else {
-        if (memchr(p, 0, n)) {
-            fail(c, SL_EPARSE, "text string holds a NUL character");
-            return;
-        }
-        sl_buf_append(&c->tmp, p, n);
-        sl_buf_append_byte(&c->tmp, 0);
-        if (c->tmp.oom) {
-            fail(c, SL_ENOMEM, "out of memory");
-            return;
-        }
+    cJSON *item = cJSON_CreateNull();
+    if (!item) {
+        cJSON_free(s);
+        fail(c, SL_ENOMEM, "out of memory");
+        return;
     }
-    leaf(c, cJSON_CreateString(c->tmp.data));
+    item->type = cJSON_String;
+    item->valuestring = s;
+    leaf(c, item);
 }
 
 static void open_coll(dec *c, int is_map, int indef, uint64_t count)
@@ -454,7 +450,7 @@ static const struct cbor_callbacks CALLBACKS = {
 
 int sl_wire_cbor_decode(const uint8_t *body, size_t len, size_t max_bytes, cJSON **out, sl_diag *d)
 {
-    dec c = {.key = SL_BUF_INIT, .join = SL_BUF_INIT, .tmp = SL_BUF_INIT, .d = d};
+    dec c = {.join = SL_BUF_INIT, .d = d};
     *out = NULL;
     if (len > max_bytes) {
         c.err = sl_diag_set(d, SL_ETOOBIG, max_bytes, "body larger than %zu bytes", max_bytes);
@@ -496,9 +492,8 @@ int sl_wire_cbor_decode(const uint8_t *body, size_t len, size_t max_bytes, cJSON
     }
 out:
     cJSON_Delete(c.root);
-    sl_buf_cleanup(&c.key);
+    cJSON_free(c.key);
     sl_buf_cleanup(&c.join);
-    sl_buf_cleanup(&c.tmp);
     return c.err;
 }
 
