@@ -895,34 +895,55 @@ static int parse_unary(parser *p, sl_node **out)
     return parse_primary(p, out);
 }
 
-static int parse_binary_level(parser *p, sl_node **out, int level);
+/* Binary operators by precedence level, loosest first (spec §2.9): OR; AND; then -- below NOT
+ * and the predicates -- + - ||; then * /. Each level is left-associative; its operands are
+ * the next level's expressions (see parse_operand). */
+enum { L_OR, L_AND, L_ADD, L_MUL, L_COUNT };
 
+static const struct binop {
+    const char *text;
+    uint8_t keyword; /* a word (OR, AND), else an operator token */
+    uint16_t op;
+} binops[L_COUNT][3] = {
+    [L_OR] = {{"OR", 1, B_OR}},
+    [L_AND] = {{"AND", 1, B_AND}},
+    [L_ADD] = {{"+", 0, B_ADD}, {"-", 0, B_SUB}, {"||", 0, B_CONCAT}},
+    [L_MUL] = {{"*", 0, B_MUL}, {"/", 0, B_DIV}},
+};
+
+static int parse_binary(parser *p, int level, sl_node **out);
+static int parse_not(parser *p, sl_node **out);
+
+/* The operator of `level` at the cursor (B_*), or 0. */
 static int binop_of(parser *p, int level)
 {
     sl_tok *t = CUR(p);
-    if (t->kind != T_OP)
-        return 0;
-    if (level == 0) {
-        if (!strcmp(t->text, "*"))
-            return B_MUL;
-        if (!strcmp(t->text, "/"))
-            return B_DIV;
-    } else {
-        if (!strcmp(t->text, "+"))
-            return B_ADD;
-        if (!strcmp(t->text, "-"))
-            return B_SUB;
-        if (!strcmp(t->text, "||"))
-            return B_CONCAT;
+    for (size_t k = 0; k < 3 && binops[level][k].text; k++) {
+        const struct binop *b = &binops[level][k];
+        if (b->keyword ? is_kw(p, b->text) : t->kind == T_OP && !strcmp(t->text, b->text))
+            return b->op;
     }
     return 0;
 }
 
-/* level 0: term (* /), level 1: additive (+ - ||) */
-static int parse_binary_level(parser *p, sl_node **out, int level)
+static int parse_operand(parser *p, int level, sl_node **out)
+{
+    switch (level) {
+    case L_OR:
+        return parse_binary(p, L_AND, out);
+    case L_AND:
+        return parse_not(p, out);
+    case L_ADD:
+        return parse_binary(p, L_MUL, out);
+    default:
+        return parse_unary(p, out);
+    }
+}
+
+static int parse_binary(parser *p, int level, sl_node **out)
 {
     sl_node *l;
-    int rc = level == 0 ? parse_unary(p, &l) : parse_binary_level(p, &l, 0);
+    int rc = parse_operand(p, level, &l);
     if (rc)
         return rc;
     int op;
@@ -930,8 +951,7 @@ static int parse_binary_level(parser *p, sl_node **out, int level)
         uint32_t pos = CUR(p)->pos;
         p->i++;
         sl_node *r;
-        rc = level == 0 ? parse_unary(p, &r) : parse_binary_level(p, &r, 0);
-        if (rc)
+        if ((rc = parse_operand(p, level, &r)))
             return rc;
         sl_node *n = mk(p, N_BINARY, pos, 2);
         if (!n)
@@ -947,7 +967,7 @@ static int parse_binary_level(parser *p, sl_node **out, int level)
 
 static int parse_additive(parser *p, sl_node **out)
 {
-    return parse_binary_level(p, out, 1);
+    return parse_binary(p, L_ADD, out);
 }
 
 static int parse_predicate(parser *p, sl_node **out)
@@ -1105,36 +1125,11 @@ static int parse_not(parser *p, sl_node **out)
     return parse_predicate(p, out);
 }
 
-static int parse_logic(parser *p, sl_node **out, int is_or)
-{
-    sl_node *l;
-    int rc = is_or ? parse_logic(p, &l, 0) : parse_not(p, &l);
-    if (rc)
-        return rc;
-    while (is_kw(p, is_or ? "OR" : "AND")) {
-        uint32_t pos = CUR(p)->pos;
-        p->i++;
-        sl_node *r;
-        rc = is_or ? parse_logic(p, &r, 0) : parse_not(p, &r);
-        if (rc)
-            return rc;
-        sl_node *n = mk(p, N_BINARY, pos, 2);
-        if (!n)
-            return SL_ENOMEM;
-        n->op = is_or ? B_OR : B_AND;
-        n->kids[0] = l;
-        n->kids[1] = r;
-        l = n;
-    }
-    *out = l;
-    return 0;
-}
-
 static int parse_expr(parser *p, sl_node **out)
 {
     if (++p->depth > MAXDEPTH)
         return err_at(p, CUR(p)->pos, "%s", "expression nested too deeply");
-    int rc = parse_logic(p, out, 1);
+    int rc = parse_binary(p, L_OR, out);
     p->depth--;
     return rc;
 }

@@ -671,6 +671,34 @@ static int mutable_or_reply(sl_api_call *call, ka_app *a)
     return 0;
 }
 
+enum { KA_READ = 0, KA_CHANGE = 1 };
+
+/* The application the call names (ApplicationName) once the service is up -- and, for a
+ * configuration change (KA_CHANGE), in a state that takes one with the caller's version id.
+ * NULL after the error reply (ServiceUnavailable, ResourceNotFound, ResourceInUse,
+ * ConcurrentModification). */
+static ka_app *target_or_reply(sl_api_call *call, int change)
+{
+    if (ready_or_reply(call))
+        return NULL;
+    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
+    if (a && change && mutable_or_reply(call, a))
+        return NULL;
+    return a;
+}
+
+/* A change failed: puts back the document saved before it and replies type/msg (type NULL:
+ * the reply was already sent). */
+static void rollback_reply(sl_api_call *call, ka_app *a, cJSON *backup, const char *type,
+                           const char *msg)
+{
+    cJSON_Delete(a->doc);
+    a->doc = backup;
+    a->restart_now = 0;
+    if (type)
+        sl_wire_call_error(call, type, "%s", msg);
+}
+
 /* ---- descriptions ------------------------------------------------------------------------ */
 
 static cJSON *dup_member(const cJSON *o, const char *name)
@@ -995,9 +1023,7 @@ fail:
 void sl_ka_describe_application(sl_api_call *call);
 void sl_ka_describe_application(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
+    ka_app *a = target_or_reply(call, KA_READ);
     if (!a)
         return;
     cJSON *reply = cJSON_CreateObject();
@@ -1054,9 +1080,7 @@ void sl_ka_list_applications(sl_api_call *call)
 void sl_ka_delete_application(sl_api_call *call);
 void sl_ka_delete_application(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
+    ka_app *a = target_or_reply(call, KA_READ);
     if (!a)
         return;
     double ts = in_num(call->input, "CreateTimestamp", -1);
@@ -1087,9 +1111,7 @@ void sl_ka_delete_application(sl_api_call *call)
 void sl_ka_start_application(sl_api_call *call);
 void sl_ka_start_application(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
+    ka_app *a = target_or_reply(call, KA_READ);
     if (!a)
         return;
     if (strcmp(status_of(a), "READY")) {
@@ -1144,9 +1166,7 @@ void sl_ka_start_application(sl_api_call *call)
 void sl_ka_stop_application(sl_api_call *call);
 void sl_ka_stop_application(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
+    ka_app *a = target_or_reply(call, KA_READ);
     if (!a)
         return;
     if (strcmp(status_of(a), "RUNNING")) {
@@ -1185,9 +1205,7 @@ static void commit_change(sl_api_call *call, ka_app *a, cJSON *backup)
 {
     bump_version(a);
     if (code_ok_or_reply(call, a)) {
-        cJSON_Delete(a->doc);
-        a->doc = backup;
-        a->restart_now = 0;
+        rollback_reply(call, a, backup, NULL, NULL);
         return;
     }
     if (restart_or_reply(call, a)) {
@@ -1198,69 +1216,50 @@ static void commit_change(sl_api_call *call, ka_app *a, cJSON *backup)
     persist(call, a->region, a->name, a, NULL);
 }
 
-void sl_ka_add_application_input(sl_api_call *call);
-void sl_ka_add_application_input(sl_api_call *call)
+typedef cJSON *(*desc_fn)(ka_app *a, const cJSON *in, char *err, size_t cap);
+
+/* Add*: the call's `in_key` object, described by desc, appended to list_name unless the
+ * application already has max of them ("already has <what>"). */
+static void add_to(sl_api_call *call, const char *list_name, int max, const char *what,
+                   const char *in_key, desc_fn desc)
 {
-    if (ready_or_reply(call))
+    ka_app *a = target_or_reply(call, KA_CHANGE);
+    if (!a)
         return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
-    if (!a || mutable_or_reply(call, a))
-        return;
-    cJSON *list = arr_of(a->doc, "InputDescriptions");
-    if (cJSON_GetArraySize(list) >= 1) {
-        sl_wire_call_error(call, "InvalidArgumentException", "Application %s already has an input.",
-                           a->name);
+    cJSON *list = arr_of(a->doc, list_name);
+    if (cJSON_GetArraySize(list) >= max) {
+        sl_wire_call_error(call, "InvalidArgumentException", "Application %s already has %s.",
+                           a->name, what);
         return;
     }
     cJSON *backup = cJSON_Duplicate(a->doc, 1);
     char err[256];
-    cJSON *d =
-        input_desc(a, cJSON_GetObjectItemCaseSensitive(call->input, "Input"), err, sizeof(err));
+    cJSON *d = desc(a, cJSON_GetObjectItemCaseSensitive(call->input, in_key), err, sizeof(err));
     if (!d) {
-        cJSON_Delete(a->doc);
-        a->doc = backup;
-        sl_wire_call_error(call, "InvalidArgumentException", "%s", err);
+        rollback_reply(call, a, backup, "InvalidArgumentException", err);
         return;
     }
     cJSON_AddItemToArray(list, d);
     commit_change(call, a, backup);
+}
+
+void sl_ka_add_application_input(sl_api_call *call);
+void sl_ka_add_application_input(sl_api_call *call)
+{
+    add_to(call, "InputDescriptions", 1, "an input", "Input", input_desc);
 }
 
 void sl_ka_add_application_output(sl_api_call *call);
 void sl_ka_add_application_output(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
-    if (!a || mutable_or_reply(call, a))
-        return;
-    cJSON *list = arr_of(a->doc, "OutputDescriptions");
-    if (cJSON_GetArraySize(list) >= 3) {
-        sl_wire_call_error(call, "InvalidArgumentException",
-                           "Application %s already has three outputs.", a->name);
-        return;
-    }
-    cJSON *backup = cJSON_Duplicate(a->doc, 1);
-    char err[256];
-    cJSON *d =
-        output_desc(a, cJSON_GetObjectItemCaseSensitive(call->input, "Output"), err, sizeof(err));
-    if (!d) {
-        cJSON_Delete(a->doc);
-        a->doc = backup;
-        sl_wire_call_error(call, "InvalidArgumentException", "%s", err);
-        return;
-    }
-    cJSON_AddItemToArray(list, d);
-    commit_change(call, a, backup);
+    add_to(call, "OutputDescriptions", 3, "three outputs", "Output", output_desc);
 }
 
 static void delete_from(sl_api_call *call, const char *list_name, const char *id_key,
                         const char *in_key, const char *what)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
-    if (!a || mutable_or_reply(call, a))
+    ka_app *a = target_or_reply(call, KA_CHANGE);
+    if (!a)
         return;
     cJSON *list = arr_of(a->doc, list_name);
     const char *id = in_str(call->input, in_key);
@@ -1284,29 +1283,8 @@ void sl_ka_delete_application_output(sl_api_call *call)
 void sl_ka_add_application_reference_data_source(sl_api_call *call);
 void sl_ka_add_application_reference_data_source(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
-    if (!a || mutable_or_reply(call, a))
-        return;
-    cJSON *list = arr_of(a->doc, "ReferenceDataSourceDescriptions");
-    if (cJSON_GetArraySize(list) >= 1) {
-        sl_wire_call_error(call, "InvalidArgumentException",
-                           "Application %s already has a reference data source.", a->name);
-        return;
-    }
-    cJSON *backup = cJSON_Duplicate(a->doc, 1);
-    char err[256];
-    cJSON *d = ref_desc(a, cJSON_GetObjectItemCaseSensitive(call->input, "ReferenceDataSource"),
-                        err, sizeof(err));
-    if (!d) {
-        cJSON_Delete(a->doc);
-        a->doc = backup;
-        sl_wire_call_error(call, "InvalidArgumentException", "%s", err);
-        return;
-    }
-    cJSON_AddItemToArray(list, d);
-    commit_change(call, a, backup);
+    add_to(call, "ReferenceDataSourceDescriptions", 1, "a reference data source",
+           "ReferenceDataSource", ref_desc);
 }
 
 void sl_ka_delete_application_reference_data_source(sl_api_call *call);
@@ -1319,10 +1297,8 @@ void sl_ka_delete_application_reference_data_source(sl_api_call *call)
 void sl_ka_add_application_cloud_watch_logging_option(sl_api_call *call);
 void sl_ka_add_application_cloud_watch_logging_option(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
-    if (!a || mutable_or_reply(call, a))
+    ka_app *a = target_or_reply(call, KA_CHANGE);
+    if (!a)
         return;
     cJSON *backup = cJSON_Duplicate(a->doc, 1);
     cJSON_AddItemToArray(
@@ -1354,10 +1330,8 @@ static cJSON *input_by_id(sl_api_call *call, ka_app *a)
 void sl_ka_add_application_input_processing_configuration(sl_api_call *call);
 void sl_ka_add_application_input_processing_configuration(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
-    if (!a || mutable_or_reply(call, a))
+    ka_app *a = target_or_reply(call, KA_CHANGE);
+    if (!a)
         return;
     cJSON *in = input_by_id(call, a);
     if (!in)
@@ -1376,10 +1350,8 @@ void sl_ka_add_application_input_processing_configuration(sl_api_call *call)
 void sl_ka_delete_application_input_processing_configuration(sl_api_call *call);
 void sl_ka_delete_application_input_processing_configuration(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
-    if (!a || mutable_or_reply(call, a))
+    ka_app *a = target_or_reply(call, KA_CHANGE);
+    if (!a)
         return;
     cJSON *in = input_by_id(call, a);
     if (!in)
@@ -1436,14 +1408,13 @@ static int apply_schema_update(cJSON *dst, const char *key, const cJSON *upd, ch
 void sl_ka_update_application(sl_api_call *call);
 void sl_ka_update_application(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
-    ka_app *a = app_or_reply(call, in_str(call->input, "ApplicationName"));
-    if (!a || mutable_or_reply(call, a))
+    ka_app *a = target_or_reply(call, KA_CHANGE);
+    if (!a)
         return;
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(call->input, "ApplicationUpdate");
     cJSON *backup = cJSON_Duplicate(a->doc, 1);
     char err[256] = "";
+    const char *err_type = "InvalidArgumentException";
     const char *code = in_str(u, "ApplicationCodeUpdate");
     if (code)
         set_str(a->doc, "ApplicationCode", code);
@@ -1454,7 +1425,8 @@ void sl_ka_update_application(sl_api_call *call)
         int i = index_of(list, "InputId", in_str(x, "InputId"));
         if (i < 0) {
             snprintf(err, sizeof(err), "Input %s not found.", in_str(x, "InputId"));
-            goto bad_nf;
+            err_type = "ResourceNotFoundException";
+            goto bad;
         }
         cJSON *d = cJSON_GetArrayItem(list, i);
         const char *np = in_str(x, "NamePrefixUpdate");
@@ -1509,7 +1481,8 @@ void sl_ka_update_application(sl_api_call *call)
         int i = index_of(list, "OutputId", in_str(x, "OutputId"));
         if (i < 0) {
             snprintf(err, sizeof(err), "Output %s not found.", in_str(x, "OutputId"));
-            goto bad_nf;
+            err_type = "ResourceNotFoundException";
+            goto bad;
         }
         cJSON *d = cJSON_GetArrayItem(list, i);
         const char *nu = in_str(x, "NameUpdate");
@@ -1534,7 +1507,8 @@ void sl_ka_update_application(sl_api_call *call)
         if (i < 0) {
             snprintf(err, sizeof(err), "Reference data source %s not found.",
                      in_str(x, "ReferenceId"));
-            goto bad_nf;
+            err_type = "ResourceNotFoundException";
+            goto bad;
         }
         cJSON *d = cJSON_GetArrayItem(list, i);
         const char *tn = in_str(x, "TableNameUpdate");
@@ -1564,7 +1538,8 @@ void sl_ka_update_application(sl_api_call *call)
         if (i < 0) {
             snprintf(err, sizeof(err), "CloudWatch logging option %s not found.",
                      in_str(x, "CloudWatchLoggingOptionId"));
-            goto bad_nf;
+            err_type = "ResourceNotFoundException";
+            goto bad;
         }
         cJSON *d = cJSON_GetArrayItem(list, i);
         const char *ls = in_str(x, "LogStreamARNUpdate"), *r = in_str(x, "RoleARNUpdate");
@@ -1576,22 +1551,15 @@ void sl_ka_update_application(sl_api_call *call)
     commit_change(call, a, backup);
     return;
 bad:
-    cJSON_Delete(a->doc);
-    a->doc = backup;
-    a->restart_now = 0;
-    sl_wire_call_error(call, "InvalidArgumentException", "%s", err);
-    return;
-bad_nf:
-    cJSON_Delete(a->doc);
-    a->doc = backup;
-    a->restart_now = 0;
-    sl_wire_call_error(call, "ResourceNotFoundException", "%s", err);
+    rollback_reply(call, a, backup, err_type, err);
 }
 
 /* ---- tags -------------------------------------------------------------------------------- */
 
 static ka_app *app_by_arn_or_reply(sl_api_call *call)
 {
+    if (ready_or_reply(call))
+        return NULL;
     const char *arn = in_str(call->input, "ResourceARN");
     const char *slash = arn ? strstr(arn, ":application/") : NULL;
     ka_app *a = NULL;
@@ -1609,8 +1577,6 @@ static ka_app *app_by_arn_or_reply(sl_api_call *call)
 void sl_ka_tag_resource(sl_api_call *call);
 void sl_ka_tag_resource(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
     ka_app *a = app_by_arn_or_reply(call);
     if (!a)
         return;
@@ -1629,8 +1595,6 @@ void sl_ka_tag_resource(sl_api_call *call)
 void sl_ka_untag_resource(sl_api_call *call);
 void sl_ka_untag_resource(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
     ka_app *a = app_by_arn_or_reply(call);
     if (!a)
         return;
@@ -1647,8 +1611,6 @@ void sl_ka_untag_resource(sl_api_call *call)
 void sl_ka_list_tags_for_resource(sl_api_call *call);
 void sl_ka_list_tags_for_resource(sl_api_call *call)
 {
-    if (ready_or_reply(call))
-        return;
     ka_app *a = app_by_arn_or_reply(call);
     if (!a)
         return;
