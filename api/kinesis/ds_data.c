@@ -36,6 +36,8 @@
 #define PUT_RECORDS_MAX_BYTES     ((size_t)5 << 20)
 #define GET_RECORDS_MAX_BYTES     ((size_t)10 << 20)
 #define GET_RECORDS_DEFAULT_LIMIT 10000
+#define READ_ITEMS                512        /* entries per sl_log_read_many */
+#define READ_BYTES                (1u << 20) /* bytes per sl_log_read_many */
 
 /* Iterator flags: how `position` is to be read (resolved on the reader thread by
  * resolve_start). 0: a log offset; POS_AT / POS_AFTER: a sequence-number counter; POS_TIMESTAMP:
@@ -797,19 +799,26 @@ static int read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, 
                       size_t max_bytes, uint64_t *pos, cJSON *records, sl_buf *json,
                       sl_ds_batch *out)
 {
-    sl_buf payload = SL_BUF_INIT;
-    sl_log_entry e;
-    size_t bytes = 0;
+    sl_buf frames = SL_BUF_INIT;
+    sl_log_item *items = malloc(READ_ITEMS * sizeof(*items));
+    size_t bytes = 0, n_items = 0, k = 0;
     uint64_t scanned = 0, start = *pos;
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
     out->last_ts_ms = -1;
-    /* Bytes looked at, returned or skipped: bounds the work of one call when a long stretch
-     * of the log is past retention but not yet removed. */
+    if (!items)
+        return SL_ENOMEM;
+    /* Entries come READ_ITEMS at a time from one pread (sl_log_read_many); the checks below
+     * run per entry, as they would with one sl_log_read each. Bytes looked at, returned or
+     * skipped bound the work of one call when a long stretch of the log is past retention but
+     * not yet removed. */
     while (out->n < limit && bytes < max_bytes && scanned < 4 * (uint64_t)max_bytes) {
-        sl_buf_reset(&payload);
-        rc = sl_log_read(log, *pos, &e, &payload);
+        if (k == n_items) {
+            size_t want = limit - out->n < READ_ITEMS ? limit - out->n : READ_ITEMS;
+            k = n_items = 0;
+            rc = sl_log_read_many(log, *pos, READ_BYTES, items, want, &frames, &n_items);
+        }
         if (rc == SL_EAGAIN) {
             out->at_end = 1;
             rc = 0;
@@ -821,6 +830,7 @@ static int read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, 
             if (first <= *pos)
                 break;
             *pos = first;
+            n_items = k = 0;
             continue;
         }
         if (rc == SL_ECORRUPT && out->n == 0 && *pos == start) {
@@ -833,6 +843,10 @@ static int read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, 
                          (unsigned long long)*pos, sl_err_str(rc));
             goto done;
         }
+        sl_log_entry e = items[k].e;
+        /* a view of the entry's payload inside `frames` (opened in place when sealed) */
+        sl_buf payload = {.data = (char *)items[k].payload, .len = e.len, .cap = e.len};
+        k++;
         if (e.ts_ns / 1000000 >= cutoff_ms) {
             int kms = sl_ds_crypt_is_sealed(payload.data, payload.len);
             if (kms &&
@@ -867,7 +881,8 @@ static int read_batch(sl_log *log, const sl_ds_shard *shard, int64_t cutoff_ms, 
         }
     }
 done:
-    sl_buf_cleanup(&payload);
+    sl_buf_cleanup(&frames);
+    free(items);
     return rc;
 }
 
