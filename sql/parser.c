@@ -917,10 +917,9 @@ static int parse_not(parser *p, sl_node **out);
 /* The operator of `level` at the cursor (B_*), or 0. */
 static int binop_of(parser *p, int level)
 {
-    sl_tok *t = CUR(p);
     for (size_t k = 0; k < 3 && binops[level][k].text; k++) {
         const struct binop *b = &binops[level][k];
-        if (b->keyword ? is_kw(p, b->text) : t->kind == T_OP && !strcmp(t->text, b->text))
+        if (b->keyword ? is_kw(p, b->text) : is_op(p, b->text))
             return b->op;
     }
     return 0;

@@ -141,13 +141,13 @@ int ka_ds_record_key(const char *entry, size_t len, const char **key, size_t *ke
 
 int ka_ds_record_data(const char *entry, size_t len, const char **data, size_t *data_len)
 {
-    if (len < 2)
-        return SL_ECORRUPT;
-    size_t pk = (size_t)((unsigned char)entry[0] << 8 | (unsigned char)entry[1]);
-    if (2 + pk > len)
-        return SL_ECORRUPT;
-    *data = entry + 2 + pk;
-    *data_len = len - 2 - pk;
+    const char *key;
+    size_t key_len;
+    int rc = ka_ds_record_key(entry, len, &key, &key_len);
+    if (rc)
+        return rc;
+    *data = key + key_len;
+    *data_len = len - 2 - key_len;
     return 0;
 }
 

@@ -574,6 +574,23 @@ static int load_table(ka_run *r)
     return rc;
 }
 
+/* Frees a run whose worker is not running (never started, or joined). */
+static void run_free(ka_run *r)
+{
+    for (size_t o = 0; o < 3; o++) {
+        sl_buf_cleanup(&r->out_data[o]);
+        free(r->out_lens[o]);
+        free(r->out_rowtimes[o]);
+    }
+    inflight_release(r->flight);
+    sl_sql_app_free(r->app);
+    free(r->pos);
+    free(r->published);
+    ka_run_cfg_free(&r->cfg);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
 int ka_run_start(ka_run_cfg *cfg, ka_run **out, sl_diag *d)
 {
     ka_run *r = calloc(1, sizeof(*r));
@@ -634,13 +651,7 @@ int ka_run_start(ka_run_cfg *cfg, ka_run **out, sl_diag *d)
     *out = r;
     return 0;
 fail:
-    inflight_release(r->flight);
-    sl_sql_app_free(r->app);
-    free(r->pos);
-    free(r->published);
-    ka_run_cfg_free(&r->cfg);
-    pthread_mutex_destroy(&r->mu);
-    free(r);
+    run_free(r);
     return rc;
 }
 
@@ -667,16 +678,5 @@ void ka_run_stop(ka_run *r, uint64_t *positions, size_t n)
     if (positions)
         for (size_t k = 0; k < n && k < r->cfg.n_shards; k++)
             positions[k] = r->pos[k];
-    for (size_t o = 0; o < 3; o++) {
-        sl_buf_cleanup(&r->out_data[o]);
-        free(r->out_lens[o]);
-        free(r->out_rowtimes[o]);
-    }
-    inflight_release(r->flight);
-    sl_sql_app_free(r->app);
-    free(r->pos);
-    free(r->published);
-    ka_run_cfg_free(&r->cfg);
-    pthread_mutex_destroy(&r->mu);
-    free(r);
+    run_free(r);
 }

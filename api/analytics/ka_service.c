@@ -1327,8 +1327,8 @@ static cJSON *input_by_id(sl_api_call *call, ka_app *a)
     return cJSON_GetArrayItem(list, i);
 }
 
-void sl_ka_add_application_input_processing_configuration(sl_api_call *call);
-void sl_ka_add_application_input_processing_configuration(sl_api_call *call)
+/* Add (add != 0) or delete the input's InputProcessingConfiguration. */
+static void set_processing(sl_api_call *call, int add)
 {
     ka_app *a = target_or_reply(call, KA_CHANGE);
     if (!a)
@@ -1337,28 +1337,27 @@ void sl_ka_add_application_input_processing_configuration(sl_api_call *call)
     if (!in)
         return;
     cJSON *backup = cJSON_Duplicate(a->doc, 1);
-    const cJSON *ipc =
-        cJSON_GetObjectItemCaseSensitive(call->input, "InputProcessingConfiguration");
-    cJSON *x = cJSON_CreateObject();
-    add_arn_pair(x, "InputLambdaProcessorDescription",
-                 cJSON_GetObjectItemCaseSensitive(ipc, "InputLambdaProcessor"), "RoleARN");
     cJSON_DeleteItemFromObjectCaseSensitive(in, "InputProcessingConfigurationDescription");
-    cJSON_AddItemToObject(in, "InputProcessingConfigurationDescription", x);
+    if (add) {
+        const cJSON *ipc =
+            cJSON_GetObjectItemCaseSensitive(call->input, "InputProcessingConfiguration");
+        cJSON *x = cJSON_AddObjectToObject(in, "InputProcessingConfigurationDescription");
+        add_arn_pair(x, "InputLambdaProcessorDescription",
+                     cJSON_GetObjectItemCaseSensitive(ipc, "InputLambdaProcessor"), "RoleARN");
+    }
     commit_change(call, a, backup);
+}
+
+void sl_ka_add_application_input_processing_configuration(sl_api_call *call);
+void sl_ka_add_application_input_processing_configuration(sl_api_call *call)
+{
+    set_processing(call, 1);
 }
 
 void sl_ka_delete_application_input_processing_configuration(sl_api_call *call);
 void sl_ka_delete_application_input_processing_configuration(sl_api_call *call)
 {
-    ka_app *a = target_or_reply(call, KA_CHANGE);
-    if (!a)
-        return;
-    cJSON *in = input_by_id(call, a);
-    if (!in)
-        return;
-    cJSON *backup = cJSON_Duplicate(a->doc, 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(in, "InputProcessingConfigurationDescription");
-    commit_change(call, a, backup);
+    set_processing(call, 0);
 }
 
 /* Applies src's "<Name>Update" members onto dst's "<Name>" (shallow, one level). */
@@ -1405,6 +1404,18 @@ static int apply_schema_update(cJSON *dst, const char *key, const cJSON *upd, ch
     return 0;
 }
 
+/* The description in list_name whose id_key is the one update x names; NULL with err
+ * ("<what> <id> not found.") when there is none. */
+static cJSON *update_target(ka_app *a, const cJSON *x, const char *list_name, const char *id_key,
+                            const char *what, char *err, size_t cap)
+{
+    cJSON *list = arr_of(a->doc, list_name);
+    int i = index_of(list, id_key, in_str(x, id_key));
+    if (i < 0)
+        snprintf(err, cap, "%s %s not found.", what, in_str(x, id_key));
+    return i < 0 ? NULL : cJSON_GetArrayItem(list, i);
+}
+
 void sl_ka_update_application(sl_api_call *call);
 void sl_ka_update_application(sl_api_call *call)
 {
@@ -1421,14 +1432,11 @@ void sl_ka_update_application(sl_api_call *call)
     const cJSON *x;
     cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(u, "InputUpdates"))
     {
-        cJSON *list = arr_of(a->doc, "InputDescriptions");
-        int i = index_of(list, "InputId", in_str(x, "InputId"));
-        if (i < 0) {
-            snprintf(err, sizeof(err), "Input %s not found.", in_str(x, "InputId"));
+        cJSON *d = update_target(a, x, "InputDescriptions", "InputId", "Input", err, sizeof(err));
+        if (!d) {
             err_type = "ResourceNotFoundException";
             goto bad;
         }
-        cJSON *d = cJSON_GetArrayItem(list, i);
         const char *np = in_str(x, "NamePrefixUpdate");
         if (np)
             set_str(d, "NamePrefix", np);
@@ -1477,14 +1485,12 @@ void sl_ka_update_application(sl_api_call *call)
     }
     cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(u, "OutputUpdates"))
     {
-        cJSON *list = arr_of(a->doc, "OutputDescriptions");
-        int i = index_of(list, "OutputId", in_str(x, "OutputId"));
-        if (i < 0) {
-            snprintf(err, sizeof(err), "Output %s not found.", in_str(x, "OutputId"));
+        cJSON *d =
+            update_target(a, x, "OutputDescriptions", "OutputId", "Output", err, sizeof(err));
+        if (!d) {
             err_type = "ResourceNotFoundException";
             goto bad;
         }
-        cJSON *d = cJSON_GetArrayItem(list, i);
         const char *nu = in_str(x, "NameUpdate");
         if (nu)
             set_str(d, "Name", nu);
@@ -1502,15 +1508,12 @@ void sl_ka_update_application(sl_api_call *call)
     }
     cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(u, "ReferenceDataSourceUpdates"))
     {
-        cJSON *list = arr_of(a->doc, "ReferenceDataSourceDescriptions");
-        int i = index_of(list, "ReferenceId", in_str(x, "ReferenceId"));
-        if (i < 0) {
-            snprintf(err, sizeof(err), "Reference data source %s not found.",
-                     in_str(x, "ReferenceId"));
+        cJSON *d = update_target(a, x, "ReferenceDataSourceDescriptions", "ReferenceId",
+                                 "Reference data source", err, sizeof(err));
+        if (!d) {
             err_type = "ResourceNotFoundException";
             goto bad;
         }
-        cJSON *d = cJSON_GetArrayItem(list, i);
         const char *tn = in_str(x, "TableNameUpdate");
         if (tn)
             set_str(d, "TableName", tn);
@@ -1533,15 +1536,13 @@ void sl_ka_update_application(sl_api_call *call)
     }
     cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(u, "CloudWatchLoggingOptionUpdates"))
     {
-        cJSON *list = arr_of(a->doc, "CloudWatchLoggingOptionDescriptions");
-        int i = index_of(list, "CloudWatchLoggingOptionId", in_str(x, "CloudWatchLoggingOptionId"));
-        if (i < 0) {
-            snprintf(err, sizeof(err), "CloudWatch logging option %s not found.",
-                     in_str(x, "CloudWatchLoggingOptionId"));
+        cJSON *d =
+            update_target(a, x, "CloudWatchLoggingOptionDescriptions", "CloudWatchLoggingOptionId",
+                          "CloudWatch logging option", err, sizeof(err));
+        if (!d) {
             err_type = "ResourceNotFoundException";
             goto bad;
         }
-        cJSON *d = cJSON_GetArrayItem(list, i);
         const char *ls = in_str(x, "LogStreamARNUpdate"), *r = in_str(x, "RoleARNUpdate");
         if (ls)
             set_str(d, "LogStreamARN", ls);

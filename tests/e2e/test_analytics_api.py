@@ -116,6 +116,23 @@ def test_lifecycle(gateway):
                                              "InputUpdates": [{"InputId": "1.1",
                                                                "InputParallelismUpdate":
                                                                    {"CountUpdate": 1}}]})
+    # an update naming an unknown id is ResourceNotFound and changes nothing (not even a part
+    # applied before the bad one)
+    for upd, code in ((({"OutputUpdates": [{"OutputId": "9.9", "NameUpdate": "X"}]}),
+                       "ResourceNotFoundException"),
+                      (({"ApplicationCodeUpdate": "", "ReferenceDataSourceUpdates": [
+                          {"ReferenceId": "7.7", "TableNameUpdate": "T"}]}),
+                       "ResourceNotFoundException"),
+                      (({"InputUpdates": [{"InputId": "1.1", "InputSchemaUpdate": {
+                          "RecordColumnUpdates": [{"Name": "A", "SqlType": "NOPE(1)",
+                                                   "Mapping": "$.A"}]}}]}),
+                       "InvalidArgumentException")):
+        with pytest.raises(ClientError) as e:
+            ka.update_application(ApplicationName="app1", CurrentApplicationVersionId=11,
+                                  ApplicationUpdate=upd)
+        assert err(e) == code, upd
+        d = ka.describe_application(ApplicationName="app1")["ApplicationDetail"]
+        assert d["ApplicationVersionId"] == 11 and d["ApplicationCode"] == CODE
 
     # start / stop; start twice is ResourceInUse; stop/start keep the version
     start(ka, "app1")
