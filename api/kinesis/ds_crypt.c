@@ -503,7 +503,8 @@ int sl_ds_keyring_ensure(sl_ds_keyring *kr, const char *name, uint32_t *key_no)
     rc = SL_ENOMEM;
     if (!(grown = calloc(kr->n + 1, sizeof(*grown))))
         goto out;
-    memcpy(grown, kr->keys, kr->n * sizeof(*grown));
+    if (kr->n)
+        memcpy(grown, kr->keys, kr->n * sizeof(*grown));
     ring_key *nk = &grown[kr->n];
     nk->no = kr->n ? kr->keys[kr->n - 1].no + 1 : 1;
     if (!(nk->name = strdup(name)))
