@@ -243,6 +243,20 @@ def test_lost_and_damaged_key_ring(make_gateway):
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         k.put_record(StreamName="kr", Data=b"x", PartitionKey="p")
     assert error_of(ei)[0] == "KMSNotFoundException"
+    # SubscribeToShard ends its event stream with the same exception
+    arn = k.describe_stream_summary(StreamName="kr")["StreamDescriptionSummary"]["StreamARN"]
+    carn = k.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+    deadline = time.monotonic() + 20
+    while k.describe_stream_consumer(ConsumerARN=carn)["ConsumerDescription"][
+            "ConsumerStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    out = k.subscribe_to_shard(ConsumerARN=carn, ShardId="shardId-000000000000",
+                               StartingPosition={"Type": "TRIM_HORIZON"})
+    with pytest.raises(botocore.exceptions.EventStreamError) as ei:
+        for ev in out["EventStream"]:
+            assert not ev["SubscribeToShardEvent"]["Records"]
+    assert "KMSNotFoundException" in str(ei.value)
     assert gw.stop() == 0, gw.stderr
 
     raw = bytearray(open(saved, "rb").read())
