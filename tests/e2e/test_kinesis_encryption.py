@@ -180,6 +180,15 @@ def test_key_forms_and_errors(make_gateway):
                             f"Stream missing under account {ACCOUNT} not found.")
     s = k.describe_stream_summary(StreamName="e")["StreamDescriptionSummary"]
     assert s["EncryptionType"] == "NONE"
+    for kw, want in ((dict(StreamName="e", EncryptionType="NONE", KeyId="alias/aws/kinesis"),
+                      "InvalidArgumentException"),
+                     (dict(StreamName="e", EncryptionType="KMS", KeyId="alias/"),
+                      "InvalidArgumentException"),
+                     (dict(StreamName="missing", EncryptionType="KMS", KeyId="alias/aws/kinesis"),
+                      "ResourceNotFoundException")):
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            k.stop_stream_encryption(**kw)
+        assert error_of(ei)[0] == want, kw
 
     # Key id, key ARN, alias ARN are accepted; UPDATING refuses another change.
     kid = "1234abcd-12ab-34cd-56ef-1234567890ab"
