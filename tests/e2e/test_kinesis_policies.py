@@ -180,7 +180,8 @@ def test_resource_policies(make_gateway):
 
 
 def test_account_settings_and_warm_throughput(make_gateway):
-    gw = make_gateway(env=env(SLUICE_KINESIS_COMMITMENT_MS="1500"))
+    gw = make_gateway(env=env(SLUICE_KINESIS_COMMITMENT_MS="1500",
+                              SLUICE_KINESIS_STATUS_DELAY_MS="2000"))
     k = gw.client("kinesis")
     mt = k.describe_account_settings()["MinimumThroughputBillingCommitment"]
     assert mt == {"Status": "DISABLED"}
@@ -223,6 +224,12 @@ def test_account_settings_and_warm_throughput(make_gateway):
     out = k.update_stream_warm_throughput(StreamARN=od, WarmThroughputMiBps=100)
     assert out["StreamARN"] == od and out["StreamName"] == "od"
     assert out["WarmThroughput"] == {"TargetMiBps": 100, "CurrentMiBps": 0}
+    s = k.describe_stream_summary(StreamName="od")["StreamDescriptionSummary"]
+    assert s["StreamStatus"] == "UPDATING"  # the status delay is 2 s
+    assert s["WarmThroughput"] == {"TargetMiBps": 100, "CurrentMiBps": 0}
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        k.update_stream_warm_throughput(StreamName="od", WarmThroughputMiBps=200)
+    assert error_of(ei)[0] == "ResourceInUseException"
     wait_status(k, "od", "ACTIVE")
     s = k.describe_stream_summary(StreamName="od")["StreamDescriptionSummary"]
     assert s["WarmThroughput"] == {"TargetMiBps": 100, "CurrentMiBps": 100}
