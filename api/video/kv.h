@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "../api_int.h"
+#include "../kinesis/ds_throttle.h" /* the token bucket Data Streams limits use */
 #include "sluice/storage.h"
 
 #define KV_NUMBER_LEN      47
@@ -95,9 +96,28 @@ typedef struct kv_header {
 typedef struct kv_put kv_put;       /* kv_putmedia.c */
 typedef struct kv_reader kv_reader; /* kv_getmedia.c */
 
+/* Stream status (kv_control.c): CreateStream starts CREATING, UpdateStream and
+ * UpdateDataRetention pass through UPDATING; each becomes ACTIVE after a short delay
+ * (SLUICE_VIDEO_STATUS_DELAY_MS; default 0 = at once, see kv_control.c), as AWS's
+ * asynchronous control plane does.
+ * PutMedia needs ACTIVE. Streams loaded at start-up are ACTIVE. */
+enum { KV_ACTIVE = 0, KV_CREATING, KV_UPDATING };
+const char *kv_status_name(int status);
+
+/* PutMedia limits of AWS (spec 4.6), enforced only when the throughput-limit switch is on
+ * (environment SLUICE_KINESIS_SHARD_LIMITS = 1 / on / aws, the one Data Streams reads). */
+#define KV_PUTMEDIA_PER_S      5.0
+#define KV_FRAGMENTS_PER_S     5.0
+#define KV_SESSION_BYTES_PER_S 12.5e6
+#define KV_MAX_CONNECTION_MS   (45ll * 60 * 1000)
+int kv_limits_on(void);
+
 typedef struct kv_stream {
     int refs;
     int deleted;
+    int status;             /* KV_ACTIVE, KV_CREATING, KV_UPDATING */
+    void *status_timer;     /* pending move to ACTIVE (holds a reference) */
+    sl_ds_bucket put_calls; /* PutMedia calls/s (limits on) */
     char region[32];
     char name[257];
     char skey[40];

@@ -4,8 +4,12 @@
  *
  * Inputs arrive validated against the model (lengths, patterns, enums, ranges). Each handler
  * changes the in-memory stream at once (so the next request sees it), submits the stream's JSON
- * doc to the writer and answers only after that commit (reply_after). Streams go straight to
- * ACTIVE (AWS's CREATING/UPDATING phases are not modelled; the spec allows it). Every change
+ * doc to the writer and answers only after that commit (reply_after). Like AWS's asynchronous
+ * control plane, a new stream is CREATING and an updated one UPDATING for a short delay
+ * (SLUICE_VIDEO_STATUS_DELAY_MS ms; a loop timer then makes it ACTIVE). The default is 0 --
+ * ACTIVE at once, as before -- because existing clients and tests call PutMedia right after
+ * CreateStream without waiting for ACTIVE. Updates of a stream that is not ACTIVE are
+ * ResourceInUseException, and PutMedia needs ACTIVE (kv_putmedia.c). Every change
  * rotates Version; a CurrentVersion that does not match is VersionMismatchException. Deleting a
  * stream removes it at once (later calls: ResourceNotFoundException), closes its PutMedia
  * session, ends its GetMedia readers and deletes its rows; its bytes in the shared fragment log
@@ -17,9 +21,61 @@
 #include "kv.h"
 #include "sl_api_handlers.h"
 #include "sluice/log.h"
+#include "sluice/loop.h"
 #include "sluice/time.h"
 
-#define MAX_TAGS 50
+#define MAX_TAGS        50
+#define STATUS_DELAY_MS 0
+
+static void status_settle(void *arg)
+{
+    kv_stream *s = arg;
+    s->status_timer = NULL;
+    if (!s->deleted) {
+        s->status = KV_ACTIVE;
+        kv_table_update(s);
+    }
+    kv_stream_unref(s); /* the timer's */
+}
+
+/* Moves s to `status` now and to ACTIVE after the configured delay (0: at once). */
+static void status_begin(kv_stream *s, int status)
+{
+    static long delay = -1;
+    if (delay < 0) {
+        const char *v = getenv("SLUICE_VIDEO_STATUS_DELAY_MS");
+        delay = v && *v ? strtol(v, NULL, 10) : STATUS_DELAY_MS;
+        if (delay < 0 || delay > 3600000)
+            delay = STATUS_DELAY_MS;
+    }
+    if (s->status_timer) {
+        sl_loop_timer_cancel(s->status_timer);
+        s->status_timer = NULL;
+        kv_stream_unref(s);
+    }
+    s->status = delay > 0 ? status : KV_ACTIVE;
+    if (delay > 0) {
+        kv_stream_ref(s);
+        s->status_timer = sl_loop_timer_add((uint64_t)delay, status_settle, s);
+        if (!s->status_timer) {
+            s->status = KV_ACTIVE;
+            kv_stream_unref(s);
+        }
+    }
+    kv_table_update(s);
+}
+
+/* Updates need an ACTIVE stream (AWS: ResourceInUseException while CREATING/UPDATING). */
+static int active_or_reply(sl_api_call *call, const kv_stream *s)
+{
+    if (s->status == KV_ACTIVE)
+        return 0;
+    char msg[96];
+    snprintf(msg, sizeof(msg), "The stream is %s; try again when it is ACTIVE.",
+             kv_status_name(s->status));
+    kv_reply_error(call, "ResourceInUseException", msg);
+    return -1;
+}
 
 typedef struct reply_after {
     sl_exchange *ex;
@@ -164,6 +220,7 @@ void sl_video_create_stream(sl_api_call *call)
         sl_wire_call_error_code(call, SL_ENOMEM);
         return;
     }
+    status_begin(s, KV_CREATING);
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "StreamARN", s->arn);
     sl_info("video", "created stream %s (retention %lld h)", s->name,
@@ -193,7 +250,7 @@ void sl_video_describe_stream(sl_api_call *call)
         cJSON_AddStringToObject(o, "MediaType", s->media_type);
     cJSON_AddStringToObject(o, "KmsKeyId", s->kms_key_id);
     cJSON_AddStringToObject(o, "Version", s->version);
-    cJSON_AddStringToObject(o, "Status", "ACTIVE");
+    cJSON_AddStringToObject(o, "Status", kv_status_name(s->status));
     sl_wire_json_add_timestamp(o, "CreationTime", s->created_ms);
     cJSON_AddNumberToObject(o, "DataRetentionInHours", (double)s->retention_hours);
     sl_wire_reply_ok(call, out);
@@ -219,7 +276,7 @@ void sl_video_update_stream(sl_api_call *call)
     if (kv_ready_or_reply(call))
         return;
     kv_stream *s = kv_stream_or_reply(call);
-    if (!s || version_or_reply(call, s))
+    if (!s || version_or_reply(call, s) || active_or_reply(call, s))
         return;
     const char *dev = in_str(call->input, "DeviceName");
     const char *mt = in_str(call->input, "MediaType");
@@ -228,7 +285,7 @@ void sl_video_update_stream(sl_api_call *call)
     if (mt)
         snprintf(s->media_type, sizeof(s->media_type), "%s", mt);
     kv_new_version(s->version);
-    kv_table_update(s);
+    status_begin(s, KV_UPDATING);
     persist_and_reply(call, s, NULL);
 }
 
@@ -237,7 +294,7 @@ void sl_video_update_data_retention(sl_api_call *call)
     if (kv_ready_or_reply(call))
         return;
     kv_stream *s = kv_stream_or_reply(call);
-    if (!s || version_or_reply(call, s))
+    if (!s || version_or_reply(call, s) || active_or_reply(call, s))
         return;
     const char *op = in_str(call->input, "Operation");
     const cJSON *ch = cJSON_GetObjectItemCaseSensitive(call->input, "DataRetentionChangeInHours");
@@ -251,7 +308,7 @@ void sl_video_update_data_retention(sl_api_call *call)
     }
     s->retention_hours = next;
     kv_new_version(s->version);
-    kv_table_update(s);
+    status_begin(s, KV_UPDATING);
     kv_retention_apply(s, sl_time_now_ns() / 1000000); /* decreasing deletes older data at once */
     persist_and_reply(call, s, NULL);
 }

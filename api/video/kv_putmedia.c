@@ -15,6 +15,17 @@
  *                                           every PERSISTED is out
  *   no body bytes for IDLE_AFTER_MS      -> IDLE every IDLE_AFTER_MS; after IDLE_CLOSE_MS the
  *                                           session is ended (AWS closes after 30 s)
+ *   session older than 45 min            -> ERROR 4003 MAX_CONNECTION_DURATION_REACHED (for the
+ *                                           fragment in progress, which is dropped), end; the
+ *                                           producer reconnects (it rotates at ~40 min anyway)
+ *
+ * Limits (spec 4.6), only when kv_limits_on(): more than 5 PutMedia/s on a stream ->
+ * ConnectionLimitExceededException 400 before the 200; per session more than 5 fragments/s or
+ * 12.5 MB/s (token buckets, one second of burst) -> ERROR RATE_ERROR_ID for the fragment that
+ * went over, end. The spec names no ErrorId for these two; 4000 STREAM_READ_ERROR is used
+ * because producers treat it as retriable (reconnect, replay the un-PERSISTED fragments).
+ * A stream that is not ACTIVE (CREATING/UPDATING) is refused with 404 ResourceNotFoundException
+ * "not found or not active", as AWS words it.
  *
  * FragmentTimecode is the cluster Timecode exactly as received; FragmentNumber the stream's next
  * 47-digit number. A fragment equal to one already stored (same producer timestamp and size:
@@ -43,6 +54,8 @@
 #define IDLE_CLOSE_MS       30000
 #define SESSION_PENDING_MAX (32u << 20)
 #define DEDUPE_SCAN         4096
+#define RATE_ERROR_ID       4000 /* STREAM_READ_ERROR */
+#define DURATION_ERROR_ID   4003 /* MAX_CONNECTION_DURATION_REACHED */
 
 struct kv_put {
     int refs;
@@ -62,7 +75,10 @@ struct kv_put {
     size_t pending;
     uint64_t pending_bytes;
     int paused, blocked;
-    int64_t last_data_ms, last_idle_ms;
+    int64_t last_data_ms, last_idle_ms, started_ms;
+    int in_frag; /* BUFFERING sent, fragment not complete */
+    uint64_t cur_tc;
+    sl_ds_bucket frag_rate, byte_rate; /* limits on */
     kv_put *prev_all, *next_all;
 };
 
@@ -176,14 +192,14 @@ static void persist_done(void *arg, int rc, const sl_log_entry *e)
 
 /* Two adjacent log entries: the fragment's record (what its index row needs), then the Cluster.
  * No SQL step: PERSISTED needs only the log's fsync; the row follows in an index flush. */
-static int submit(persist_job *j)
+static int submit(persist_job *j, const uint8_t *bytes, size_t len)
 {
     uint8_t *rec = NULL;
     size_t rec_len = 0;
     int rc = kv_record_frag(j->row.skey, &j->row.f, &rec, &rec_len);
     if (rc)
         return rc;
-    struct iovec iov[2] = {{rec, rec_len}, {j->blob->data, j->blob->len}};
+    struct iovec iov[2] = {{rec, rec_len}, {(void *)bytes, len}};
     sl_append a[2] = {
         {
             .log = j->s->log,
@@ -209,7 +225,7 @@ static void retry_blocked(void)
 {
     while (blocked_head) {
         persist_job *j = blocked_head;
-        int rc = submit(j);
+        int rc = submit(j, j->blob->data, j->blob->len);
         if (rc == SL_EFULL)
             return;
         blocked_head = j->next_blocked;
@@ -278,6 +294,15 @@ static int on_buffering(void *ud, const sl_mkv_fragment *f)
         return SL_ENOTFOUND;
     p->cur_seq = kv_next_seq(p->s, sl_time_now_ns() / 1000000);
     kv_format_number(p->cur_seq, p->cur_number);
+    if (kv_limits_on() && !sl_ds_bucket_take(&p->frag_rate, KV_FRAGMENTS_PER_S, KV_FRAGMENTS_PER_S,
+                                             1, sl_time_mono_ns() / 1000000, 0)) {
+        sl_info("video", "PutMedia on %s: more than %.0f fragments/s", p->s->name,
+                KV_FRAGMENTS_PER_S);
+        fail(p, RATE_ERROR_ID, 1, f->timecode, p->cur_number);
+        return SL_EFULL;
+    }
+    p->in_frag = 1;
+    p->cur_tc = f->timecode;
     send_event(p, "BUFFERING", 1, f->timecode, p->cur_number, 0);
     return 0;
 }
@@ -310,6 +335,7 @@ static int on_fragment(void *ud, const sl_mkv_fragment *f)
     kv_put *p = ud;
     kv_stream *s = p->s;
     int rc;
+    p->in_frag = 0;
     send_event(p, "RECEIVED", 1, f->timecode, p->cur_number, 0);
     const kv_frag *dup = find_duplicate(s, f);
     if (dup && s->retention_hours > 0) {
@@ -330,8 +356,12 @@ static int on_fragment(void *ud, const sl_mkv_fragment *f)
         fr.frames += f->frames[i];
     if ((rc = frag_meta(f, &fr.meta)) != 0)
         return rc;
-    kv_blob *b = kv_blob_new(f->bytes.ptr, f->bytes.len);
-    if (!b) {
+    /* The Cluster is copied into a blob only when something needs it after this call: tailing
+     * readers (hot bytes), the live window (retention 0), or a wait for writer room. Otherwise
+     * the writer's own copy at submit is the only one. */
+    kv_blob *b = NULL;
+    if ((s->retention_hours == 0 || s->nreaders > 0 || blocked_head) &&
+        !(b = kv_blob_new(f->bytes.ptr, f->bytes.len))) {
         kv_blob_unref(fr.meta);
         return SL_ENOMEM;
     }
@@ -356,7 +386,9 @@ static int on_fragment(void *ud, const sl_mkv_fragment *f)
     j->timecode = f->timecode;
     snprintf(j->row.skey, sizeof(j->row.skey), "%s", s->skey);
     j->row.f = fr;
-    rc = blocked_head ? SL_EFULL : submit(j);
+    rc = blocked_head ? SL_EFULL : submit(j, (const uint8_t *)f->bytes.ptr, f->bytes.len);
+    if (rc == SL_EFULL && !j->blob && !(j->blob = kv_blob_new(f->bytes.ptr, f->bytes.len)))
+        rc = SL_ENOMEM;
     if (rc == SL_EFULL) {
         if (blocked_tail)
             blocked_tail->next_blocked = j;
@@ -366,7 +398,7 @@ static int on_fragment(void *ud, const sl_mkv_fragment *f)
         p->blocked++;
         rc = 0;
     } else if (rc) {
-        kv_blob_unref(b);
+        kv_blob_unref(j->blob);
         kv_blob_unref(fr.meta);
         free(j);
         return rc;
@@ -409,6 +441,15 @@ static int on_body(sl_exchange *ex, void *ud, const uint8_t *data, size_t n)
         return SL_ECLOSED;
     p->last_data_ms = sl_time_mono_ns() / 1000000;
     p->last_idle_ms = p->last_data_ms;
+    if (kv_limits_on() &&
+        !sl_ds_bucket_take(&p->byte_rate, KV_SESSION_BYTES_PER_S, KV_SESSION_BYTES_PER_S, (double)n,
+                           p->last_data_ms, 1)) {
+        sl_info("video", "PutMedia on %s: more than %.1f MB/s", p->s->name,
+                KV_SESSION_BYTES_PER_S / 1e6);
+        fail(p, RATE_ERROR_ID, p->in_frag, p->cur_tc, p->in_frag ? p->cur_number : "");
+        maybe_finish(p);
+        return SL_ECLOSED;
+    }
     int rc = sl_mkv_frag_feed(p->cut, data, n);
     after_cut(p, rc);
     if (rc) {
@@ -452,6 +493,24 @@ static const sl_exchange_ops put_ops = {
     .on_close = on_close,
 };
 
+/* 45 min, or SLUICE_VIDEO_MAX_CONNECTION_MS (tests only). */
+static int64_t max_connection_ms(void)
+{
+    static int64_t ms = -1;
+    if (ms < 0) {
+        const char *v = getenv("SLUICE_VIDEO_MAX_CONNECTION_MS");
+        ms = v && *v ? strtoll(v, NULL, 10) : KV_MAX_CONNECTION_MS;
+        if (ms <= 0)
+            ms = KV_MAX_CONNECTION_MS;
+        if (ms != KV_MAX_CONNECTION_MS)
+            sl_warn("video",
+                    "SLUICE_VIDEO_MAX_CONNECTION_MS: PutMedia connections end after "
+                    "%lld ms (tests only)",
+                    (long long)ms);
+    }
+    return ms;
+}
+
 static void idle_tick(void *unused)
 {
     (void)unused;
@@ -460,7 +519,12 @@ static void idle_tick(void *unused)
     for (kv_put *p = all_sessions; p;) {
         kv_put *next = p->next_all;
         p->refs++;
-        if (!p->ended && !p->body_done && now - p->last_data_ms >= IDLE_CLOSE_MS) {
+        if (!p->ended && !p->body_done && now - p->started_ms >= max_connection_ms()) {
+            sl_info("video", "PutMedia on %s: connection open for %lld ms, ending it (4003)",
+                    p->s->name, (long long)(now - p->started_ms));
+            fail(p, DURATION_ERROR_ID, p->in_frag, p->cur_tc, p->in_frag ? p->cur_number : "");
+            maybe_finish(p);
+        } else if (!p->ended && !p->body_done && now - p->last_data_ms >= IDLE_CLOSE_MS) {
             sl_info("video", "PutMedia on %s: no data for %d s, closing", p->s->name,
                     IDLE_CLOSE_MS / 1000);
             p->body_done = 1;
@@ -538,9 +602,15 @@ void sl_video_put_media(sl_exchange *ex, const sl_http_request *req, void *ud)
         key[arn.len] = '\0';
         s = kv_find_arn(key);
     }
-    if (!s) {
+    if (!s || s->status != KV_ACTIVE) {
         reply_err(ex, ud, 404, "ResourceNotFoundException",
                   "The requested stream is not found or not active.");
+        return;
+    }
+    if (kv_limits_on() && !sl_ds_bucket_take(&s->put_calls, KV_PUTMEDIA_PER_S, KV_PUTMEDIA_PER_S, 1,
+                                             sl_time_mono_ns() / 1000000, 0)) {
+        reply_err(ex, ud, 400, "ConnectionLimitExceededException",
+                  "More than 5 PutMedia requests per second on this stream.");
         return;
     }
     sl_mkv_frag_opts o = {.keep_bytes = 1};
@@ -575,7 +645,7 @@ void sl_video_put_media(sl_exchange *ex, const sl_http_request *req, void *ud)
     p->ex = ex;
     p->s = s;
     kv_stream_ref(s);
-    p->last_data_ms = p->last_idle_ms = sl_time_mono_ns() / 1000000;
+    p->last_data_ms = p->last_idle_ms = p->started_ms = sl_time_mono_ns() / 1000000;
     p->next_all = all_sessions;
     if (all_sessions)
         all_sessions->prev_all = p;

@@ -150,7 +150,7 @@ static void registry_put(const kv_stream *s)
     snprintf(in.media_type, sizeof(in.media_type), "%s", s->media_type);
     snprintf(in.kms_key_id, sizeof(in.kms_key_id), "%s", s->kms_key_id);
     snprintf(in.version, sizeof(in.version), "%s", s->version);
-    snprintf(in.status, sizeof(in.status), "ACTIVE");
+    snprintf(in.status, sizeof(in.status), "%s", kv_status_name(s->status));
     in.created_ms = s->created_ms;
     in.retention_hours = s->retention_hours;
     if (sl_vstreams_put(&in) != 0)
@@ -193,6 +193,21 @@ void kv_table_remove(kv_stream *s)
     kv_put_stream_deleted(s);
     kv_reader_wake_all(s);
     kv_stream_unref(s);
+}
+
+const char *kv_status_name(int status)
+{
+    return status == KV_CREATING ? "CREATING" : status == KV_UPDATING ? "UPDATING" : "ACTIVE";
+}
+
+int kv_limits_on(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *v = getenv("SLUICE_KINESIS_SHARD_LIMITS");
+        on = v && (strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "aws") == 0);
+    }
+    return on;
 }
 
 void kv_new_version(char out[21])
@@ -855,6 +870,11 @@ void sl_video_service_shutdown(void)
     kv.thr_up = 0;
     while (kv.n > 0) {
         kv_stream *s = kv.streams[--kv.n];
+        if (s->status_timer) {
+            sl_loop_timer_cancel(s->status_timer);
+            s->status_timer = NULL;
+            kv_stream_unref(s); /* the timer's reference */
+        }
         sl_vstreams_remove(s->region, s->name);
         kv_stream_unref(s);
     }
