@@ -261,6 +261,24 @@ out:
     return rc;
 }
 
+int sl_ds_keyring_from_bytes(const uint8_t *p, size_t len, sl_ds_keyring **out)
+{
+    sl_ds_keyring *kr = calloc(1, sizeof(*kr));
+    if (!kr)
+        return SL_ENOMEM;
+    pthread_mutex_init(&kr->mu, NULL);
+    kr->id = ++ring_ids;
+    int rc = parse_ring(p, len, &kr->keys, &kr->n);
+    if (rc == SL_ENOMEM) {
+        pthread_mutex_destroy(&kr->mu);
+        free(kr);
+        return rc;
+    }
+    kr->broken = rc != 0;
+    *out = kr;
+    return 0;
+}
+
 void sl_ds_keyring_free(sl_ds_keyring *kr)
 {
     if (!kr)
@@ -500,6 +518,9 @@ int sl_ds_keyring_ensure(sl_ds_keyring *kr, const char *name, uint32_t *key_no)
         rc = 0;
         goto out;
     }
+    rc = SL_EIO;
+    if (!kr->dir)
+        goto out;
     rc = SL_ENOMEM;
     if (!(grown = calloc(kr->n + 1, sizeof(*grown))))
         goto out;

@@ -73,6 +73,10 @@ typedef struct sl_ds_keyring sl_ds_keyring;
  * not an error here (the ring is marked broken and the damage logged). */
 int sl_ds_keyring_open(const char *dir, sl_ds_keyring **out);
 void sl_ds_keyring_free(sl_ds_keyring *kr);
+/* A ring read from the bytes of a ring file instead of a folder (fuzzing and tests): it cannot
+ * grow (sl_ds_keyring_ensure of a new name answers SL_EIO). Damaged bytes give a broken ring.
+ * Returns 0 or SL_ENOMEM. */
+int sl_ds_keyring_from_bytes(const uint8_t *p, size_t len, sl_ds_keyring **out);
 /* 1 when the file on disk could not be read (see above). */
 int sl_ds_keyring_broken(sl_ds_keyring *kr);
 

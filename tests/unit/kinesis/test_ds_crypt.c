@@ -4,7 +4,8 @@
  * ring file: created with mode 0600 on the first key, reloaded with the same keys, never
  * overwritten once damaged (every operation then says KMSInvalidStateException), and a record
  * whose key vanished with the file says KMSNotFoundException. KeyId forms map to canonical names
- * with the documented errors. sl_ds_crypt_open_items opens entries read through a real store. */
+ * with the documented errors. A ring and a sealed entry made by Python's cryptography package
+ * load and open. sl_ds_crypt_open_items opens entries read through a real store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -325,6 +326,43 @@ static void test_open_items(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static uint8_t *slurp(const char *name, size_t *len)
+{
+    char file[512];
+    snprintf(file, sizeof(file), "%s/tests/fuzz/corpus/ds_crypt/%s", SL_SOURCE_DIR, name);
+    FILE *f = fopen(file, "rb");
+    assert_non_null(f);
+    uint8_t *p = malloc(1 << 16);
+    *len = fread(p, 1, 1 << 16, f);
+    fclose(f);
+    return p;
+}
+
+/* Interoperability: a ring file and a sealed entry written by an independent implementation
+ * (Python's hashlib and cryptography AESGCM, see the fuzz corpus README) load and open here. */
+static void test_independent_vectors(void **state)
+{
+    (void)state;
+    size_t rl, sl;
+    uint8_t *ring = slurp("ring_one", &rl), *sealed = slurp("sealed_ok", &sl);
+    sl_ds_keyring *kr = NULL;
+    uint32_t no;
+    assert_int_equal(sl_ds_keyring_from_bytes(ring + 1, rl - 1, &kr), 0);
+    assert_false(sl_ds_keyring_broken(kr));
+    assert_int_equal(sl_ds_keyring_find(kr, "alias/aws/kinesis", &no), 0);
+    assert_int_equal(no, 1);
+    size_t len = sl - 1;
+    assert_int_equal(sl_ds_crypt_open(kr, "kinesis/us-east-1/1764000000000.fuzz/0", 1764000000000,
+                                      sealed + 1, &len),
+                     0);
+    assert_int_equal(len, 2 + 3 + 18);
+    assert_memory_equal(sealed + 1, "\0\3pk1hello sealed world", len);
+    assert_int_equal(sl_ds_keyring_ensure(kr, "alias/new", &no), SL_EIO); /* no folder */
+    sl_ds_keyring_free(kr);
+    free(ring);
+    free(sealed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_ring_file),
         cmocka_unit_test(test_key_names),
         cmocka_unit_test(test_open_items),
+        cmocka_unit_test(test_independent_vectors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
