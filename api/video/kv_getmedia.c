@@ -61,6 +61,7 @@ static void reader_unref(kv_reader *r)
     if (r->tail)
         r->s->nreaders--;
     kv_stream_unref(r->s);
+    kv_blob_unref(r->frag.meta);
     sl_buf_cleanup(&r->data);
     free(r->list);
     free(r);
@@ -128,6 +129,41 @@ static void end_with_error(kv_reader *r, const kv_frag *f, int error_id, const c
     end(r);
 }
 
+typedef struct meta_list {
+    size_t n;
+    char names[KV_META_TAGS][129], values[KV_META_TAGS][257];
+} meta_list;
+
+static void meta_collect(void *arg, const char *name, const char *value)
+{
+    meta_list *m = arg;
+    if (m->n == KV_META_TAGS)
+        return;
+    snprintf(m->names[m->n], sizeof(m->names[0]), "%s", name);
+    snprintf(m->values[m->n], sizeof(m->values[0]), "%s", value);
+    m->n++;
+}
+
+/* The fragment's metadata (the producer's own Tags that preceded its Cluster in PutMedia) as
+ * one Tags element, 8-byte sizes as the producer writes them, between the service's prefix
+ * Tags and the Cluster -- where the producer had put them. */
+static int write_meta(sl_buf *b, const kv_blob *meta)
+{
+    meta_list m;
+    m.n = 0;
+    kv_meta_foreach(meta, meta_collect, &m);
+    if (m.n == 0)
+        return 0;
+    const char *names[KV_META_TAGS], *values[KV_META_TAGS];
+    for (size_t i = 0; i < m.n; i++) {
+        names[i] = m.names[i];
+        values[i] = m.values[i];
+    }
+    sl_mkv_writer w;
+    sl_mkv_writer_init(&w, b);
+    return sl_mkv_write_tags(&w, names, values, m.n, 8);
+}
+
 /* Writes fragment f (cluster bytes p/n) framed as a self-contained MKV chunk. */
 static int emit(kv_reader *r, const kv_frag *f, const void *p, size_t n)
 {
@@ -141,6 +177,8 @@ static int emit(kv_reader *r, const kv_frag *f, const void *p, size_t n)
     int64_t behind = sl_time_now_ns() / 1000000 - f->server_ms;
     sl_slice hs = {(const char *)h->bytes->data, h->bytes->len};
     if ((rc = sl_mkv_getmedia_prefix(&b, hs, num, f->server_ms, f->producer_ms)) != 0)
+        goto out;
+    if ((rc = write_meta(&b, f->meta)) != 0)
         goto out;
     if ((rc = sl_buf_append(&b, p, n)) != 0)
         goto out;
@@ -232,8 +270,10 @@ static void pump(kv_reader *r)
             return;
         }
         r->log = r->s->log;
+        kv_blob_unref(r->frag.meta);
         r->frag = *f;
         r->frag.blob = NULL;
+        r->frag.meta = kv_blob_ref(f->meta); /* retention may drop f meanwhile */
         r->reading = 1;
         r->refs++;
         if (kv_read_submit(read_work, read_done, r) != 0) {
