@@ -134,7 +134,8 @@ static void keys_free(ring_key *k, size_t n)
     free(k);
 }
 
-/* Parses a whole ring file. Returns 0 or SL_ECORRUPT / SL_ENOMEM. */
+/* Parses a whole ring file (key numbers strictly increasing). Returns 0 or SL_ECORRUPT /
+ * SL_ENOMEM. */
 static int parse_ring(const uint8_t *p, size_t len, ring_key **out, size_t *n_out)
 {
     uint8_t sum[32];
@@ -159,7 +160,8 @@ static int parse_ring(const uint8_t *p, size_t len, ring_key **out, size_t *n_ou
         uint32_t no = (uint32_t)get_be(p + at, 4);
         size_t nl = (size_t)get_be(p + at + 4, 2);
         at += 6;
-        if (no == 0 || nl == 0 || nl >= SL_DS_KEY_NAME_MAX || at + nl + KEY_BYTES > len - 32)
+        if (no == 0 || (n && no <= k[n - 1].no) || nl == 0 || nl >= SL_DS_KEY_NAME_MAX ||
+            at + nl + KEY_BYTES > len - 32)
             goto out;
         if (!(k[n].name = strndup((const char *)p + at, nl))) {
             rc = SL_ENOMEM;

@@ -14,11 +14,11 @@
  *     12      ...   n entries: u32 key number | u16 name length | name | 32 key bytes
  *     end-32  32    SHA-256 of every byte before it
  *
- * Key numbers start at 1 and are never reused; a record names its key by number. A ring whose
- * checksum or layout is wrong is "broken": nothing is loaded, nothing is ever written over it,
- * and every operation needing a key fails with SL_EKMS_INVALID_STATE (KMSInvalidStateException)
- * until an operator restores or removes the file. A key number missing from the ring (the file
- * was lost) fails with SL_EKMS_NOTFOUND (KMSNotFoundException).
+ * Key numbers start at 1, increase along the file and are never reused; a record names its key by
+ * number. A ring whose checksum or layout is wrong is "broken": nothing is loaded, nothing is ever
+ * written over it, and every operation needing a key fails with SL_EKMS_INVALID_STATE
+ * (KMSInvalidStateException) until an operator restores or removes the file. A key number missing
+ * from the ring (the file was lost) fails with SL_EKMS_NOTFOUND (KMSNotFoundException).
  *
  * Key names. KeyId forms and their canonical name (the key ring's lookup key):
  *     1234abcd-12ab-34cd-56ef-1234567890ab / mrk-<32 hex>        -> key/<id, lower case>
