@@ -16,6 +16,7 @@
  *             trailing zeros -- which is what sl_ds_fast_timestamp writes without printf;
  *             other values take the printf path above. */
 #include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -50,76 +51,77 @@ int sl_ds_fast_json_ok(const sl_api_call *call)
     return i == ct.len || ct.ptr[i] == ';' || ct.ptr[i] == ' ' || ct.ptr[i] == '\t';
 }
 
-void sl_ds_fast_str(sl_buf *b, const char *s, size_t n)
+/* Writers into reserved room: each returns the end of what it wrote. */
+
+/* At most 6 * n + 2 bytes. */
+static char *put_str(char *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    /* Worst case 6 output bytes per input byte; reserve for the common case and grow per
-     * escape when the string has many. */
-    if (sl_buf_reserve(b, n + 2) != 0) {
-        b->oom = 1;
-        return;
-    }
-    b->data[b->len++] = '"';
+    *o++ = '"';
     size_t run = 0; /* start of the bytes not yet copied */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        sl_buf_append(b, s + run, i - run);
+        memcpy(o, s + run, i - run);
+        o += i - run;
         run = i + 1;
-        char esc[6] = {'\\', 0};
-        size_t len = 2;
+        *o++ = '\\';
         switch (c) {
         case '"':
-            esc[1] = '"';
+            *o++ = '"';
             break;
         case '\\':
-            esc[1] = '\\';
+            *o++ = '\\';
             break;
         case '\b':
-            esc[1] = 'b';
+            *o++ = 'b';
             break;
         case '\f':
-            esc[1] = 'f';
+            *o++ = 'f';
             break;
         case '\n':
-            esc[1] = 'n';
+            *o++ = 'n';
             break;
         case '\r':
-            esc[1] = 'r';
+            *o++ = 'r';
             break;
         case '\t':
-            esc[1] = 't';
+            *o++ = 't';
             break;
         default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            len = 6;
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
         }
-        sl_buf_append(b, esc, len);
     }
-    sl_buf_append(b, s + run, n - run);
-    sl_buf_append_byte(b, '"');
+    memcpy(o, s + run, n - run);
+    o += n - run;
+    *o++ = '"';
+    return o;
 }
 
-void sl_ds_fast_member_str(sl_buf *b, const char *key, const char *value)
+/* Decimal digits of v; at most 20 bytes. */
+static char *put_u64(char *o, uint64_t v)
 {
-    sl_buf_append_byte(b, '"');
-    sl_buf_append_str(b, key);
-    sl_buf_append(b, "\":", 2);
-    sl_ds_fast_str(b, value, strlen(value));
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(o, tmp + i, sizeof(tmp) - i);
+    return o + (sizeof(tmp) - i);
 }
 
-/* cJSON's print_number for a double. */
-static void number_slow(sl_buf *b, double d)
+/* cJSON's print_number for a double; at most 31 bytes. */
+static char *put_number_slow(char *o, double d)
 {
     char tmp[32];
     if (isnan(d) || isinf(d)) {
-        sl_buf_append_str(b, "null");
-        return;
+        memcpy(o, "null", 4);
+        return o + 4;
     }
     int vi = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
     if (d == (double)vi) {
@@ -132,64 +134,107 @@ static void number_slow(sl_buf *b, double d)
               (fabs(back) > fabs(d) ? fabs(back) : fabs(d)) * 2.220446049250313e-16))
             snprintf(tmp, sizeof(tmp), "%1.17g", d);
     }
-    sl_buf_append_str(b, tmp);
+    size_t n = strlen(tmp);
+    memcpy(o, tmp, n);
+    return o + n;
 }
 
-/* Decimal digits of v (v >= 0) appended. */
-static void append_u64(sl_buf *b, uint64_t v)
+/* At most 31 bytes. */
+static char *put_timestamp(char *o, int64_t epoch_ms)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    sl_buf_append(b, tmp + i, sizeof(tmp) - i);
+    if (epoch_ms < 0 || epoch_ms >= 10000000000000LL)
+        return put_number_slow(o, (double)epoch_ms / 1000.0);
+    int64_t frac = epoch_ms % 1000;
+    o = put_u64(o, (uint64_t)(epoch_ms / 1000));
+    if (frac) {
+        o[0] = '.';
+        o[1] = (char)('0' + frac / 100);
+        o[2] = (char)('0' + frac / 10 % 10);
+        o[3] = (char)('0' + frac % 10);
+        o += frac % 100 == 0 ? 2 : frac % 10 == 0 ? 3 : 4;
+    }
+    return o;
+}
+
+/* Room for `need` more bytes at the end of b: the write position, or NULL (b->oom set). */
+static char *room(sl_buf *b, size_t need)
+{
+    if (sl_buf_reserve(b, need) != 0) {
+        b->oom = 1;
+        return NULL;
+    }
+    return b->data + b->len;
+}
+
+static void done(sl_buf *b, char *o)
+{
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+}
+
+#define PUT_LIT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) += sizeof(lit) - 1)
+
+void sl_ds_fast_str(sl_buf *b, const char *s, size_t n)
+{
+    char *o = n <= (SIZE_MAX - 2) / 6 ? room(b, 6 * n + 2) : NULL;
+    if (o)
+        done(b, put_str(o, s, n));
+    else
+        b->oom = 1;
+}
+
+void sl_ds_fast_member_str(sl_buf *b, const char *key, const char *value)
+{
+    size_t klen = strlen(key), vlen = strlen(value);
+    char *o = room(b, klen + 3 + 6 * vlen + 2);
+    if (!o)
+        return;
+    *o++ = '"';
+    memcpy(o, key, klen);
+    o += klen;
+    PUT_LIT(o, "\":");
+    done(b, put_str(o, value, vlen));
 }
 
 void sl_ds_fast_int(sl_buf *b, int64_t v)
 {
+    char *o = room(b, 32);
+    if (!o)
+        return;
     if (v >= 0 && v <= INT_MAX)
-        append_u64(b, (uint64_t)v);
+        done(b, put_u64(o, (uint64_t)v));
     else
-        number_slow(b, (double)v);
+        done(b, put_number_slow(o, (double)v));
 }
 
 void sl_ds_fast_timestamp(sl_buf *b, int64_t epoch_ms)
 {
-    if (epoch_ms < 0 || epoch_ms >= 10000000000000LL) {
-        number_slow(b, (double)epoch_ms / 1000.0);
-        return;
-    }
-    int64_t s = epoch_ms / 1000, frac = epoch_ms % 1000;
-    append_u64(b, (uint64_t)s);
-    if (frac) {
-        char f[4] = {'.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
-                     (char)('0' + frac % 10)};
-        size_t len = 4;
-        while (f[len - 1] == '0')
-            len--;
-        sl_buf_append(b, f, len);
-    }
+    char *o = room(b, 32);
+    if (o)
+        done(b, put_timestamp(o, epoch_ms));
 }
 
 void sl_ds_fast_record(sl_buf *b, const char *seq, int64_t ts_ms, const uint8_t *data,
                        size_t data_len, const char *pk, size_t pk_len, int kms)
 {
-    sl_buf_append_str(b, "{\"SequenceNumber\":");
-    sl_ds_fast_str(b, seq, strlen(seq));
-    sl_buf_append_str(b, ",\"ApproximateArrivalTimestamp\":");
-    sl_ds_fast_timestamp(b, ts_ms);
-    sl_buf_append_str(b, ",\"Data\":\"");
-    if (sl_buf_reserve(b, SL_BASE64_LEN(data_len) + 1) != 0) {
-        b->oom = 1;
+    size_t seq_len = strlen(seq);
+    /* the member names and punctuation (< 128), each part at its largest */
+    char *o = room(b, 128 + 6 * seq_len + 2 + 32 + SL_BASE64_LEN(data_len) + 1 + 6 * pk_len + 2);
+    if (!o)
         return;
-    }
-    if (!b->oom)
-        b->len += sl_base64_encode(data, data_len, b->data + b->len);
-    sl_buf_append_str(b, "\",\"PartitionKey\":");
-    sl_ds_fast_str(b, pk, pk_len);
-    sl_buf_append_str(b, kms ? ",\"EncryptionType\":\"KMS\"}" : ",\"EncryptionType\":\"NONE\"}");
+    PUT_LIT(o, "{\"SequenceNumber\":");
+    o = put_str(o, seq, seq_len);
+    PUT_LIT(o, ",\"ApproximateArrivalTimestamp\":");
+    o = put_timestamp(o, ts_ms);
+    PUT_LIT(o, ",\"Data\":\"");
+    o += sl_base64_encode(data, data_len, o);
+    PUT_LIT(o, "\",\"PartitionKey\":");
+    o = put_str(o, pk, pk_len);
+    if (kms)
+        PUT_LIT(o, ",\"EncryptionType\":\"KMS\"}");
+    else
+        PUT_LIT(o, ",\"EncryptionType\":\"NONE\"}");
+    done(b, o);
 }
 
 static EVP_MD *md5_md;
