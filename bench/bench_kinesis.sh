@@ -174,9 +174,11 @@ for l in loads:
         if bad:
             print("           ^ errors %d, failed records %d, status %s" % (
                 r["errors_total"], r["records_failed"], r["status"]))
-print()
-print("sluiced / kinesalite (wall-clock rates; noisy on a shared machine):")
-for l in loads:
+both = [l for l in loads if ("sluiced", l) in rows and ("kinesalite", l) in rows]
+if both:
+    print()
+    print("sluiced / kinesalite (wall-clock rates; noisy on a shared machine):")
+for l in both:
     a, b = rows.get(("sluiced", l)), rows.get(("kinesalite", l))
     if a and b and b["records_per_s"] > 0:
         print("  %-11s records/s x%.1f   p99 %.3f ms vs %.3f ms   CPU per record x%.1f less" % (
