@@ -14,7 +14,10 @@
  * reaching the sink; SQLite's covers preparing and stepping the query over an in-memory table
  * loaded beforehand (load time printed separately). RANDOM_CUT_FOREST (100 trees, 256 samples,
  * one numeric column) runs over a tenth of the rows and has no SQLite counterpart.
- * Usage: bench_sql [rows]. */
+ * Usage: bench_sql [rows [query]]. With a query name ("filter+project", "tumbling", "sliding",
+ * "exp_avg") only that engine query runs, without SQLite or RCF: the form to profile
+ * (valgrind --tool=callgrind --toggle-collect=run_engine gives repeatable instruction counts).
+ * "exp_avg" (EXP_AVG(price, INTERVAL '10' SECOND) over the sliding window) runs only then. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,11 +103,44 @@ static double run_sqlite(sqlite3 *db, const char *sql)
     return now_s() - start;
 }
 
+static const struct {
+    const char *name, *code;
+} engine_only[] = {
+    {"filter+project",
+     "CREATE STREAM O (t VARCHAR(8), p DOUBLE);"
+     "CREATE PUMP P AS INSERT INTO O SELECT STREAM ticker, price * 2 FROM S WHERE price > 50;"},
+    {"tumbling", "CREATE STREAM O (t VARCHAR(8), n BIGINT, a DOUBLE);"
+                 "CREATE PUMP P AS INSERT INTO O SELECT STREAM ticker, COUNT(*), AVG(price) FROM S "
+                 "GROUP BY ticker, FLOOR(S.ROWTIME TO MINUTE);"},
+    {"sliding", "CREATE STREAM O (t VARCHAR(8), a DOUBLE);"
+                "CREATE PUMP P AS INSERT INTO O SELECT STREAM ticker, AVG(price) OVER (PARTITION "
+                "BY ticker RANGE INTERVAL '1' MINUTE PRECEDING) FROM S;"},
+    {"exp_avg", "CREATE STREAM O (t VARCHAR(8), a DOUBLE);"
+                "CREATE PUMP P AS INSERT INTO O SELECT STREAM ticker, EXP_AVG(price, INTERVAL '10' "
+                "SECOND) OVER (PARTITION BY ticker RANGE INTERVAL '1' MINUTE PRECEDING) FROM S;"},
+};
+
+/* One engine query alone (no SQLite, no RCF). */
+static int run_one(const char *name, size_t n)
+{
+    for (size_t k = 0; k < sizeof(engine_only) / sizeof(engine_only[0]); k++)
+        if (!strcmp(engine_only[k].name, name)) {
+            double e = run_engine(engine_only[k].code, n);
+            printf("%-16s %14.0f rows/s %10zu out rows\n", name, (double)n / e, out_rows);
+            return 0;
+        }
+    fprintf(stderr, "unknown query %s\n", name);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000000;
+    const char *only = argc > 2 ? argv[2] : NULL;
     for (int k = 0; k < 1000; k++)
         snprintf(tickers[k], sizeof(tickers[k]), "K%03d", k);
+    if (only)
+        return run_one(only, n);
     sqlite3 *db;
     sqlite3_open(":memory:", &db);
     sqlite3_exec(db, "CREATE TABLE t(rt INTEGER, ticker TEXT, price REAL)", NULL, NULL, NULL);

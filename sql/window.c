@@ -140,18 +140,19 @@ static double as_double(const sl_sql_value *v);
  * row's, so weights never all underflow. n > 0. */
 static double exp_avg_of(const int64_t *t, const double *x, size_t n, int64_t now, int64_t h)
 {
-    int64_t imin = INT64_MAX;
-    for (size_t k = 0; k < n; k++) {
-        int64_t age = now - t[k];
-        int64_t i = age <= 0 ? 0 : (age - 1) / h;
-        if (i < imin)
-            imin = i;
-    }
+    int64_t tmax = t[0];
+    for (size_t k = 1; k < n; k++)
+        if (t[k] > tmax)
+            tmax = t[k];
+    int64_t age0 = now - tmax; /* the youngest row's interval: the one weighing 1 */
+    int64_t imin = age0 <= 0 ? 0 : (age0 - 1) / h;
     double ws = 0, s = 0;
     for (size_t k = 0; k < n; k++) {
         int64_t age = now - t[k];
         int64_t i = (age <= 0 ? 0 : (age - 1) / h) - imin;
-        double w = ldexp(1.0, i > 1100 ? -1100 : -(int)i);
+        /* 2^-i: exact from an integer for the usual few intervals */
+        double w = i < 64 ? (double)(UINT64_C(1) << (63 - i)) * 0x1p-63
+                          : ldexp(1.0, i > 1100 ? -1100 : -(int)i);
         ws += w;
         s += w * x[k];
     }
