@@ -25,6 +25,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "conn.h"
 #include "sluice/err.h"
@@ -63,6 +65,8 @@ int sl_oq_append(sl_oq *q, const void *src, size_t n)
     b->off = 0;
     b->len = n;
     b->cap = cap;
+    b->ref = NULL;
+    b->ext = NULL;
     memcpy(b->data + LWS_PRE, p, n);
     if (q->tail)
         q->tail->next = b;
@@ -73,6 +77,49 @@ int sl_oq_append(sl_oq *q, const void *src, size_t n)
     return 0;
 }
 
+static void oq_link(sl_oq *q, sl_oblk *b)
+{
+    b->next = NULL;
+    if (q->tail)
+        q->tail->next = b;
+    else
+        q->head = b;
+    q->tail = b;
+    q->bytes += b->len - b->off;
+}
+
+int sl_oq_append_ref(sl_oq *q, sl_rbuf *r, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    sl_oblk *b = malloc(sizeof(*b));
+    if (!b)
+        return SL_ENOMEM;
+    b->off = 0;
+    b->len = b->cap = n;
+    b->ref = sl_rbuf_ref(r);
+    b->ext = p;
+    oq_link(q, b);
+    return 0;
+}
+
+static void oblk_free(sl_oblk *b)
+{
+    sl_rbuf_unref(b->ref);
+    free(b);
+}
+
+/* Unlinks the head block (fully consumed or being moved). */
+static sl_oblk *oq_pop(sl_oq *q)
+{
+    sl_oblk *b = q->head;
+    q->head = b->next;
+    if (!q->head)
+        q->tail = NULL;
+    b->next = NULL;
+    return b;
+}
+
 size_t sl_oq_read(sl_oq *q, uint8_t *dst, size_t n)
 {
     size_t done = 0;
@@ -81,28 +128,60 @@ size_t sl_oq_read(sl_oq *q, uint8_t *dst, size_t n)
         size_t k = b->len - b->off;
         if (k > n - done)
             k = n - done;
-        memcpy(dst + done, b->data + LWS_PRE + b->off, k);
+        memcpy(dst + done, sl_oblk_bytes(b) + b->off, k);
         b->off += k;
         done += k;
-        if (b->off == b->len) {
-            q->head = b->next;
-            if (!q->head)
-                q->tail = NULL;
-            free(b);
-        }
+        if (b->off == b->len)
+            oblk_free(oq_pop(q));
     }
     q->bytes -= done;
     return done;
 }
 
+void sl_oq_drop(sl_oq *q, size_t n)
+{
+    while (n && q->head) {
+        sl_oblk *b = q->head;
+        size_t k = b->len - b->off;
+        if (k > n)
+            k = n;
+        b->off += k;
+        n -= k;
+        q->bytes -= k;
+        if (b->off == b->len)
+            oblk_free(oq_pop(q));
+    }
+}
+
+/* Owned blocks at least this big move whole instead of being copied. */
+#define SL_OQ_MOVE_MIN 4096u
+
+int sl_oq_move(sl_oq *dst, sl_oq *src, size_t n)
+{
+    while (n && src->head) {
+        sl_oblk *b = src->head;
+        size_t left = b->len - b->off;
+        size_t k = left < n ? left : n;
+        if (k == left && (b->ref || left >= SL_OQ_MOVE_MIN)) {
+            oq_pop(src);
+            src->bytes -= left;
+            oq_link(dst, b);
+        } else {
+            int rc = b->ref ? sl_oq_append_ref(dst, b->ref, b->ext + b->off, k)
+                            : sl_oq_append(dst, b->data + LWS_PRE + b->off, k);
+            if (rc)
+                return rc;
+            sl_oq_drop(src, k);
+        }
+        n -= k;
+    }
+    return 0;
+}
+
 void sl_oq_clear(sl_oq *q)
 {
-    while (q->head) {
-        sl_oblk *b = q->head;
-        q->head = b->next;
-        free(b);
-    }
-    q->tail = NULL;
+    while (q->head)
+        oblk_free(oq_pop(q));
     q->bytes = 0;
 }
 
@@ -135,6 +214,18 @@ static void arm_idle(sl_conn *c)
 {
     if (!c->wsi || c->dead)
         return;
+    if (c->proto == SL_CONN_H2) {
+        /* HTTP/2 idles out with a GOAWAY (sl_conn_idle_check), not lws's silent close. */
+        if (c->idle_armed) {
+            lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+            c->idle_armed = 0;
+        }
+        if (sl_conn_busy(c))
+            c->h2_idle_since_ns = 0;
+        else if (!c->h2_idle_since_ns)
+            c->h2_idle_since_ns = sl_time_mono_ns();
+        return;
+    }
     if (!sl_conn_busy(c)) {
         if (!c->idle_armed) {
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->srv->cfg.idle_timeout_s);
@@ -355,12 +446,26 @@ static int detect_proto(sl_conn *c)
     return 0;
 }
 
+/* HTTP/1: a complete request waits for its answer, or an answer is still queued. lws closes a
+ * raw socket as soon as a read returns EOF, so reading now would lose the answer of a client
+ * that half-closed after its request (shutdown(SHUT_WR), `nc -N`, some load balancers). Not
+ * reading is also right on its own: pipelined requests wait in the kernel instead of inbuf.
+ * lws itself does not read while it holds unsent output, so this covers lws's buffer too. */
+static int h1_hold_rx(const sl_conn *c)
+{
+    if (c->proto != SL_CONN_H1)
+        return 0;
+    if (c->ex)
+        return c->ex->body_done;
+    return c->out.bytes > 0 || (c->tls && sl_tls_pending_out(c->tls) > 0);
+}
+
 static void update_rx_flow(sl_conn *c)
 {
     if (!c->wsi || c->dead)
         return;
     int want_off = c->inbuf.len >= SL_INBUF_HIGH ||
-                   (c->ex && c->ex->paused && !c->ex->discard && c->inbuf.len > 0);
+                   (c->ex && c->ex->paused && !c->ex->discard && c->inbuf.len > 0) || h1_hold_rx(c);
     if (want_off && !c->rx_off) {
         lws_rx_flow_control(c->wsi, 0);
         c->rx_off = 1;
@@ -424,6 +529,52 @@ const char *sl_conn_stalled(sl_conn *c, int64_t now_ns)
     return NULL;
 }
 
+void sl_conn_idle_check(sl_conn *c, int64_t now_ns)
+{
+    if (c->dead || c->closing || c->proto != SL_CONN_H2 || !c->h2_idle_since_ns)
+        return;
+    if (now_ns - c->h2_idle_since_ns < (int64_t)c->srv->cfg.idle_timeout_s * 1000000000)
+        return;
+    sl_debug("h2", "%s: idle, GOAWAY", c->peer);
+    sl_h2_goaway(c, NGHTTP2_NO_ERROR);
+}
+
+/* Best effort: hands the GOAWAY straight to the socket when nothing else is pending before it. */
+static void goaway_now(sl_conn *c, int fd, uint32_t code)
+{
+    if (!c->h2 || c->out.bytes || (c->tls && sl_tls_pending_out(c->tls)) ||
+        lws_send_pipe_choked(c->wsi))
+        return; /* earlier bytes still queued: a GOAWAY behind them would not arrive in time */
+    nghttp2_session_terminate_session(c->h2, code);
+    if (sl_h2_fill_output(c) != 0)
+        return;
+    uint8_t *buf = c->srv->scratch + LWS_PRE;
+    size_t n = sl_oq_read(&c->out, buf, SL_SCRATCH_BYTES);
+    if (c->tls) {
+        if (sl_tls_write(c->tls, buf, n) != 0)
+            return;
+        n = sl_tls_take(c->tls, buf, SL_SCRATCH_BYTES);
+    }
+    if (n && send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+        c->srv->metrics.bytes_out += n;
+}
+
+void sl_conn_cut(sl_conn *c, uint32_t h2_code)
+{
+    c->close_now = 1;
+    if (!c->wsi || c->dead)
+        return;
+    int fd = (int)lws_get_socket_fd(c->wsi);
+    if (fd >= 0) {
+        if (c->proto == SL_CONN_H2)
+            goaway_now(c, fd, h2_code);
+        /* lws would first try to flush what it buffered, which a client that does not read
+         * never lets it do: cut the socket so the flush fails and the close happens now. */
+        shutdown(fd, SHUT_RDWR);
+    }
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 int sl_conn_on_rx(sl_conn *c, const uint8_t *p, size_t n)
 {
     c->srv->metrics.bytes_in += n;
@@ -472,6 +623,40 @@ static void notify_writable(sl_conn *c)
     }
 }
 
+/* Cleartext: one sendmsg() (writev with MSG_NOSIGNAL) straight from the output queue's blocks
+ * (owned or referenced), so zero-copy bodies reach the kernel without a copy here. A partial write
+ * leaves the rest queued; EAGAIN is not an error (the next WRITEABLE continues). lws never holds
+ * output of ours on this path. */
+#define SL_WRITEV_MAX 64
+#define SL_WRITE_MAX  (4u * 1024u * 1024u)
+
+static int write_out(sl_conn *c, size_t *sent)
+{
+    struct iovec iov[SL_WRITEV_MAX];
+    int k = 0;
+    size_t total = 0;
+    for (const sl_oblk *b = c->out.head; b && k < SL_WRITEV_MAX && total < SL_WRITE_MAX;
+         b = b->next) {
+        size_t len = b->len - b->off;
+        if (len > SL_WRITE_MAX - total)
+            len = SL_WRITE_MAX - total;
+        iov[k].iov_base = (void *)(sl_oblk_bytes(b) + b->off);
+        iov[k].iov_len = len;
+        total += len;
+        k++;
+    }
+    int fd = (int)lws_get_socket_fd(c->wsi);
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)k};
+    ssize_t w = fd >= 0 ? sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) : -1;
+    if (w < 0) {
+        *sent = 0;
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    }
+    sl_oq_drop(&c->out, (size_t)w);
+    *sent = (size_t)w;
+    return 0;
+}
+
 int sl_conn_on_writable(sl_conn *c)
 {
     sl_server *s = c->srv;
@@ -483,7 +668,7 @@ int sl_conn_on_writable(sl_conn *c)
     if (c->proto == SL_CONN_H2 && sl_h2_fill_output(c) != 0)
         return -1;
     uint8_t *buf = s->scratch + LWS_PRE;
-    size_t n;
+    size_t n = 0;
     if (c->tls) {
         int h2;
         if (sl_tls_ready(c->tls, &h2) && c->out.bytes) {
@@ -493,18 +678,19 @@ int sl_conn_on_writable(sl_conn *c)
                 return -1;
         }
         n = sl_tls_take(c->tls, buf, SL_SCRATCH_BYTES);
-    } else {
-        n = sl_oq_read(&c->out, buf, SL_SCRATCH_BYTES);
+        if (n && lws_write(c->wsi, buf, n, LWS_WRITE_RAW) < (int)n)
+            return -1;
+    } else if (c->out.bytes && write_out(c, &n) != 0) {
+        return -1;
     }
     if (n) {
-        if (lws_write(c->wsi, buf, n, LWS_WRITE_RAW) < (int)n)
-            return -1;
         s->metrics.bytes_out += n;
         c->last_tx_ns = sl_time_mono_ns();
     }
     notify_writable(c);
     if (c->proto == SL_CONN_H2)
         sl_h2_progress(c);
+    update_rx_flow(c); /* HTTP/1: read again once the answers are out (h1_hold_rx) */
     int more = c->out.bytes || (c->tls && sl_tls_pending_out(c->tls)) ||
                (c->proto == SL_CONN_H2 && c->h2 && nghttp2_session_want_write(c->h2));
     if (more) {

@@ -25,10 +25,13 @@
 #include "sluice/buf.h"
 #include "sluice/http.h"
 
-/* Output queue: a chain of blocks, each with LWS_PRE bytes of headroom before its payload. */
+/* Output queue: a chain of blocks. A block either owns its payload (data + LWS_PRE, copied in)
+ * or refers to the bytes of an sl_rbuf it holds a reference on (zero-copy bodies). */
 typedef struct sl_oblk {
     struct sl_oblk *next;
-    size_t off, len, cap; /* payload = data + LWS_PRE; bytes [off, len) are unsent */
+    size_t off, len, cap; /* bytes [off, len) of the payload are unsent */
+    sl_rbuf *ref;         /* non-NULL: payload is ext[0, len), ref keeps it alive; cap == len */
+    const uint8_t *ext;
     uint8_t data[];
 } sl_oblk;
 
@@ -37,9 +40,22 @@ typedef struct sl_oq {
     size_t bytes;
 } sl_oq;
 
+static inline const uint8_t *sl_oblk_bytes(const sl_oblk *b)
+{
+    return b->ref ? b->ext : b->data + LWS_PRE;
+}
+
 int sl_oq_append(sl_oq *q, const void *p, size_t n);
+/* Queues n bytes at p, which lie inside r, by reference (takes a reference on r). */
+int sl_oq_append_ref(sl_oq *q, sl_rbuf *r, const uint8_t *p, size_t n);
 /* Copies up to n bytes out and drops them from the queue; returns how many. */
 size_t sl_oq_read(sl_oq *q, uint8_t *dst, size_t n);
+/* Drops the first n bytes (n <= bytes), releasing blocks and references. */
+void sl_oq_drop(sl_oq *q, size_t n);
+/* Moves the first n bytes (n <= src->bytes) from src to the end of dst: referenced and large
+ * owned blocks move without copying, small pieces are copied. 0 or SL_ENOMEM (nothing lost:
+ * what was not moved stays in src). */
+int sl_oq_move(sl_oq *dst, sl_oq *src, size_t n);
 void sl_oq_clear(sl_oq *q);
 
 typedef struct sl_conn sl_conn;
@@ -125,6 +141,10 @@ struct sl_conn {
     unsigned in_progress : 1; /* re-entrancy guard for conn_progress */
     unsigned again : 1;
     unsigned dead : 1;
+    unsigned h2_goaway_notice : 1; /* shutdown notice + PING sent (stop) */
+    unsigned h2_goaway_final : 1;  /* final GOAWAY submitted */
+    unsigned h2_input_dead : 1;    /* mem_recv failed: input is dropped */
+    int64_t h2_idle_since_ns;      /* HTTP/2: no stream since (0: busy) */
 };
 
 struct sl_server {
@@ -161,6 +181,12 @@ int sl_conn_busy(const sl_conn *c); /* has an exchange in progress */
  * stopped arriving, or output the peer stopped reading), else NULL. */
 const char *sl_conn_stalled(sl_conn *c, int64_t now_ns);
 void sl_conn_progress(sl_conn *c);
+/* Once a second from the server's sweep: HTTP/2 connections idle past idle_timeout_s end with
+ * GOAWAY (NO_ERROR). (HTTP/1 idles out through lws's timeout.) */
+void sl_conn_idle_check(sl_conn *c, int64_t now_ns);
+/* Hard close now (stall, drain deadline): HTTP/2 first gets a GOAWAY with h2_code when the
+ * socket takes it without blocking; then the socket is shut and lws closes it. */
+void sl_conn_cut(sl_conn *c, uint32_t h2_code);
 
 /* Exchange helpers shared by conn.c, h2.c, server.c */
 sl_exchange *sl_exchange_new_(sl_conn *c);
@@ -177,6 +203,8 @@ int sl_h2_fill_output(sl_conn *c);
 void sl_h2_progress(sl_conn *c);
 void sl_h2_free(sl_conn *c);
 void sl_h2_shutdown(sl_conn *c);
+/* Fatal end: GOAWAY with code (last processed stream id), then close once it is written. */
+void sl_h2_goaway(sl_conn *c, uint32_t code);
 int sl_h2_respond_head(sl_exchange *ex, int status, const sl_http_header *hdrs, size_t n,
                        int64_t content_length, int has_body);
 void sl_h2_kick_stream(sl_exchange *ex);

@@ -265,8 +265,14 @@ static int check_open(const sl_exchange *ex)
     return 0;
 }
 
-int sl_exchange_respond(sl_exchange *ex, int status, const sl_http_header *hdrs, size_t n_hdrs,
-                        const void *body, size_t len)
+/* Queues n body bytes: copied from p, or by reference into r when r is set. */
+static int queue_body(sl_oq *q, sl_rbuf *r, const void *p, size_t n)
+{
+    return r ? sl_oq_append_ref(q, r, p, n) : sl_oq_append(q, p, n);
+}
+
+static int respond(sl_exchange *ex, int status, const sl_http_header *hdrs, size_t n_hdrs,
+                   sl_rbuf *r, const void *body, size_t len)
 {
     int rc = check_open(ex);
     if (rc)
@@ -279,16 +285,30 @@ int sl_exchange_respond(sl_exchange *ex, int status, const sl_http_header *hdrs,
     ex->status = status;
     if (c->proto == SL_CONN_H2) {
         int with_body = !ex->is_head && status != 204 && len > 0;
-        rc = sl_oq_append(&ex->sq, body, with_body ? len : 0);
+        rc = with_body ? queue_body(&ex->sq, r, body, len) : 0;
         if (rc == 0)
             rc = sl_h2_respond_head(ex, status, hdrs, n_hdrs, (int64_t)len, with_body);
     } else {
         rc = h1_head(ex, status, hdrs, n_hdrs, (int64_t)len);
         if (rc == 0 && !ex->is_head && status != 204)
-            rc = sl_oq_append(&c->out, body, len);
+            rc = queue_body(&c->out, r, body, len);
     }
     sl_conn_kick(c);
     return rc;
+}
+
+int sl_exchange_respond(sl_exchange *ex, int status, const sl_http_header *hdrs, size_t n_hdrs,
+                        const void *body, size_t len)
+{
+    return respond(ex, status, hdrs, n_hdrs, NULL, body, len);
+}
+
+int sl_exchange_respond_rbuf(sl_exchange *ex, int status, const sl_http_header *hdrs, size_t n_hdrs,
+                             sl_rbuf *body, size_t off, size_t len)
+{
+    if (!body || off > sl_rbuf_len(body) || len > sl_rbuf_len(body) - off)
+        return SL_EINVAL;
+    return respond(ex, status, hdrs, n_hdrs, body, sl_rbuf_data(body) + off, len);
 }
 
 int sl_exchange_start(sl_exchange *ex, int status, const sl_http_header *hdrs, size_t n_hdrs)
@@ -309,7 +329,7 @@ int sl_exchange_start(sl_exchange *ex, int status, const sl_http_header *hdrs, s
     return rc;
 }
 
-int sl_exchange_write(sl_exchange *ex, const void *p, size_t n)
+static int write_body(sl_exchange *ex, sl_rbuf *r, const void *p, size_t n)
 {
     int rc = check_open(ex);
     if (rc)
@@ -320,7 +340,7 @@ int sl_exchange_write(sl_exchange *ex, const void *p, size_t n)
         return 0; /* responses without a body */
     sl_conn *c = ex->conn;
     if (c->proto == SL_CONN_H2) {
-        rc = sl_oq_append(&ex->sq, p, n);
+        rc = queue_body(&ex->sq, r, p, n);
         sl_h2_kick_stream(ex);
         return rc;
     }
@@ -329,14 +349,26 @@ int sl_exchange_write(sl_exchange *ex, const void *p, size_t n)
         int k = snprintf(sz, sizeof(sz), "%zx\r\n", n);
         rc = sl_oq_append(&c->out, sz, (size_t)k);
         if (rc == 0)
-            rc = sl_oq_append(&c->out, p, n);
+            rc = queue_body(&c->out, r, p, n);
         if (rc == 0)
             rc = sl_oq_append(&c->out, "\r\n", 2);
     } else {
-        rc = sl_oq_append(&c->out, p, n);
+        rc = queue_body(&c->out, r, p, n);
     }
     sl_conn_kick(c);
     return rc;
+}
+
+int sl_exchange_write(sl_exchange *ex, const void *p, size_t n)
+{
+    return write_body(ex, NULL, p, n);
+}
+
+int sl_exchange_write_rbuf(sl_exchange *ex, sl_rbuf *b, size_t off, size_t len)
+{
+    if (!b || off > sl_rbuf_len(b) || len > sl_rbuf_len(b) - off)
+        return SL_EINVAL;
+    return write_body(ex, b, sl_rbuf_data(b) + off, len);
 }
 
 int sl_exchange_end(sl_exchange *ex)

@@ -3,7 +3,8 @@
  * Entered when the connection starts with the client preface (cleartext prior knowledge) or
  * ALPN chose "h2" (TLS). Bytes flow:
  *   inbuf --nghttp2_session_mem_recv--> callbacks below --> per-stream exchange state
- *   nghttp2_session_mem_send --> conn->out (sl_h2_fill_output, from the WRITEABLE callback)
+ *   nghttp2_session_send --> conn->out (sl_h2_fill_output, from the WRITEABLE callback):
+ *   frames through send_cb (copied), DATA payloads through send_data (moved, see data_read)
  *
  * Every stream is an sl_exchange. nghttp2 callbacks only record state (headers into the
  * exchange's arena, body into its `pend` buffer, "closed" flags); sl_h2_progress() does the
@@ -20,7 +21,25 @@
  *    (nghttp2_session_resume_data). mem_send is only called while conn->out is below one
  *    scratch buffer, so a slow reader stops the frames at nghttp2, not in our memory.
  * After our END_STREAM, a stream whose request body is still coming is reset with NO_ERROR
- * (RFC 9113 8.1). Stop: GOAWAY with the last stream id, then close when no stream is left. */
+ * (RFC 9113 8.1).
+ *
+ * Endings: every close of an h2 connection we decide on says why in a GOAWAY first.
+ *  - Stop (SIGTERM): shutdown notice (GOAWAY 2^31-1) + PING; on the PING's ACK the final GOAWAY
+ *    (NO_ERROR, last processed stream); close when the streams below it are done (or at the
+ *    drain deadline).
+ *  - Idle (no stream for idle_timeout_s, checked by the server's 1 s sweep): GOAWAY NO_ERROR.
+ *  - Errors nghttp2 detects itself (bad frames, HPACK COMPRESSION_ERROR...) get nghttp2's own
+ *    GOAWAY; the ones mem_recv returns (too many CONTINUATIONs, floods, callback failures) get
+ *    ours: ENHANCE_YOUR_CALM, INTERNAL_ERROR or PROTOCOL_ERROR.
+ *  - Stalls and the drain deadline cut the socket; a GOAWAY is sent first when the socket can
+ *    take it at once (sl_conn_cut).
+ * Oversized request heads, by size (max_header_bytes M, default 64 KiB):
+ *  - name+value bytes over M, each field under 64 KiB, block in at most 9 frames: the stream is
+ *    answered 431 like HTTP/1 (fields past M are dropped as they are decoded).
+ *  - one field over 64 KiB: nghttp2's HPACK decoder refuses it: connection GOAWAY
+ *    COMPRESSION_ERROR (nghttp2's own limit, not configurable).
+ *  - a block in more than 9 frames (HEADERS + 8 CONTINUATION, nghttp2's CVE-2024-28182 limit):
+ *    GOAWAY ENHANCE_YOUR_CALM. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +64,7 @@ typedef struct h2_head {
     int in_ended;                 /* END_STREAM seen */
     int no_body;                  /* END_STREAM was on the HEADERS frame */
     int bad;
+    int too_big; /* fields past max_header_bytes were dropped: answer 431 */
 } h2_head;
 
 static h2_head *head_of(sl_exchange *ex)
@@ -74,8 +94,8 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     sl_conn *c = ud;
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    if (c->srv->stopping)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (c->srv->stopping && c->h2_goaway_final)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* above the GOAWAY's id: nghttp2 drops it */
     sl_exchange *ex = sl_exchange_new_(c);
     h2_head *h = calloc(1, sizeof(*h));
     if (!ex || !h) {
@@ -104,10 +124,12 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     if (!ex || !ex->hdrs_tmp)
         return 0;
     h2_head *h = head_of(ex);
-    if (h->done)
-        return 0; /* trailers */
-    if (ex->arena.len + namelen + valuelen > c->srv->cfg.max_header_bytes)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
+    if (h->done || h->too_big)
+        return 0; /* trailers, or a head already too big */
+    if (ex->arena.len + namelen + valuelen > c->srv->cfg.max_header_bytes) {
+        h->too_big = 1; /* keep what came (pseudo-headers come first), answer 431 at the end */
+        return 0;
+    }
     if (h->n == h->cap) {
         size_t ncap = h->cap ? h->cap * 2 : 16;
         struct h2_hoff *n = realloc(h->offs, ncap * sizeof(*n));
@@ -137,7 +159,16 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
-    (void)ud;
+    sl_conn *c = ud;
+    if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK) && c->h2_goaway_notice &&
+        !c->h2_goaway_final) {
+        /* The PING sent after the shutdown notice came back: every stream the client opened
+         * before it saw the notice has reached us. Now the GOAWAY that counts. */
+        c->h2_goaway_final = 1;
+        nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(s),
+                              NGHTTP2_NO_ERROR, NULL, 0);
+        return 0;
+    }
     if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
         return 0;
     sl_exchange *ex = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
@@ -196,23 +227,59 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     return 0;
 }
 
+/* DATA payloads never pass through nghttp2's buffer: data_read only says how many bytes the
+ * frame carries (NO_COPY), and send_data moves them from the stream queue to the connection
+ * queue -- referenced (sl_rbuf) and large blocks by pointer, small pieces by copy. */
 static ssize_t data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length,
                          uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
     (void)s;
     (void)sid;
+    (void)buf;
     (void)ud;
     sl_exchange *ex = src->ptr;
-    size_t n = sl_oq_read(&ex->sq, buf, length);
-    if (ex->sq.bytes == 0 && ex->ended) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        return (ssize_t)n;
-    }
-    if (n == 0) {
+    size_t n = ex->sq.bytes < length ? ex->sq.bytes : length;
+    if (n == 0 && !ex->ended) {
         ex->h2_deferred = 1;
         return NGHTTP2_ERR_DEFERRED;
     }
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (n == ex->sq.bytes && ex->ended)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;
+}
+
+static int send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd, size_t length,
+                     nghttp2_data_source *src, void *ud)
+{
+    (void)s;
+    sl_conn *c = ud;
+    sl_exchange *ex = src->ptr;
+    if (c->out.bytes >= SL_SCRATCH_BYTES)
+        return NGHTTP2_ERR_WOULDBLOCK; /* called again with the same frame later */
+    uint8_t pad = (uint8_t)(f->data.padlen ? f->data.padlen - 1 : 0);
+    if (sl_oq_append(&c->out, framehd, 9) != 0 ||
+        (f->data.padlen && sl_oq_append(&c->out, &pad, 1) != 0) ||
+        sl_oq_move(&c->out, &ex->sq, length) != 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (pad) {
+        static const uint8_t zeros[256];
+        if (sl_oq_append(&c->out, zeros, pad) != 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t length, int flags, void *ud)
+{
+    (void)s;
+    (void)flags;
+    sl_conn *c = ud;
+    if (c->out.bytes >= SL_SCRATCH_BYTES)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    if (sl_oq_append(&c->out, data, length) != 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return (ssize_t)length;
 }
 
 int sl_h2_start(sl_conn *c)
@@ -228,6 +295,8 @@ int sl_h2_start(sl_conn *c)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_send_callback(cb, send_cb);
+    nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
     nghttp2_option_set_no_auto_window_update(opt, 1);
     if (nghttp2_session_server_new2(&c->h2, cb, c, opt) != 0)
         goto out;
@@ -350,15 +419,26 @@ void sl_h2_progress(sl_conn *c)
 {
     if (!c->h2 || c->dead)
         return;
-    if (c->inbuf.len) {
+    if (c->inbuf.len && !c->h2_input_dead) {
         ssize_t r = nghttp2_session_mem_recv(c->h2, (const uint8_t *)c->inbuf.data, c->inbuf.len);
         if (r < 0) {
+            /* Fatal for the session (nghttp2 answers most protocol errors itself with GOAWAY and
+             * goes on; these are the ones it returns): say why in a GOAWAY, then close. */
             sl_debug("h2", "%s: %s", c->peer, nghttp2_strerror((int)r));
-            c->close_now = 1;
+            sl_buf_reset(&c->inbuf);
+            c->h2_input_dead = 1;
+            uint32_t code = r == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS || r == NGHTTP2_ERR_FLOODED
+                                ? NGHTTP2_ENHANCE_YOUR_CALM
+                            : r == NGHTTP2_ERR_CALLBACK_FAILURE || r == NGHTTP2_ERR_NOMEM
+                                ? NGHTTP2_INTERNAL_ERROR
+                                : NGHTTP2_PROTOCOL_ERROR;
+            sl_h2_goaway(c, code);
             return;
         }
         sl_buf_consume(&c->inbuf, (size_t)r);
     }
+    if (c->h2_input_dead)
+        sl_buf_reset(&c->inbuf);
     int again;
     do {
         again = 0;
@@ -366,7 +446,15 @@ void sl_h2_progress(sl_conn *c)
             next = ex->next;
             h2_head *h = head_of(ex);
             if (h && h->done && !ex->dispatched) {
-                if (build_request(ex) != 0) {
+                int brc = build_request(ex);
+                if (h->too_big) {
+                    /* As HTTP/1 does: a 431 on the stream (the body, if any, is dropped). */
+                    ex->dispatched = 1;
+                    ex->discard = 1;
+                    snprintf(ex->operation, sizeof(ex->operation), "bad_request");
+                    sl_reply_error(ex, SL_PROTO_PLAIN, 431, SL_EPARSE, NULL,
+                                   "Request header fields too large");
+                } else if (brc != 0) {
                     ex->dispatched = 1;
                     ex->discard = 1;
                     nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, ex->stream_id,
@@ -389,25 +477,16 @@ void sl_h2_progress(sl_conn *c)
     } while (again && !c->dead);
     if (nghttp2_session_want_write(c->h2))
         sl_conn_kick(c);
-    else if (!nghttp2_session_want_read(c->h2) && !c->streams)
-        c->closing = 1, sl_conn_kick(c);
+    else if (!nghttp2_session_want_read(c->h2))
+        c->closing = 1, sl_conn_kick(c); /* GOAWAY out and no active stream, or terminated */
 }
 
 int sl_h2_fill_output(sl_conn *c)
 {
     if (!c->h2)
         return 0;
-    while (c->out.bytes < SL_SCRATCH_BYTES) {
-        const uint8_t *d = NULL;
-        ssize_t n = nghttp2_session_mem_send(c->h2, &d);
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        if (sl_oq_append(&c->out, d, (size_t)n) != 0)
-            return -1;
-    }
-    return 0;
+    /* send_cb / send_data stop it (WOULDBLOCK) once a scratch buffer's worth is queued. */
+    return nghttp2_session_send(c->h2) == 0 ? 0 : -1;
 }
 
 static int is_conn_header(sl_slice n)
@@ -490,12 +569,38 @@ void sl_h2_kick_stream(sl_exchange *ex)
 
 void sl_h2_shutdown(sl_conn *c)
 {
+    if (!c->h2 || c->h2_goaway_notice || c->h2_goaway_final)
+        return;
+    if (!c->streams) {
+        /* Nothing in flight: the final GOAWAY at once, then close. */
+        c->h2_goaway_final = 1;
+        nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
+                              NULL, 0);
+        c->closing = 1;
+    } else {
+        /* RFC 9113 6.8: a GOAWAY with the largest id first (new streams still welcome), a PING,
+         * and the final GOAWAY with the last processed id once the PING is answered
+         * (on_frame_recv). The connection closes when the streams below it are done. */
+        c->h2_goaway_notice = 1;
+        if (nghttp2_submit_shutdown_notice(c->h2) != 0 ||
+            nghttp2_submit_ping(c->h2, NGHTTP2_FLAG_NONE, NULL) != 0) {
+            c->h2_goaway_final = 1;
+            nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+                                  nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
+                                  NULL, 0);
+        }
+    }
+    sl_conn_kick(c);
+}
+
+void sl_h2_goaway(sl_conn *c, uint32_t code)
+{
     if (!c->h2)
         return;
-    nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c->h2),
-                          NGHTTP2_NO_ERROR, NULL, 0);
-    if (!c->streams)
-        c->closing = 1;
+    c->h2_goaway_final = 1;
+    nghttp2_session_terminate_session(c->h2, code);
+    c->closing = 1;
     sl_conn_kick(c);
 }
 

@@ -169,16 +169,13 @@ static void sweep(lws_sorted_usec_list_t *sul)
     sl_server *s = lws_container_of(sul, sl_server, sweep_sul);
     int64_t now = sl_time_mono_ns();
     for (sl_conn *c = s->conns; c; c = c->next) {
+        sl_conn_idle_check(c, now);
         const char *why = sl_conn_stalled(c, now);
         if (!why || !c->wsi || c->close_now)
             continue;
         sl_info("server", "%s: %s, closing", c->peer, why);
         s->metrics.conns_stalled++;
-        c->close_now = 1;
-        int fd = (int)lws_get_socket_fd(c->wsi);
-        if (fd >= 0)
-            shutdown(fd, SHUT_RDWR);
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        sl_conn_cut(c, NGHTTP2_CANCEL);
     }
     if (!s->done)
         lws_sul_schedule(s->ctx, 0, &s->sweep_sul, sweep, 1000 * 1000);
@@ -191,17 +188,8 @@ static void drain_deadline(lws_sorted_usec_list_t *sul)
     sl_server *s = lws_container_of(sul, sl_server, drain_sul);
     if (s->n_conns)
         sl_warn("server", "drain time over: closing %u connection(s)", s->n_conns);
-    for (sl_conn *c = s->conns; c; c = c->next) {
-        c->close_now = 1;
-        if (c->wsi) {
-            /* lws would first try to flush what it buffered, which a client that does not read
-             * never lets it do: cut the socket so the flush fails and the close happens now. */
-            int fd = (int)lws_get_socket_fd(c->wsi);
-            if (fd >= 0)
-                shutdown(fd, SHUT_RDWR);
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-        }
-    }
+    for (sl_conn *c = s->conns; c; c = c->next)
+        sl_conn_cut(c, NGHTTP2_NO_ERROR);
     if (!s->n_conns)
         s->done = 1;
 }

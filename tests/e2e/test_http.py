@@ -361,6 +361,88 @@ def test_http10(server):
     assert st == 200 and body == b"aaabbb" and "transfer-encoding" not in hdrs
 
 
+# ---- half-closed clients ------------------------------------------------------------------------
+
+class Drained:
+    """What is left of a socket after reading it to EOF: read_response() on a byte string."""
+
+    def recv(self, n):
+        return b""
+
+
+def send_half_close_read_all(srv, payload, after=None):
+    """Sends payload, shuts the write side (as `nc -N` does), then reads until the server
+    closes. after(sock) runs between the two, e.g. to read part of a response first."""
+    s = connect(srv)
+    s.sendall(payload)
+    got = after(s) if after else b""
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(30)
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        got += d
+    s.close()
+    return got
+
+
+def test_half_closed_client_gets_its_responses(server):
+    # No body.
+    got = send_half_close_read_all(server, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+    st, _, body, rest = read_response(Drained(), got)
+    assert st == 200 and body == b'{"status":"ok"}' and rest == b""
+    # HTTP/1.0 without keep-alive.
+    got = send_half_close_read_all(server, b"GET /health HTTP/1.0\r\n\r\n")
+    assert read_response(Drained(), got)[0] == 200
+    # With a body.
+    got = send_half_close_read_all(
+        server, b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world")
+    st, _, body, rest = read_response(Drained(), got)
+    assert st == 200 and body == b"hello world" and rest == b""
+    # Two pipelined requests, answered in order; the first one answers late (timer).
+    got = send_half_close_read_all(
+        server, b"GET /slow?ms=400 HTTP/1.1\r\nHost: t\r\n\r\n"
+                b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+    st1, _, b1, rest = read_response(Drained(), got)
+    st2, _, b2, rest = read_response(Drained(), rest)
+    assert (st1, b1, st2, b2, rest) == (200, b"slow\n", 200, b"abc", b"")
+    # A slow answer with a chunked body.
+    got = send_half_close_read_all(server, b"POST /slow?ms=600 HTTP/1.1\r\nHost: t\r\n"
+                                           b"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")
+    assert read_response(Drained(), got)[:3:2] == (200, b"slow\n")
+
+
+def test_half_close_during_a_streamed_response(server):
+    n, size = 96, 65536  # 6 MiB: far more than the socket buffers hold
+    want = b"".join(bytes([ord("a") + i % 26]) * size for i in range(n))
+    # Half-closed right after the request...
+    got = send_half_close_read_all(server, f"GET /stream?n={n} HTTP/1.1\r\nHost: t\r\n\r\n"
+                                   .encode())
+    st, hdrs, body, rest = read_response(Drained(), got)
+    assert st == 200 and hdrs["transfer-encoding"] == "chunked" and body == want and rest == b""
+
+    # ...and half-closed while the response is flowing.
+    def read_some(sock):
+        buf = b""
+        while len(buf) < 256 * 1024:
+            buf += sock.recv(65536)
+        return buf
+    got = send_half_close_read_all(server, f"GET /stream?n={n} HTTP/1.1\r\nHost: t\r\n\r\n"
+                                   .encode(), after=read_some)
+    st, _, body, rest = read_response(Drained(), got)
+    assert st == 200 and body == want and rest == b""
+
+
+def test_request_cut_short_by_eof_is_not_answered(server):
+    # EOF inside a head or a body is an aborted request: closed without an answer.
+    got = send_half_close_read_all(server, b"GET /health HTTP/1.1\r\nHost: t\r\n")
+    assert got == b""
+    got = send_half_close_read_all(
+        server, b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+    assert got == b""
+
+
 # ---- HTTP/2 -------------------------------------------------------------------------------------
 
 def test_h2c_prior_knowledge_curl(server, tmp_path):
@@ -448,6 +530,278 @@ def test_h2_many_streams_and_paused_stream_window(server, tmp_path):
     assert final == {"done": True, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     assert times[b"resumed_at"] - times[b"paused_at"] >= pause_ms / 1000 * 0.7
     assert rss_max - rss0 < 8 * 1024, (rss0, rss_max)
+
+
+# ---- HTTP/2 frames: GOAWAY and 431 ---------------------------------------------------------------
+# A raw-frame client (hpack from python3-h2's dependencies for the header blocks): the endings
+# under test -- GOAWAY notice + PING + final GOAWAY, GOAWAY codes -- are frame-level behaviour a
+# full client library hides or refuses to go on after.
+
+FR_DATA, FR_HEADERS, FR_RST, FR_SETTINGS, FR_PING, FR_GOAWAY, FR_CONT = 0, 1, 3, 4, 6, 7, 9
+NO_ERROR, PROTOCOL_ERROR, COMPRESSION_ERROR, ENHANCE_YOUR_CALM = 0, 1, 9, 0xB
+
+
+class H2Raw:
+    def __init__(self, srv):
+        import hpack
+        self.enc, self.dec = hpack.Encoder(), hpack.Decoder()
+        self.dec.max_header_list_size = 1 << 20
+        self.s = connect(srv)
+        self.buf = b""
+        self.heads = {}
+        self.s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self.frame(FR_SETTINGS, 0, 0, b""))
+
+    @staticmethod
+    def frame(ftype, flags, sid, payload):
+        return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + payload
+
+    def request(self, sid, path, extra=(), method="GET", body=None):
+        block = self.enc.encode([(":method", method), (":scheme", "http"), (":path", path),
+                                 (":authority", "t"), *extra], huffman=False)
+        parts = [block[i:i + 16384] for i in range(0, len(block), 16384)]
+        end_stream = 0x1 if body is None else 0
+        out = b""
+        for i, part in enumerate(parts):
+            flags = (0x4 if i == len(parts) - 1 else 0) | (end_stream if i == 0 else 0)
+            out += self.frame(FR_HEADERS if i == 0 else FR_CONT, flags, sid, part)
+        if body is not None:
+            out += self.frame(FR_DATA, 0x1, sid, body)
+        self.s.sendall(out)
+        return len(parts)
+
+    def read_frame(self, timeout=30, ack_ping=True):
+        """Next frame (type, flags, sid, payload), SETTINGS acknowledged on the way; None at
+        EOF."""
+        self.s.settimeout(timeout)
+        while True:
+            while len(self.buf) < 9 or len(self.buf) < 9 + int.from_bytes(self.buf[:3], "big"):
+                try:
+                    d = self.s.recv(1 << 16)
+                except ConnectionResetError:
+                    d = b""
+                if not d:
+                    return None
+                self.buf += d
+            n = int.from_bytes(self.buf[:3], "big")
+            ftype, flags = self.buf[3], self.buf[4]
+            sid = int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
+            payload, self.buf = self.buf[9:9 + n], self.buf[9 + n:]
+            if ftype == FR_SETTINGS and not flags & 1:
+                self.s.sendall(self.frame(FR_SETTINGS, 1, 0, b""))
+                continue
+            if ftype == FR_PING and not flags & 1 and ack_ping:
+                self.s.sendall(self.frame(FR_PING, 1, 0, payload))
+            if ftype == FR_HEADERS:  # every block, to keep HPACK's dynamic table in step
+                self.heads[sid] = dict(self.dec.decode(payload))
+            if ftype == FR_DATA and payload:  # give the windows back
+                inc = len(payload).to_bytes(4, "big")
+                self.s.sendall(self.frame(8, 0, 0, inc) + self.frame(8, 0, sid, inc))
+            return ftype, flags, sid, payload
+
+    def until(self, pred, timeout=30, ack_ping=True):
+        """Frames until pred(frame) is true (returned with the frames before it)."""
+        seen = []
+        t = time.monotonic() + timeout
+        while time.monotonic() < t:
+            f = self.read_frame(max(0.1, t - time.monotonic()), ack_ping)
+            if f is None:
+                return None, seen
+            if pred(f):
+                return f, seen
+            seen.append(f)
+        raise AssertionError(f"frame not seen; got {[x[:3] for x in seen]}")
+
+    def response(self, sid, timeout=30):
+        """Status and body of stream sid (reads to its END_STREAM)."""
+        status, body = None, b""
+        while True:
+            f = self.read_frame(timeout)
+            assert f is not None, "connection closed before the response ended"
+            ftype, flags, fsid, payload = f
+            if fsid != sid:
+                continue
+            assert ftype != FR_RST, f"stream {sid} reset, code {int.from_bytes(payload, 'big')}"
+            if ftype == FR_HEADERS:
+                status = int(self.heads[sid][":status"])
+            elif ftype == FR_DATA:
+                body += payload
+            if flags & 0x1:
+                return status, body
+
+    @staticmethod
+    def goaway(payload):
+        return (int.from_bytes(payload[:4], "big") & 0x7FFFFFFF, int.from_bytes(payload[4:8], "big"))
+
+
+def test_h2_oversized_head_is_answered_431_on_its_stream(server):
+    c = H2Raw(server)
+    # 70 KB of fields in 5 frames, each field under nghttp2's 64 KiB HPACK limit: 431 like
+    # HTTP/1, and the connection goes on.
+    big = [("x-big-a", "a" * 35000), ("x-big-b", "b" * 35000)]
+    assert c.request(1, "/health", big) == 5
+    assert c.response(1)[0] == 431
+    assert c.request(3, "/health") == 1
+    assert c.response(3) == (200, b'{"status":"ok"}')
+    # With a body on the way: 431 too, the body is dropped.
+    c.request(5, "/echo", big, method="POST", body=b"z" * 1000)
+    assert c.response(5)[0] == 431
+    c.request(7, "/echo", method="POST", body=b"still fine")
+    assert c.response(7) == (200, b"still fine")
+
+
+def test_h2_head_past_nghttp2_limits_ends_with_goaway(server):
+    # One field over 64 KiB: nghttp2's HPACK decoder refuses it, GOAWAY COMPRESSION_ERROR.
+    c = H2Raw(server)
+    c.request(1, "/health")
+    assert c.response(1)[0] == 200
+    c.request(3, "/health", [("x-huge", "h" * 70000)])
+    f, _ = c.until(lambda f: f[0] == FR_GOAWAY)
+    assert c.goaway(f[3]) == (3, COMPRESSION_ERROR)  # 3: nghttp2 had begun the stream
+    assert c.read_frame(10) is None  # then closed
+    # More than 9 frames in one head (HEADERS + 8 CONTINUATION; nghttp2's flood limit): the
+    # gateway's GOAWAY says ENHANCE_YOUR_CALM before closing.
+    c = H2Raw(server)
+    assert c.request(1, "/health", [(f"x-f{i}", "f" * 15000) for i in range(11)]) > 9
+    f, _ = c.until(lambda f: f[0] == FR_GOAWAY)
+    assert c.goaway(f[3]) == (1, ENHANCE_YOUR_CALM)  # 1: the stream had begun
+    assert c.read_frame(10) is None
+
+
+def test_h2_protocol_error_gets_goaway(server):
+    c = H2Raw(server)
+    c.request(1, "/health")
+    assert c.response(1)[0] == 200
+    c.s.sendall(c.frame(FR_DATA, 0, 0, b"nope"))  # DATA on stream 0: connection error
+    f, _ = c.until(lambda f: f[0] == FR_GOAWAY)
+    assert c.goaway(f[3]) == (1, PROTOCOL_ERROR)
+    assert c.read_frame(10) is None
+
+
+def test_h2_idle_connection_ends_with_goaway():
+    srv = Server("--idle-timeout", "2")
+    try:
+        c = H2Raw(srv)
+        c.request(1, "/health")
+        assert c.response(1)[0] == 200
+        t = time.monotonic()
+        f, _ = c.until(lambda f: f[0] == FR_GOAWAY, timeout=15)
+        assert c.goaway(f[3]) == (1, NO_ERROR)
+        assert time.monotonic() - t > 1  # not before the idle time
+        assert c.read_frame(10) is None
+    finally:
+        srv.stop()
+
+
+def test_h2_graceful_stop_goaway_then_inflight_streams_finish():
+    srv = Server("--drain-ms", "10000")
+    c = H2Raw(srv)
+    c.request(1, "/slow?ms=1500")
+    c.request(3, "/health")
+    assert c.response(3)[0] == 200
+    srv.proc.send_signal(signal.SIGTERM)
+    # Shutdown notice: GOAWAY with the largest id, and a PING.
+    f, seen = c.until(lambda f: f[0] == FR_GOAWAY, ack_ping=False)
+    assert c.goaway(f[3]) == (0x7FFFFFFF, NO_ERROR)
+    pings = [p for t, fl, _, p in seen if t == FR_PING and not fl & 1]
+    if not pings:
+        ping, _ = c.until(lambda f: f[0] == FR_PING and not f[1] & 1, ack_ping=False)
+        pings = [ping[3]]
+    # A stream the client opened before it answered the PING is still served...
+    c.request(5, "/health")
+    c.s.sendall(c.frame(FR_PING, 1, 0, pings[0]))
+    # ...then the final GOAWAY names the last stream processed.
+    f, seen = c.until(lambda f: f[0] == FR_GOAWAY)
+    assert c.goaway(f[3]) == (5, NO_ERROR)
+    # Streams past it are ignored (the client would retry them elsewhere).
+    c.request(7, "/health")
+    frames = seen
+    while True:
+        fr = c.read_frame(15)
+        if fr is None:
+            break
+        frames.append(fr)
+    ended = {sid for t, fl, sid, _ in frames if t in (FR_DATA, FR_HEADERS) and fl & 1}
+    assert {1, 5} <= ended and 7 not in ended
+    slow = b"".join(p for t, _, sid, p in frames if t == FR_DATA and sid == 1)
+    assert slow == b"slow\n"
+    srv.stop()
+
+
+# ---- zero-copy bodies (sl_rbuf) ----------------------------------------------------------------
+
+def blob_pattern(n):
+    return bytes((i * 7 + i // 251) & 0xFF for i in range(n))
+
+
+def blob_live(srv):
+    c = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+    c.request("GET", "/blob-stats?drop=1")
+    return json.loads(c.getresponse().read())["live"]
+
+
+def wait_blob_released(srv, limit=15):
+    t = time.monotonic() + limit
+    while blob_live(srv) and time.monotonic() < t:
+        time.sleep(0.05)
+    return blob_live(srv)
+
+
+def test_zero_copy_bodies_h1_h2_and_release(server, tmp_path):
+    need("curl")
+    n = 3 * MiB + 17
+    want = blob_pattern(n)
+    # HTTP/1.1, two answers on one keep-alive connection (by reference, then copied).
+    s = connect(server)
+    s.sendall(f"GET /blob?size={n} HTTP/1.1\r\nHost: t\r\n\r\n"
+              f"GET /blob?size={n}&copy=1 HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    st, hdrs, body, rest = read_response(s)
+    assert st == 200 and int(hdrs["content-length"]) == n and body == want
+    st, _, body, _ = read_response(s, rest)
+    assert st == 200 and body == want
+    s.close()
+    # HTTP/2 (nghttp2's NO_COPY data path): three streams at once with nghttp (which checks the
+    # framing and the content-length), then the bytes through curl and nghttp.
+    need("nghttp")
+    r = run(["nghttp", "-ns", "-m", "3", "-w", "24", "-W", "24", f"{server.url}/blob?size={n}"])
+    assert r.returncode == 0 and r.stdout.count(b" 200 ") == 3, r.stdout + r.stderr
+    o = tmp_path / "b"
+    r = run(["curl", "-sS", "--http2-prior-knowledge", "--fail", "-o", str(o),
+             f"{server.url}/blob?size={n}"])
+    assert r.returncode == 0, r.stderr
+    assert o.read_bytes() == want
+    r = run(["nghttp", f"{server.url}/blob?size={n}"])
+    assert r.returncode == 0 and r.stdout == want
+    assert wait_blob_released(server) == 0
+    # Cut mid-body: an HTTP/2 stream reset, an HTTP/2 connection closed, an HTTP/1.1
+    # connection reset. Each releases the server's references.
+    c = H2Raw(server)
+    c.request(1, "/blob?size=20000000")
+    c.until(lambda f: f[0] == FR_DATA and f[2] == 1)
+    c.s.sendall(c.frame(FR_RST, 0, 1, (8).to_bytes(4, "big")))  # CANCEL
+    c.request(3, "/health")
+    assert c.response(3)[0] == 200
+    assert wait_blob_released(server) == 0
+    c.request(5, "/blob?size=20000000")
+    c.until(lambda f: f[0] == FR_DATA and f[2] == 5)
+    c.s.close()
+    assert wait_blob_released(server) == 0
+    s = connect(server)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.sendall(b"GET /blob?size=20000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 200")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+    assert wait_blob_released(server) == 0
+
+
+def test_zero_copy_body_over_tls(tls_server, tmp_path):
+    need("curl")
+    n = 2 * MiB + 5
+    for ver in ("--http2", "--http1.1"):
+        o = tmp_path / "b"
+        r = run(["curl", "-sSk", ver, "--fail", "-o", str(o), f"{tls_server.url}/blob?size={n}"])
+        assert r.returncode == 0, r.stderr
+        assert o.read_bytes() == blob_pattern(n)
 
 
 # ---- TLS ----------------------------------------------------------------------------------------

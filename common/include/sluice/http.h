@@ -25,6 +25,12 @@
  * more body calls sl_exchange_pause_body(ex, 1); the gateway stops reading that stream (on
  * HTTP/2 it withholds WINDOW_UPDATE) until paused again with 0.
  *
+ * Zero-copy bodies: sl_exchange_respond_rbuf() / sl_exchange_write_rbuf() send the bytes of an
+ * sl_rbuf (an immutable, refcounted buffer) without copying them: the connection holds a
+ * reference while they are queued, HTTP/1 cleartext writes them with writev() straight from the
+ * buffer, HTTP/2 frames them with nghttp2's NO_COPY data path (TLS still encrypts a copy). The
+ * reference is dropped once the bytes are written, or when the stream or connection dies.
+ *
  * The gateway adds Date, x-amzn-RequestId (sl_exchange_request_id) and the framing headers
  * (Content-Length / Transfer-Encoding / Connection) itself. */
 #ifndef SLUICE_HTTP_H
@@ -81,6 +87,24 @@ typedef struct sl_http_request {
 
 typedef struct sl_exchange sl_exchange;
 
+/* An immutable byte range shared by reference. The bytes must not change while any reference
+ * is held. Reference counts are atomic: ref/unref from any thread; free_fn runs on the thread
+ * that drops the last reference (usually the loop thread). */
+typedef struct sl_rbuf sl_rbuf;
+typedef void (*sl_rbuf_free_fn)(void *ud, const void *data);
+
+/* Wraps len bytes at data (not copied) with one reference; free_fn(ud, data) runs once when the
+ * last reference goes (free_fn may be NULL for static data). NULL when out of memory; free_fn
+ * is not called then and the caller still owns data. */
+sl_rbuf *sl_rbuf_wrap(const void *data, size_t len, sl_rbuf_free_fn free_fn, void *ud);
+/* Allocates a buffer of len bytes in one block (freed with the last reference); *data is where
+ * to write them before sharing. NULL when out of memory. */
+sl_rbuf *sl_rbuf_alloc(size_t len, uint8_t **data);
+sl_rbuf *sl_rbuf_ref(sl_rbuf *b); /* returns b */
+void sl_rbuf_unref(sl_rbuf *b);   /* NULL is ignored */
+const uint8_t *sl_rbuf_data(const sl_rbuf *b);
+size_t sl_rbuf_len(const sl_rbuf *b);
+
 typedef struct sl_exchange_ops {
     /* A piece of the request body (streamed routes). Return 0, or a negative SL_E* to stop
      * reading (the handler is expected to have answered or to end the exchange). */
@@ -120,10 +144,17 @@ void sl_exchange_set_operation(sl_exchange *ex, const char *operation);
 /* Whole response with Content-Length. hdrs are extra headers (Content-Type, ...). */
 int sl_exchange_respond(sl_exchange *ex, int status, const sl_http_header *hdrs, size_t n_hdrs,
                         const void *body, size_t len);
+/* As sl_exchange_respond() with the body bytes [off, off + len) of body, sent without copying:
+ * the exchange takes its own reference (the caller keeps its own). SL_EINVAL if the range is
+ * outside body. */
+int sl_exchange_respond_rbuf(sl_exchange *ex, int status, const sl_http_header *hdrs, size_t n_hdrs,
+                             sl_rbuf *body, size_t off, size_t len);
 /* Streamed response: head now, body in pieces. */
 int sl_exchange_start(sl_exchange *ex, int status, const sl_http_header *hdrs, size_t n_hdrs);
 /* Copies n bytes into the output queue; a zero-length write is ignored. */
 int sl_exchange_write(sl_exchange *ex, const void *p, size_t n);
+/* As sl_exchange_write() with bytes [off, off + len) of b, queued by reference, not copied. */
+int sl_exchange_write_rbuf(sl_exchange *ex, sl_rbuf *b, size_t off, size_t len);
 /* Ends the streamed response (HTTP/1.1: last chunk; HTTP/2: END_STREAM). */
 int sl_exchange_end(sl_exchange *ex);
 

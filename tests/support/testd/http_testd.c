@@ -16,6 +16,13 @@
  *                    K chunks of S bytes (default 65536; K=0: endless), produced only while
  *                    sl_exchange_queued_bytes() is under 256 KiB (want_writable otherwise).
  *                    Chunk i is filled with the letter 'a' + i % 26.
+ *   /blob[?size=N][&copy=1]
+ *                    N bytes (default 4 MiB; byte i = (i * 7 + i / 251) & 0xff) from one shared
+ *                    sl_rbuf, sent by reference (sl_exchange_respond_rbuf), or copied with copy=1.
+ *   /blob-stats[?drop=1]
+ *                    {"live":K}: shared bodies not yet released (drop=1 first lets go of the
+ *                    server's own reference, so K counts only what connections still hold).
+ *   /slow[?ms=M]     buffered body; answers "slow\n" M ms (default 300) later, from a timer.
  *   /headers         the request as the handler sees it: method, path, query, authority,
  *                    version, content_length, then "name: value" per header.
  *   /aws             AWS JSON 1.1 route signed for "kinesis" (buffered): answers
@@ -279,6 +286,85 @@ static void stream_handle(sl_exchange *ex, const sl_http_request *req, void *ud)
     stream_pump(ex, st);
 }
 
+/* ---- /slow ---- */
+
+static void slow_fire(void *arg)
+{
+    sl_exchange *ex = arg;
+    static const sl_http_header h[] = {{SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("text/plain")}};
+    if (sl_exchange_is_open(ex))
+        sl_exchange_respond(ex, 200, h, 1, "slow\n", 5);
+    sl_exchange_unref(ex);
+}
+
+static void slow_handle(sl_exchange *ex, const sl_http_request *req, void *ud)
+{
+    (void)ud;
+    long ms = query_long(req->query, "ms", 300);
+    sl_exchange_ref(ex);
+    if (!sl_loop_timer_add((uint64_t)(ms > 0 ? ms : 1), slow_fire, ex)) {
+        sl_exchange_unref(ex);
+        sl_exchange_respond(ex, 500, NULL, 0, "oom\n", 4);
+    }
+}
+
+/* ---- /blob ---- */
+
+/* One shared immutable body, answered by reference (sl_exchange_respond_rbuf) or, with copy=1,
+ * through the copying sl_exchange_respond(), so both paths can be compared on the same
+ * binary. Byte i is (i * 7 + i / 251) & 0xff. blob_live counts the buffers not yet released. */
+static sl_rbuf *blob;
+static long blob_live;
+
+static void blob_free(void *ud, const void *data)
+{
+    (void)ud;
+    free((void *)data);
+    blob_live--;
+}
+
+static void blob_handle(sl_exchange *ex, const sl_http_request *req, void *ud)
+{
+    (void)ud;
+    static const sl_http_header h[] = {
+        {SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/octet-stream")}};
+    long size = query_long(req->query, "size", 4 * (long)MiB);
+    if (size < 0 || size > 256 * (long)MiB) {
+        sl_exchange_respond(ex, 400, NULL, 0, "bad size\n", 9);
+        return;
+    }
+    if (!blob || sl_rbuf_len(blob) != (size_t)size) {
+        uint8_t *p = malloc((size_t)size + 1);
+        sl_rbuf *nb = p ? sl_rbuf_wrap(p, (size_t)size, blob_free, NULL) : NULL;
+        if (!nb) {
+            free(p);
+            sl_exchange_respond(ex, 500, NULL, 0, "oom\n", 4);
+            return;
+        }
+        for (long i = 0; i < size; i++)
+            p[i] = (uint8_t)(i * 7 + i / 251);
+        blob_live++;
+        sl_rbuf_unref(blob); /* in-flight responses keep the old one */
+        blob = nb;
+    }
+    if (query_long(req->query, "copy", 0))
+        sl_exchange_respond(ex, 200, h, 1, sl_rbuf_data(blob), sl_rbuf_len(blob));
+    else
+        sl_exchange_respond_rbuf(ex, 200, h, 1, blob, 0, sl_rbuf_len(blob));
+}
+
+static void blob_stats_handle(sl_exchange *ex, const sl_http_request *req, void *ud)
+{
+    (void)ud;
+    if (query_long(req->query, "drop", 0)) {
+        sl_rbuf_unref(blob);
+        blob = NULL;
+    }
+    char body[64];
+    int n = snprintf(body, sizeof(body), "{\"live\":%ld}", blob_live);
+    sl_exchange_respond(ex, 200, NULL, 0, body, (size_t)n);
+}
+
 /* ---- /aws, /aws-rest ---- */
 
 static void aws_handle(sl_exchange *ex, const sl_http_request *r, void *ud)
@@ -333,6 +419,21 @@ static int route(const sl_http_request *req, sl_route *out)
         out->service = "kinesisvideo";
         out->operation = "Test.AwsRest";
         out->handle = aws_handle;
+    } else if (sl_slice_eq(req->path, "/blob")) {
+        out->body_mode = SL_BODY_BUFFER;
+        out->max_body = 1 * MiB;
+        out->operation = "Test.Blob";
+        out->handle = blob_handle;
+    } else if (sl_slice_eq(req->path, "/blob-stats")) {
+        out->body_mode = SL_BODY_BUFFER;
+        out->max_body = 1 * MiB;
+        out->operation = "Test.BlobStats";
+        out->handle = blob_stats_handle;
+    } else if (sl_slice_eq(req->path, "/slow")) {
+        out->body_mode = SL_BODY_BUFFER;
+        out->max_body = 1 * MiB;
+        out->operation = "Test.Slow";
+        out->handle = slow_handle;
     } else if (sl_slice_eq(req->path, "/stream")) {
         out->body_mode = SL_BODY_STREAM;
         out->operation = "Test.Stream";
@@ -454,6 +555,7 @@ int main(int argc, char **argv)
            sl_server_port(the_server));
     fflush(stdout);
     int rc = sl_server_run(the_server);
+    sl_rbuf_unref(blob);
     sl_server_free(the_server);
     the_server = NULL;
     sl_loop_shutdown();

@@ -1,8 +1,10 @@
 /* Exchange lifetime against the real server (gateway/server.c) over loopback sockets:
  * on_close runs exactly once, with aborted=0 after a complete exchange and aborted=1 when the
- * peer vanishes; afterwards writes return SL_ECLOSED, the request stays readable while a
- * reference is held, and the last unref frees it (ASan builds check that). The server runs on
- * a second thread; checks that must run on the loop thread are posted with sl_loop_post(). */
+ * peer vanishes (a reset at once; a plain close -- which TCP cannot tell from a half-close --
+ * at the next write, which the closed socket answers with a reset); afterwards writes return
+ * SL_ECLOSED, the request stays readable while a reference is held, and the last unref frees it
+ * (ASan builds check that). The server runs on a second thread; checks that must run on the
+ * loop thread are posted with sl_loop_post(). */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -115,6 +117,29 @@ static void after_close_checks(void *arg)
     posted_done = 1;
 }
 
+static volatile int late_write_rc = 1, late_open = -1, late_done;
+
+static void late_write(void *arg)
+{
+    (void)arg;
+    late_open = sl_exchange_is_open(held);
+    late_write_rc = sl_exchange_write(held, "late", 4);
+    late_done = 1;
+}
+
+static void hold_and_vanish(int port, int reset)
+{
+    int fd = client(port);
+    const char req_hold[] = "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_int_equal(write(fd, req_hold, sizeof(req_hold) - 1), (ssize_t)sizeof(req_hold) - 1);
+    read_until(fd, "\r\n1\r\nx\r\n");
+    if (reset) {
+        struct linger lg = {1, 0}; /* close() sends RST */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    close(fd);
+}
+
 static void test_exchange_lifetime(void **state)
 {
     (void)state;
@@ -135,12 +160,8 @@ static void test_exchange_lifetime(void **state)
     assert_int_equal(close_aborted, 0);
     close(fd);
 
-    /* Peer vanishes mid-response: aborted = 1, once; the held exchange stays valid. */
-    fd = client(port);
-    const char req_hold[] = "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n";
-    assert_int_equal(write(fd, req_hold, sizeof(req_hold) - 1), (ssize_t)sizeof(req_hold) - 1);
-    read_until(fd, "\r\n1\r\nx\r\n");
-    close(fd);
+    /* Peer resets mid-response: aborted = 1, once; the held exchange stays valid. */
+    hold_and_vanish(port, 1);
     wait_for(&close_calls, 2);
     assert_int_equal(close_aborted, 1);
     assert_int_equal(sl_loop_post(after_close_checks, NULL), 0);
@@ -149,6 +170,24 @@ static void test_exchange_lifetime(void **state)
     assert_int_equal(open_after_close, 0);
     assert_int_equal(path_ok, 1);
     assert_int_equal(close_calls, 2);
+
+    /* Peer closes mid-response: its FIN alone could be a half-close (it may still read), so the
+     * exchange stays open; the next write meets the closed socket's reset: aborted = 1, once. */
+    posted_done = 0;
+    hold_and_vanish(port, 0);
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(close_calls, 2);
+    assert_int_equal(sl_loop_post(late_write, NULL), 0);
+    wait_for(&late_done, 1);
+    assert_int_equal(late_open, 1);
+    assert_int_equal(late_write_rc, 0);
+    wait_for(&close_calls, 3);
+    assert_int_equal(close_aborted, 1);
+    assert_int_equal(sl_loop_post(after_close_checks, NULL), 0);
+    wait_for(&posted_done, 1);
+    assert_int_equal(write_rc_after_close, SL_ECLOSED);
+    assert_int_equal(close_calls, 3);
 
     sl_server_stop(s);
     assert_int_equal(pthread_join(th, NULL), 0);
