@@ -292,6 +292,30 @@ static void respond_blob(sl_exchange *ex, int status, const char *ctype, const v
     sl_exchange_respond(ex, status, h, 5, p, n);
 }
 
+static void blob_release(void *ud, const void *data)
+{
+    (void)data;
+    md_blob_unref(ud);
+}
+
+/* Cached bytes go out by reference (sl_exchange_respond_rbuf): a popular segment is never copied
+ * per request; the connection's reference keeps the blob alive after an eviction. */
+static void respond_cached(sl_exchange *ex, md_blob *b)
+{
+    sl_rbuf *r = sl_rbuf_wrap(b->data, b->len, blob_release, md_blob_ref(b));
+    if (!r) {
+        md_blob_unref(b);
+        respond_blob(ex, 200, b->ctype, b->data, b->len);
+        return;
+    }
+    sl_http_header h[5];
+    memcpy(h, md_cors_headers, sizeof(md_cors_headers));
+    h[3] = (sl_http_header){SL_SLICE_LIT("Content-Type"), {b->ctype, strlen(b->ctype)}};
+    h[4] = (sl_http_header){SL_SLICE_LIT("Cache-Control"), SL_SLICE_LIT("no-cache")};
+    sl_exchange_respond_rbuf(ex, 200, h, 5, r, 0, b->len);
+    sl_rbuf_unref(r);
+}
+
 void md_respond_text(sl_exchange *ex, const char *ctype, const sl_buf *b)
 {
     respond_blob(ex, 200, ctype, b->data, b->len);
@@ -314,7 +338,7 @@ static void blob_done(void *arg, md_blob *b, int rc, const sl_diag *d)
     sl_exchange *ex = arg;
     if (sl_exchange_is_open(ex)) {
         if (rc == 0) {
-            respond_blob(ex, 200, b->ctype, b->data, b->len);
+            respond_cached(ex, b);
         } else {
             const char *type, *msg;
             int status = md_error_of(rc, &type, &msg);
