@@ -104,6 +104,13 @@ int ka_fh_append(const char *arn, const sl_buf *records, const uint32_t *lens, s
 /* The function URL Firehose's configuration maps a Lambda ARN to (SLUICE_FIREHOSE_LAMBDA_URLS).
  * 0 or SL_ENOTFOUND. Any thread. */
 int ka_lambda_url(const char *arn, char *out, size_t cap);
+/* One preprocessing invocation (Firehose's Lambda client) over n payloads read from the stream
+ * source_arn: *out gets the data of the Ok answers in order (malloc'd NUL-terminated copies;
+ * free each and the arrays), Dropped and ProcessingFailed ones are left out. Returns 0, SL_EIO
+ * (the invocation failed as a whole; err says why) or SL_ENOMEM. Blocking: not the loop. */
+int ka_lambda_process(const char *arn, const char *source_arn, char *const *payloads,
+                      const size_t *lens, size_t n, char ***out, size_t **out_lens, size_t *n_out,
+                      char *err, size_t cap);
 
 /* ---- reference objects at an S3-compatible endpoint (ka_s3.c; worker thread) -------------- */
 

@@ -103,3 +103,55 @@ int ka_lambda_url(const char *arn, char *out, size_t cap)
 {
     return sl_fh_lambda_url(arn, out, cap);
 }
+
+int ka_lambda_process(const char *arn, const char *source_arn, char *const *payloads,
+                      const size_t *lens, size_t n, char ***out, size_t **out_lens, size_t *n_out,
+                      char *err, size_t cap)
+{
+    sl_fh_rec *recs = calloc(n + 1, sizeof(*recs));
+    sl_fh_xform *res = calloc(n + 1, sizeof(*res));
+    char **o = calloc(n + 1, sizeof(*o));
+    size_t *ol = calloc(n + 1, sizeof(*ol));
+    sl_buf data = SL_BUF_INIT;
+    size_t m = 0;
+    int rc = SL_ENOMEM;
+    const char *rg = strchr(source_arn, ':') ? strchr(strchr(source_arn, ':') + 1, ':') : NULL;
+    rg = rg ? strchr(rg + 1, ':') : NULL; /* arn:aws:<service>:<region>: */
+    char region[32] = "";
+    if (rg)
+        snprintf(region, sizeof(region), "%.*s", (int)strcspn(rg + 1, ":"), rg + 1);
+    if (!recs || !res || !o || !ol)
+        goto out;
+    int64_t now = sl_time_now_ns() / 1000000;
+    for (size_t k = 0; k < n; k++)
+        recs[k] = (sl_fh_rec){.data = payloads[k], .len = lens[k], .ts_ms = now};
+    rc = n ? sl_fh_lambda_invoke(arn, source_arn, region, recs, n, &data, res, err, cap) : 0;
+    for (size_t k = 0; k < n && !rc; k++) {
+        cJSON_Delete(res[k].keys);
+        if (res[k].result != SL_FH_X_OK)
+            continue;
+        o[m] = malloc(res[k].len + 1);
+        if (!o[m]) {
+            rc = SL_ENOMEM;
+            break;
+        }
+        memcpy(o[m], data.data + res[k].off, res[k].len);
+        o[m][res[k].len] = 0;
+        ol[m++] = res[k].len;
+    }
+out:
+    sl_buf_cleanup(&data);
+    free(recs);
+    free(res);
+    if (rc) {
+        for (size_t k = 0; k < m; k++)
+            free(o[k]);
+        free(o);
+        free(ol);
+        return rc;
+    }
+    *out = o;
+    *out_lens = ol;
+    *n_out = m;
+    return 0;
+}

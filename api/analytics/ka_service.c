@@ -1636,7 +1636,10 @@ typedef struct discover_job {
     ka_shard_ref *shards;
     size_t n_shards;
     int from_start;
-    char path[1200]; /* S3 object, when sampling a file */
+    char path[1200];             /* S3 object, when sampling a file (local layout) */
+    char bucket[256], key[1025]; /* the same object at the S3-compatible endpoint */
+    char lambda_arn[2049];       /* InputProcessingConfiguration ("" = none) */
+    char source_arn[512];
     cJSON *result;
     int rc;
     char msg[256];
@@ -1651,6 +1654,8 @@ static void discover_reply(void *arg)
                            j->msg[0] ? j->msg : "No data was found to detect a schema from.");
     else if (j->rc == SL_EINVAL)
         sl_wire_call_error(call, "InvalidArgumentException", "%s", j->msg);
+    else if (j->rc == SL_EIO && j->msg[0])
+        sl_wire_call_error(call, "ServiceUnavailableException", "%s", j->msg);
     else if (j->rc)
         sl_wire_call_error_code(call, j->rc);
     else
@@ -1661,44 +1666,86 @@ static void discover_reply(void *arg)
     free(j);
 }
 
-static void *discover_thread(void *arg)
+/* Reads the S3 object (local layout or endpoint) as one sample. Returns 0, SL_EINVAL (msg) or
+ * SL_ENOMEM. */
+static int discover_object(discover_job *j, char ***p, size_t **l, size_t *n)
 {
-    discover_job *j = arg;
-    char **p = NULL;
-    size_t *l = NULL, n = 0;
-    if (j->path[0]) {
+    sl_buf b = SL_BUF_INIT;
+    if (ka_s3_remote()) {
+        char msg[200] = "";
+        int rc = ka_s3_get(j->bucket, j->key, 64u << 20, &b, msg, sizeof(msg));
+        if (rc == SL_ENOMEM)
+            return rc;
+        if (rc) {
+            snprintf(j->msg, sizeof(j->msg), "The S3 object cannot be read: %s", msg);
+            return SL_EINVAL;
+        }
+    } else {
         FILE *f = fopen(j->path, "rb");
         if (!f) {
-            j->rc = SL_EINVAL;
             snprintf(j->msg, sizeof(j->msg), "The S3 object was not found.");
-            goto out;
+            return SL_EINVAL;
         }
-        sl_buf b = SL_BUF_INIT;
         char chunk[65536];
         size_t got;
         while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (64u << 20))
             sl_buf_append(&b, chunk, got);
         fclose(f);
-        if (!b.len) {
-            sl_buf_cleanup(&b);
-            j->rc = SL_ENOTFOUND;
-            goto out;
-        }
-        const char *one[1] = {b.data};
-        size_t ol[1] = {b.len};
-        j->rc = ka_discover(one, ol, 1, &j->result);
-        sl_buf_cleanup(&b);
-        goto out;
     }
-    j->rc = ka_ds_sample(j->shards, j->n_shards, 100, j->from_start, j->from_start ? 0 : 5000, &p,
-                         &l, &n);
-    if (!j->rc)
-        j->rc = ka_discover((const char *const *)p, l, n, &j->result);
-    for (size_t k = 0; k < n; k++)
+    *p = calloc(2, sizeof(char *));
+    *l = calloc(2, sizeof(size_t));
+    if (!*p || !*l || b.oom) {
+        sl_buf_cleanup(&b);
+        return SL_ENOMEM;
+    }
+    if (b.len) {
+        (*l)[0] = b.len;
+        (*p)[0] = sl_buf_steal(&b, NULL);
+        *n = 1;
+    }
+    return 0;
+}
+
+static void free_samples(char **p, size_t *l, size_t n)
+{
+    for (size_t k = 0; k < n && p; k++)
         free(p[k]);
     free(p);
     free(l);
-out:
+}
+
+static void *discover_thread(void *arg)
+{
+    discover_job *j = arg;
+    char **p = NULL, **q = NULL;
+    size_t *l = NULL, *ql = NULL, n = 0, nq = 0;
+    if (j->path[0])
+        j->rc = discover_object(j, &p, &l, &n);
+    else
+        j->rc = ka_ds_sample(j->shards, j->n_shards, 100, j->from_start, j->from_start ? 0 : 5000,
+                             &p, &l, &n);
+    if (!j->rc && n && j->lambda_arn[0]) {
+        /* the schema is learnt from what the preprocessing function makes of the samples */
+        char err[300] = "";
+        j->rc = ka_lambda_process(j->lambda_arn, j->source_arn, p, l, n, &q, &ql, &nq, err,
+                                  sizeof(err));
+        if (j->rc == SL_EIO)
+            snprintf(j->msg, sizeof(j->msg), "The preprocessing function failed: %.200s", err);
+    }
+    if (!j->rc && !n)
+        j->rc = SL_ENOTFOUND;
+    if (!j->rc)
+        j->rc = q ? ka_discover((const char *const *)q, ql, nq, &j->result)
+                  : ka_discover((const char *const *)p, l, n, &j->result);
+    if (!j->rc && q) {
+        /* RawInputRecords are the samples as read; ProcessedInputRecords what was learnt from */
+        cJSON *raw = cJSON_CreateArray();
+        for (size_t k = 0; k < n; k++)
+            cJSON_AddItemToArray(raw, cJSON_CreateString(p[k]));
+        cJSON_ReplaceItemInObjectCaseSensitive(j->result, "RawInputRecords", raw);
+    }
+    free_samples(p, l, n);
+    free_samples(q, ql, nq);
     if (sl_loop_post(discover_reply, j))
         sl_error("analytics", "cannot post the DiscoverInputSchema reply");
     return NULL;
@@ -1717,13 +1764,35 @@ void sl_ka_discover_input_schema(sl_api_call *call)
         sl_wire_call_error_code(call, SL_ENOMEM);
         return;
     }
+    const char *lam =
+        in_str(cJSON_GetObjectItemCaseSensitive(
+                   cJSON_GetObjectItemCaseSensitive(in, "InputProcessingConfiguration"),
+                   "InputLambdaProcessor"),
+               "ResourceARN");
+    if (lam) {
+        char url[2048];
+        if (ka_lambda_url(lam, url, sizeof(url))) {
+            free(j);
+            sl_wire_call_error(call, "InvalidArgumentException",
+                               "No function URL is configured for the preprocessing function "
+                               "%.120s (SLUICE_FIREHOSE_LAMBDA_URLS).",
+                               lam);
+            return;
+        }
+        snprintf(j->lambda_arn, sizeof(j->lambda_arn), "%s", lam);
+    }
     if (s3) {
-        if (s3_path(in_str(s3, "BucketARN"), in_str(s3, "FileKey"), j->path, sizeof(j->path))) {
+        const char *b = in_str(s3, "BucketARN");
+        if (s3_path(b, in_str(s3, "FileKey"), j->path, sizeof(j->path))) {
             free(j);
             sl_wire_call_error(call, "InvalidArgumentException", "Invalid S3 location.");
             return;
         }
+        snprintf(j->bucket, sizeof(j->bucket), "%s", strncmp(b, "arn:aws:s3:::", 13) ? b : b + 13);
+        snprintf(j->key, sizeof(j->key), "%s", in_str(s3, "FileKey"));
+        snprintf(j->source_arn, sizeof(j->source_arn), "%.511s", b);
     } else if (arn) {
+        snprintf(j->source_arn, sizeof(j->source_arn), "%s", arn);
         if (!in_str(in, "RoleARN") ||
             !cJSON_GetObjectItemCaseSensitive(in, "InputStartingPositionConfiguration")) {
             free(j);

@@ -154,3 +154,42 @@ def test_function_without_url_is_refused_at_start(gw):
             "InputStartingPositionConfiguration": {"InputStartingPosition": "NOW"}}])
     assert ei.value.response["Error"]["Code"] == "InvalidApplicationConfigurationException"
     assert "SLUICE_FIREHOSE_LAMBDA_URLS" in ei.value.response["Error"]["Message"]
+
+
+def test_discover_through_the_function(gw, fn):
+    ka = gw.client("kinesisanalytics")
+    kin = gw.client("kinesis")
+    make_stream(kin, "disc")
+    put(kin, "disc", [("10:00:01.000", b"AMZN,101.5"), ("10:00:02.000", b"drop me"),
+                      ("10:00:03.000", b"TGT,50")])
+    arn = f"arn:aws:kinesis:{gw.region}:000000000000:stream/disc"
+    r = ka.discover_input_schema(
+        ResourceARN=arn, RoleARN=ROLE,
+        InputStartingPositionConfiguration={"InputStartingPosition": "TRIM_HORIZON"},
+        InputProcessingConfiguration={"InputLambdaProcessor": {"ResourceARN": ARN,
+                                                               "RoleARN": ROLE}})
+    # the schema is learnt from the function's output (JSON), not from the CSV text
+    s = r["InputSchema"]
+    assert s["RecordFormat"]["RecordFormatType"] == "JSON"
+    assert [(c["Name"], c["SqlType"]) for c in s["RecordColumns"]] == [
+        ("TICKER_SYMBOL", "VARCHAR(4)"), ("PRICE", "REAL")]
+    assert r["RawInputRecords"] == ["AMZN,101.5", "drop me", "TGT,50"]
+    assert [json.loads(x) for x in r["ProcessedInputRecords"]] == [
+        {"TICKER_SYMBOL": "AMZN", "PRICE": 101.5}, {"TICKER_SYMBOL": "TGT", "PRICE": 50.0}]
+    assert r["ParsedInputRecords"] == [["AMZN", "101.5"], ["TGT", "50.0"]]
+    # a function that fails: ServiceUnavailable; an ARN without URL: InvalidArgument
+    fn.status = 500
+    with pytest.raises(ClientError) as ei:
+        ka.discover_input_schema(
+            ResourceARN=arn, RoleARN=ROLE,
+            InputStartingPositionConfiguration={"InputStartingPosition": "TRIM_HORIZON"},
+            InputProcessingConfiguration={"InputLambdaProcessor": {"ResourceARN": ARN,
+                                                                   "RoleARN": ROLE}})
+    assert ei.value.response["Error"]["Code"] == "ServiceUnavailableException"
+    with pytest.raises(ClientError) as ei:
+        ka.discover_input_schema(
+            ResourceARN=arn, RoleARN=ROLE,
+            InputStartingPositionConfiguration={"InputStartingPosition": "TRIM_HORIZON"},
+            InputProcessingConfiguration={"InputLambdaProcessor": {
+                "ResourceARN": ARN + "-other", "RoleARN": ROLE}})
+    assert ei.value.response["Error"]["Code"] == "InvalidArgumentException"

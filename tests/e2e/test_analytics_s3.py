@@ -3,7 +3,8 @@ the way Firehose's S3 destination is (SLUICE_FIREHOSE_S3_ENDPOINT and its keys):
 fetched with a SigV4-signed GET at start and again when an update touches the reference source.
 Records go in through PutRecords (test-only clock for exact ROWTIMEs), joined rows come back
 from the output stream. A wrong secret is refused by the server: the table stays empty, the
-application keeps running and the failure is logged."""
+application keeps running and the failure is logged. DiscoverInputSchema reads an object there
+as well."""
 import json
 
 import boto3
@@ -109,4 +110,11 @@ def test_reference_object_from_s3_endpoint(make_gateway, s3_server):  # noqa: F8
          ["ApplicationStatus"] == "RUNNING", 30, "RUNNING after the update")
     put(kin, "e9-in", [("10:01:00.000", "XOM", 78.0), ("10:01:10.000", "AMZN", 103.0)])
     assert out.until(6)[4:] == [b"XOM,Exxon,78.0\n", b"AMZN,,103.0\n"]
+    # DiscoverInputSchema reads an S3Configuration object from the endpoint too
+    r = ka.discover_input_schema(S3Configuration={
+        "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::refdata", "FileKey": "tables/companies.csv"})
+    assert r["RawInputRecords"] == ["XOM,Exxon\n"]
+    assert r["InputSchema"]["RecordFormat"]["RecordFormatType"] == "CSV"
+    assert [c["SqlType"] for c in r["InputSchema"]["RecordColumns"]] == ["VARCHAR(4)",
+                                                                        "VARCHAR(8)"]
     assert gw.stop() == 0
