@@ -264,10 +264,30 @@ sl_u128 sl_ds_fast_hashkey(const char *key, size_t len)
     return k;
 }
 
-int sl_ds_fast_reply(sl_api_call *call, const sl_buf *body)
+static void free_body(void *ud, const void *data)
+{
+    (void)ud;
+    free((void *)data);
+}
+
+int sl_ds_fast_reply(sl_api_call *call, sl_buf *body)
 {
     if (body->oom)
         return SL_ENOMEM;
     sl_http_header h[1] = {{SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT(SL_CT_AMZ_JSON)}};
+    if (body->len >= SL_DS_FAST_REF_BYTES) {
+        size_t len = 0;
+        char *data = sl_buf_steal(body, &len);
+        sl_rbuf *rb = data ? sl_rbuf_wrap(data, len, free_body, NULL) : NULL;
+        if (rb) {
+            int rc = sl_exchange_respond_rbuf(call->ex, 200, h, 1, rb, 0, len);
+            sl_rbuf_unref(rb);
+            return rc;
+        }
+        /* no memory for the wrapper: send a copy */
+        int rc = sl_exchange_respond(call->ex, 200, h, 1, data ? data : "", len);
+        free(data);
+        return rc;
+    }
     return sl_exchange_respond(call->ex, 200, h, 1, body->data ? body->data : "", body->len);
 }

@@ -44,8 +44,14 @@ void sl_ds_fast_record(sl_buf *b, const char *seq, int64_t ts_ms, const uint8_t 
  * PutRecords). Any thread. */
 sl_u128 sl_ds_fast_hashkey(const char *key, size_t len);
 
-/* Sends body as the 200 answer (Content-Type application/x-amz-json-1.1). Returns 0 or SL_E*;
- * SL_ENOMEM when body->oom (nothing is sent then: the caller answers the error). */
-int sl_ds_fast_reply(sl_api_call *call, const sl_buf *body);
+/* Bodies from this size on are handed to the gateway by reference (sl_exchange_respond_rbuf),
+ * not copied into the connection's output: a 10,000-record GetRecords answer is ~2.6 MB. */
+#define SL_DS_FAST_REF_BYTES ((size_t)16 << 10)
+
+/* Sends body as the 200 answer (Content-Type application/x-amz-json-1.1). A body of
+ * SL_DS_FAST_REF_BYTES or more is taken over (body is left empty; the bytes are freed once
+ * sent); a smaller one is copied. Returns 0 or SL_E*; SL_ENOMEM when body->oom (nothing is sent
+ * then: the caller answers the error). Loop thread. */
+int sl_ds_fast_reply(sl_api_call *call, sl_buf *body);
 
 #endif

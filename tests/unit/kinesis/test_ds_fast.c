@@ -235,6 +235,21 @@ static void json_ok_and_reply(void **state)
     assert_string_equal(ex.content_type, "application/x-amz-json-1.1");
     assert_int_equal(ex.body_len, 7);
     assert_memory_equal(ex.body, "{\"a\":1}", 7);
+    /* a large body is handed over by reference: same bytes, b left empty */
+    sl_buf big = SL_BUF_INIT;
+    for (int i = 0; i < 5000; i++)
+        sl_buf_printf(&big, "%s%d", i ? "," : "[", i);
+    sl_buf_append_byte(&big, ']');
+    assert_true(big.len >= SL_DS_FAST_REF_BYTES);
+    char *copy = strdup(big.data);
+    size_t big_len = big.len;
+    assert_int_equal(sl_ds_fast_reply(&call, &big), 0);
+    assert_int_equal(ex.responses, 2);
+    assert_int_equal(ex.body_len, big_len);
+    assert_memory_equal(ex.body, copy, big_len);
+    assert_int_equal(big.len, 0);
+    free(copy);
+    sl_buf_cleanup(&big);
     b.oom = 1; /* a failed build is not sent */
     ex.responses = 0;
     assert_int_equal(sl_ds_fast_reply(&call, &b), SL_ENOMEM);
