@@ -20,8 +20,15 @@
  * body is paused; on the raw role that only drops POLLIN, so responses keep flowing (verified by
  * tests/e2e/test_http.py: progress chunks arrive during a paused 1 GiB upload).
  *
- * Writing: one lws_write() of at most SL_SCRATCH_BYTES per WRITEABLE callback, copied from the
- * output queue (encrypted on the way when TLS is on). Closing waits until lws has flushed. */
+ * Half-close: lws closes a raw socket as soon as a read returns EOF, so while an HTTP/1 request
+ * waits for its answer (or answers are still queued) the socket is not read at all (h1_hold_rx);
+ * a client that shut its write side after the request still gets every answer, then the close.
+ * A peer that went away entirely is noticed at the next write (its reset).
+ *
+ * Writing, per WRITEABLE callback: cleartext sends one sendmsg() of up to 64 queue blocks / 4 MiB
+ * straight from the output queue (owned blocks and sl_rbuf references alike: zero-copy bodies
+ * stay uncopied); a partial write leaves the rest queued. TLS encrypts up to 96 KiB of plaintext
+ * and hands the records to lws_write(). Closing waits until the queue is flushed. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

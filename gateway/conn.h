@@ -10,7 +10,8 @@
  * Output: HTTP/1 exchanges write straight into the connection's queue (they are serial);
  * HTTP/2 exchanges write into their stream queue, which nghttp2's data provider drains into the
  * connection queue as flow control allows. The connection queue is written to the socket from
- * LWS_CALLBACK_RAW_WRITEABLE, one lws_write() per callback (through TLS when on). */
+ * LWS_CALLBACK_RAW_WRITEABLE: one sendmsg() over its blocks on cleartext, one lws_write() of
+ * TLS records otherwise. Blocks may refer to sl_rbuf bytes instead of holding a copy. */
 #ifndef SLUICE_GATEWAY_CONN_H
 #define SLUICE_GATEWAY_CONN_H
 
