@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../kinesis/ds_crypt.h"
 #include "../kinesis/ds_service.h"
 #include "ka.h"
 #include "sluice/time.h"
@@ -85,9 +86,15 @@ int ka_ds_shards(const char *arn, ka_shard_ref **out, size_t *n)
 int ka_ds_append(const char *arn, const sl_buf *records, const uint32_t *lens,
                  const int64_t *rowtimes, size_t n)
 {
-    sl_ds_stream *s = find(arn, NULL);
+    sl_ds_model *m = NULL;
+    sl_ds_stream *s = find(arn, &m);
     if (!s)
         return SL_ENOTFOUND;
+    uint32_t key_no = 0;
+    sl_ds_err e;
+    int krc = sl_ds_stream_key(m, s, &key_no, &e);
+    if (krc) /* an encrypted destination whose key is gone: nothing goes out in plaintext */
+        return krc;
     sl_writer *w = sl_store_writer(sl_ds_store());
     int64_t now_ms = sl_time_now_ns() / 1000000;
     size_t at = 0;
@@ -119,7 +126,18 @@ int ka_ds_append(const char *arn, const sl_buf *records, const uint32_t *lens,
             .iovcnt = lens[k] ? 3 : 2,
             .ts_ns = now_ms * 1000000,
         };
+        uint8_t *sealed = NULL;
+        size_t sealed_len = 0;
+        if (key_no) { /* the stream is encrypted at rest: seal as PutRecords does */
+            int rc = sl_ds_crypt_seal(sl_ds_crypt_ring(), key_no, sl_log_name(sh->log), now_ms, iov,
+                                      a.iovcnt, &sealed, &sealed_len);
+            if (rc)
+                return rc;
+            iov[0] = (struct iovec){sealed, sealed_len};
+            a.iovcnt = 1;
+        }
         int rc = sl_writer_submit(w, &a);
+        free(sealed);
         if (rc)
             return rc;
         at += lens[k];
@@ -178,6 +196,8 @@ again:
             int rc = sl_log_read_many(shards[s].log, pos, 1 << 20, items, 64, &buf, &ni);
             if (rc || !ni)
                 break;
+            if (!shards[s].raw) /* sealed records of an encrypted stream, opened in place */
+                sl_ds_crypt_open_items(sl_ds_crypt_ring(), shards[s].log, items, ni);
             for (size_t k = 0; k < ni && got < max; k++) {
                 const char *d = items[k].payload;
                 size_t dl = items[k].e.len;

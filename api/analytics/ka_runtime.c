@@ -44,6 +44,7 @@
 #include <time.h>
 
 #include "../firehose/fh.h"
+#include "../kinesis/ds_crypt.h"
 #include "ka.h"
 #include "sluice/log.h"
 #include "sluice/loop.h"
@@ -429,6 +430,8 @@ static void *worker(void *arg)
             }
             if (rc || !ni)
                 continue;
+            if (!r->cfg.shards[s].raw) /* sealed records of an encrypted stream */
+                sl_ds_crypt_open_items(sl_ds_crypt_ring(), r->cfg.shards[s].log, items, ni);
             if (r->cfg.lambda_arn[0]) {
                 got += preprocess(r, s, items, ni);
                 continue;

@@ -131,6 +131,9 @@ void sl_ds_crypt_shutdown(void);
  * returns non-zero. ds_encryption.c. */
 int sl_ds_stream_key_or_reply(sl_api_call *call, const sl_ds_model *m, const sl_ds_stream *s,
                               uint32_t *key_no);
+/* The same without a call to answer (other services' appends, e.g. Analytics output): fills e
+ * and returns its SL_E* when the key is unusable. Loop thread. */
+int sl_ds_stream_key(const sl_ds_model *m, const sl_ds_stream *s, uint32_t *key_no, sl_ds_err *e);
 
 /* AWS error type and message of a crypt error code (KMS* types; others InternalFailure). */
 void sl_ds_crypt_err(int code, const char *key_id, sl_ds_err *e);

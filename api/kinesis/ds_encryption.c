@@ -41,25 +41,30 @@ static int active_or_reply(sl_api_call *call, const sl_ds_model *m, const sl_ds_
     return -1;
 }
 
-int sl_ds_stream_key_or_reply(sl_api_call *call, const sl_ds_model *m, const sl_ds_stream *s,
-                              uint32_t *key_no)
+int sl_ds_stream_key(const sl_ds_model *m, const sl_ds_stream *s, uint32_t *key_no, sl_ds_err *e)
 {
     char name[SL_DS_KEY_NAME_MAX];
     sl_ds_keyring *kr = sl_ds_crypt_ring();
-    sl_ds_err e;
     int rc;
 
     *key_no = 0;
     if (!s->kms)
         return 0;
-    if ((rc = sl_ds_crypt_key_name(s->key_id ? s->key_id : "", m->region, m->account, name, &e)))
-        goto fail;
+    if ((rc = sl_ds_crypt_key_name(s->key_id ? s->key_id : "", m->region, m->account, name, e)))
+        return rc;
     rc = kr ? sl_ds_keyring_find(kr, name, key_no) : SL_EKMS_INVALID_STATE;
-    if (rc == 0)
-        return 0;
-    sl_ds_crypt_err(rc, s->key_id, &e);
-fail:
-    sl_ds_reply_err(call, &e);
+    if (rc)
+        sl_ds_crypt_err(rc, s->key_id, e);
+    return rc;
+}
+
+int sl_ds_stream_key_or_reply(sl_api_call *call, const sl_ds_model *m, const sl_ds_stream *s,
+                              uint32_t *key_no)
+{
+    sl_ds_err e;
+    int rc = sl_ds_stream_key(m, s, key_no, &e);
+    if (rc)
+        sl_ds_reply_err(call, &e);
     return rc;
 }
 

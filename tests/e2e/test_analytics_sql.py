@@ -314,3 +314,29 @@ def test_update_input_source_while_running(gateway):
                            "PRICE": 10.0}])
     recs = reader.until(7, timeout=30)
     assert len(recs) == 7 and json.loads(recs[6])["SYM"] == "MARK"
+
+
+def test_encrypted_input_and_output_streams(gateway):
+    """An application reads an input stream encrypted at rest (records opened with the key ring)
+    and writes to an encrypted output stream (its rows sealed as PutRecords seals them)."""
+    ka, kin = setup_app(gateway, "enc", E1, [("BIG_MOVES", "out", "JSON")])
+    for name in ("in", "out"):
+        kin.start_stream_encryption(StreamName=name, EncryptionType="KMS",
+                                    KeyId="alias/aws/kinesis")
+        wait(lambda: kin.describe_stream_summary(StreamName=name)
+             ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", 30, f"{name} ACTIVE")
+    start(ka, "enc")
+    put_json(kin, "in", d1_docs())
+    reader = Reader(kin, "out")
+    recs = [json.loads(r) for r in reader.until(6)]
+    assert [r["SYM"] for r in recs] == ["AMZN", "TGT", "AMZN", "XOM", "TGT", "AMZN"]
+    it = kin.get_shard_iterator(StreamName="out", ShardId="shardId-000000000000",
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    out = kin.get_records(ShardIterator=it)["Records"]
+    assert len(out) == 6 and {r["EncryptionType"] for r in out} == {"KMS"}
+    # neither the input nor the output rows are on disk in the clear
+    for root, _, files in os.walk(os.path.join(gateway.data_dir, "logs")):
+        for f in files:
+            with open(os.path.join(root, f), "rb") as fh:
+                blob = fh.read()
+            assert b"TECHNOLOGY" not in blob, f
