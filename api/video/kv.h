@@ -206,6 +206,8 @@ typedef struct kv_frag_row {
     kv_frag f;
 } kv_frag_row;
 int kv_sql_insert_frag(sqlite3 *db, const kv_frag_row *row);
+/* n rows with one prepared statement (index flushes). */
+int kv_sql_insert_frags(sqlite3 *db, const kv_frag_row *rows, size_t n);
 
 int kv_sql_insert_header(sqlite3 *db, const char *skey, uint32_t id, const kv_blob *bytes);
 

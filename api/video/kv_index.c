@@ -243,10 +243,8 @@ static int sql_pos(sqlite3 *db, uint64_t pos)
 static int sql_flush(sqlite3 *db, void *arg, const sl_log_entry *e)
 {
     flush_job *j = arg;
-    int rc = 0;
     (void)e;
-    for (size_t i = 0; rc == 0 && i < j->n; i++)
-        rc = kv_sql_insert_frag(db, &j->rows[i]);
+    int rc = kv_sql_insert_frags(db, j->rows, j->n);
     if (rc == 0)
         rc = sql_pos(db, j->pos);
     return rc;

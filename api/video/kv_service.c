@@ -368,16 +368,16 @@ int kv_persist(kv_stream *s, void (*done)(void *arg, int rc), void *arg)
     return rc;
 }
 
-int kv_sql_insert_frag(sqlite3 *db, const kv_frag_row *row)
+int kv_sql_insert_frags(sqlite3 *db, const kv_frag_row *rows, size_t n)
 {
     static const char sql[] =
         "INSERT OR REPLACE INTO kv_fragments(skey, seq, producer_ms, server_ms, duration_ms, size,"
         " header_id, log_offset, frames, meta) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-    if (rc == SQLITE_OK) {
-        const kv_frag *f = &row->f;
-        sqlite3_bind_text(st, 1, row->skey, -1, SQLITE_STATIC);
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        const kv_frag *f = &rows[i].f;
+        sqlite3_bind_text(st, 1, rows[i].skey, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)f->seq);
         sqlite3_bind_int64(st, 3, f->producer_ms);
         sqlite3_bind_int64(st, 4, f->server_ms);
@@ -390,10 +390,17 @@ int kv_sql_insert_frag(sqlite3 *db, const kv_frag_row *row)
             sqlite3_bind_blob(st, 10, f->meta->data, (int)f->meta->len, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 10);
-        rc = sqlite3_step(st);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : SL_EIO;
+    return rc == SQLITE_OK ? 0 : SL_EIO;
+}
+
+int kv_sql_insert_frag(sqlite3 *db, const kv_frag_row *row)
+{
+    return kv_sql_insert_frags(db, row, 1);
 }
 
 typedef struct header_job {
