@@ -34,7 +34,9 @@ static sl_ds_token sample(const char *name)
     sl_ds_token t;
     memset(&t, 0, sizeof(t));
     t.kind = SL_DS_TOKEN_ITERATOR;
-    snprintf(t.stream, sizeof(t.stream), "%s", name);
+    size_t len = strlen(name);
+    assert_true(len < sizeof(t.stream));
+    memcpy(t.stream, name, len + 1);
     t.stream_created_ms = 1764000000123;
     t.shard_index = 7;
     t.position = 0x0123456789abcdefull;
