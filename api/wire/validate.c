@@ -33,7 +33,35 @@ typedef struct {
     int fail;    /* SL_ENOMEM or SL_EINVAL from a pattern */
     sl_wire_proto proto;
     sl_buf scratch;
+    sl_buf path; /* where the walk is, e.g. "Records.3.member.Data": grown and cut back in place */
 } vctx;
+
+/* Appends ".<seg>" (or "<seg>" at the top) to the walk's path; returns the mark to cut back to.
+ * Paths are only read when a violation is written, so building them must not cost an allocation
+ * per member on bodies that are valid (PutRecords: 500 records). */
+static size_t path_push(vctx *c, const char *seg, size_t seg_len)
+{
+    size_t mark = c->path.len;
+    if (mark)
+        sl_buf_append_byte(&c->path, '.');
+    sl_buf_append(&c->path, seg, seg_len);
+    if (c->path.oom)
+        c->fail = SL_ENOMEM;
+    return mark;
+}
+
+static void path_cut(vctx *c, size_t mark)
+{
+    if (c->path.data && mark <= c->path.len) {
+        c->path.len = mark;
+        c->path.data[mark] = '\0';
+    }
+}
+
+static const char *path_str(const vctx *c)
+{
+    return c->path.data ? c->path.data : "";
+}
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -486,33 +514,30 @@ static int scalar_rules(vctx *c, const sl_shape *s, const cJSON *v, sl_buf *out,
     return broken;
 }
 
-static void check_value(vctx *c, const sl_shape *s, const cJSON *v, const char *path);
+static void check_value(vctx *c, const sl_shape *s, const cJSON *v);
 
-static void check_struct(vctx *c, const sl_shape *s, const cJSON *v, const char *path)
+static void check_struct(vctx *c, const sl_shape *s, const cJSON *v)
 {
-    for (uint32_t i = 0; i < s->n_members && c->n < MAX_ERRORS; i++) {
+    for (uint32_t i = 0; i < s->n_members && c->n < MAX_ERRORS && !c->fail; i++) {
         const sl_member *m = &s->members[i];
         const cJSON *mv = cJSON_GetObjectItemCaseSensitive(v, m->name);
-        sl_buf p = SL_BUF_INIT;
-        if (path && *path)
-            sl_buf_printf(&p, "%s.%s", path, m->path_name);
-        else
-            sl_buf_append_str(&p, m->path_name);
-        if (p.oom) {
-            c->fail = SL_ENOMEM;
-        } else if (!mv || cJSON_IsNull(mv)) {
-            if (m->required)
-                add_violation(c, m->shape, NULL, p.data, "Member must not be null");
-        } else {
-            check_value(c, m->shape, mv, p.data);
+        if (!mv || cJSON_IsNull(mv)) {
+            if (m->required) {
+                size_t mark = path_push(c, m->path_name, strlen(m->path_name));
+                add_violation(c, m->shape, NULL, path_str(c), "Member must not be null");
+                path_cut(c, mark);
+            }
+            continue;
         }
-        sl_buf_cleanup(&p);
+        size_t mark = path_push(c, m->path_name, strlen(m->path_name));
+        check_value(c, m->shape, mv);
+        path_cut(c, mark);
     }
 }
 
 /* One violation on a list or map for its scalar elements / keys / values. */
-static void check_elements(vctx *c, const sl_shape *holder, const cJSON *v, const char *path,
-                           const sl_shape *elem, int keys, const char *lead)
+static void check_elements(vctx *c, const sl_shape *holder, const cJSON *v, const sl_shape *elem,
+                           int keys, const char *lead)
 {
     const cJSON *e;
     int broken = 0;
@@ -562,13 +587,14 @@ static void check_elements(vctx *c, const sl_shape *holder, const cJSON *v, cons
     if (rule.oom)
         c->fail = SL_ENOMEM;
     else
-        add_violation(c, holder, v, path, rule.data);
+        add_violation(c, holder, v, path_str(c), rule.data);
     cJSON_Delete(key_rep);
     sl_buf_cleanup(&rule);
 }
 
-static void check_value(vctx *c, const sl_shape *s, const cJSON *v, const char *path)
+static void check_value(vctx *c, const sl_shape *s, const cJSON *v)
 {
+    const char *path = path_str(c); /* read before any deeper push can move the buffer */
     sl_buf rules = SL_BUF_INIT;
     int w = 0;
     /* constraints on this value itself, each its own violation */
@@ -619,10 +645,10 @@ static void check_value(vctx *c, const sl_shape *s, const cJSON *v, const char *
     sl_buf_cleanup(&rules);
 
     if (s->type == SL_SHAPE_STRUCTURE) {
-        check_struct(c, s, v, path);
+        check_struct(c, s, v);
     } else if (s->type == SL_SHAPE_LIST) {
         if (is_scalar(s->member)) {
-            check_elements(c, s, v, path, s->member, 0, "Member");
+            check_elements(c, s, v, s->member, 0, "Member");
             return;
         }
         const cJSON *e;
@@ -634,18 +660,16 @@ static void check_value(vctx *c, const sl_shape *s, const cJSON *v, const char *
                 break;
             if (cJSON_IsNull(e))
                 continue;
-            sl_buf p = SL_BUF_INIT;
-            sl_buf_printf(&p, "%s.%d.member", path, i);
-            if (p.oom)
-                c->fail = SL_ENOMEM;
-            else
-                check_value(c, s->member, e, p.data);
-            sl_buf_cleanup(&p);
+            char seg[24];
+            int sn = snprintf(seg, sizeof(seg), "%d.member", i);
+            size_t mark = path_push(c, seg, (size_t)sn);
+            check_value(c, s->member, e);
+            path_cut(c, mark);
         }
     } else if (s->type == SL_SHAPE_MAP) {
-        check_elements(c, s, v, path, s->key, 1, "Map keys");
+        check_elements(c, s, v, s->key, 1, "Map keys");
         if (is_scalar(s->value)) {
-            check_elements(c, s, v, path, s->value, 0, "Map value");
+            check_elements(c, s, v, s->value, 0, "Map value");
             return;
         }
         const cJSON *e;
@@ -655,20 +679,17 @@ static void check_value(vctx *c, const sl_shape *s, const cJSON *v, const char *
                 break;
             if (cJSON_IsNull(e))
                 continue;
-            sl_buf p = SL_BUF_INIT;
-            sl_buf_printf(&p, "%s.%s.member", path, e->string);
-            if (p.oom)
-                c->fail = SL_ENOMEM;
-            else
-                check_value(c, s->value, e, p.data);
-            sl_buf_cleanup(&p);
+            size_t mark = path_push(c, e->string, strlen(e->string));
+            sl_buf_append_str(&c->path, ".member");
+            check_value(c, s->value, e);
+            path_cut(c, mark);
         }
     }
 }
 
 int sl_validate(const sl_shape *shape, const cJSON *input, sl_wire_proto proto, sl_buf *msg)
 {
-    vctx c = {.msg = msg, .proto = proto, .scratch = SL_BUF_INIT};
+    vctx c = {.msg = msg, .proto = proto, .scratch = SL_BUF_INIT, .path = SL_BUF_INIT};
     int rc = 0;
     if (!shape)
         goto out;
@@ -680,7 +701,7 @@ int sl_validate(const sl_shape *shape, const cJSON *input, sl_wire_proto proto, 
         static const cJSON empty = {.type = cJSON_Object};
         input = &empty; /* no body: required members are reported missing */
     }
-    check_struct(&c, shape, input, "");
+    check_struct(&c, shape, input);
     if (c.fail) {
         rc = c.fail == SL_ENOMEM ? SL_ENOMEM : SL_EINTERNAL;
         goto out;
@@ -692,5 +713,6 @@ int sl_validate(const sl_shape *shape, const cJSON *input, sl_wire_proto proto, 
     }
 out:
     sl_buf_cleanup(&c.scratch);
+    sl_buf_cleanup(&c.path);
     return rc;
 }
