@@ -7,6 +7,7 @@
 
 #include "sluice/buf.h"
 #include "sluice/err.h"
+#include "sluice/wire.h"
 
 void sl_reply_json_escape(sl_buf *out, const char *s)
 {
@@ -48,6 +49,13 @@ int sl_reply_error(sl_exchange *ex, sl_wire_proto proto, int status, int code, c
     sl_buf body = SL_BUF_INIT;
     sl_http_header h[2];
     size_t nh = 0;
+    if (proto == SL_PROTO_AWS_JSON && sl_wire_is_cbor(ex)) {
+        /* a CBOR client (the Java SDKs) reads errors only as a CBOR map, even those made here
+         * before its body is decoded: authentication, 413, unknown operation */
+        sl_wire_cbor_error_body(&body, aws_type, message);
+        h[nh++] = (sl_http_header){SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT(SL_CT_AMZ_CBOR)};
+        goto send;
+    }
     switch (proto) {
     case SL_PROTO_AWS_JSON:
         sl_buf_append_str(&body, "{\"__type\":\"");
@@ -75,6 +83,7 @@ int sl_reply_error(sl_exchange *ex, sl_wire_proto proto, int status, int code, c
                                    SL_SLICE_LIT("text/plain; charset=utf-8")};
         break;
     }
+send:;
     int rc = body.oom ? SL_ENOMEM : sl_exchange_respond(ex, status, h, nh, body.data, body.len);
     sl_buf_cleanup(&body);
     return rc;

@@ -28,9 +28,6 @@ int sl_wire_cbor_decode(const uint8_t *body, size_t len, size_t max_bytes, cJSON
  * base64, a raw item, deeper than SL_CBOR_MAX_DEPTH) or SL_ENOMEM; out may hold a partial item
  * then. Any thread. */
 int sl_wire_cbor_encode(const cJSON *v, const sl_shape *shape, sl_buf *out);
-/* Whether ex's request has Content-Type application/x-amz-cbor-1.1 (parameters, blanks and
- * case ignored): its replies are then CBOR. Loop thread. */
-int sl_wire_is_cbor(const sl_exchange *ex);
 /* 200 with body (borrowed; NULL: empty body) encoded by op's output shape; a reply that cannot
  * be encoded is logged and answered 500 InternalFailure (and its code returned). */
 int sl_wire_cbor_reply_ok(sl_exchange *ex, const sl_op_def *op, const cJSON *body);

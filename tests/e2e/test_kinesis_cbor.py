@@ -183,6 +183,27 @@ def test_errors_are_cbor_maps(gw):
     assert st == 400 and loads(body)["__type"] == "UnknownOperationException"
 
 
+def test_gateway_errors_are_cbor_maps(gw):
+    """Errors the gateway makes before the body is decoded (authentication) are CBOR maps too:
+    a Java client reads nothing else."""
+    url = gw.url + "/"
+    body = cbor2.dumps({})
+    hdrs = {"Content-Type": CBOR, "X-Amz-Target": "Kinesis_20131202.ListStreams"}
+    signed = sign_headers("POST", url, dict(hdrs), body, gw.access_key, gw.secret_key + "x",
+                          gw.region, "kinesis")
+    st, rh, data = post(url, signed, body, timeout=60)
+    assert st == 403 and rh.get("content-type") == CBOR, (st, rh, data[:200])
+    assert loads(data)["__type"] == "InvalidSignatureException"
+    signed = sign_headers("POST", url, dict(hdrs), body, "AKIDNOTKNOWN", gw.secret_key,
+                          gw.region, "kinesis")
+    st, rh, data = post(url, signed, body, timeout=60)
+    assert st in (400, 403) and rh.get("content-type") == CBOR, (st, rh, data[:200])
+    assert loads(data)["__type"] == "UnrecognizedClientException"
+    st, rh, data = post(url, hdrs, body, timeout=60)  # not signed at all
+    assert st in (400, 403) and rh.get("content-type") == CBOR, (st, rh, data[:200])
+    assert loads(data)["__type"] == "MissingAuthenticationTokenException"
+
+
 def test_indefinite_length_body(gw):
     """Jackson (the Java SDKs' CBOR writer) writes maps as 0xBF ... 0xFF."""
     def text(s):

@@ -105,11 +105,15 @@ int sl_wire_reply_unknown_operation_xml(sl_exchange *ex);
  * application/x-amz-cbor-1.1 (errors made before a CBOR request is decoded; the other reply
  * functions switch to CBOR by themselves for CBOR requests, see api/wire/cbor.c). */
 int sl_wire_reply_cbor_error(sl_exchange *ex, int status, const char *type, const char *message);
+/* Whether ex's request has Content-Type application/x-amz-cbor-1.1 (parameters, blanks and
+ * case ignored): its replies are then CBOR. Loop thread. */
+int sl_wire_is_cbor(const sl_exchange *ex);
 /* Builds {"__type": type[, message_key: message]} into out (message NULL: "__type" alone).
  * Returns 0 or SL_ENOMEM. Any thread. */
 int sl_wire_json_error_body(sl_buf *out, const char *type, const char *message,
                             const char *message_key);
-/* Builds the CBOR map above into out (encoder only; tests). Returns 0 or SL_ENOMEM. */
+/* Builds the CBOR map above into out (the gateway's own error replies, tests). Returns 0 or
+ * SL_ENOMEM. */
 int sl_wire_cbor_error_body(sl_buf *out, const char *type, const char *message);
 
 #endif
