@@ -3,11 +3,11 @@
  * Configuration is Firehose's (docs/firehose.md): when SLUICE_FIREHOSE_S3_ENDPOINT is set,
  * objects live at that endpoint, reached with SLUICE_FIREHOSE_S3_ACCESS_KEY_ID,
  * SLUICE_FIREHOSE_S3_SECRET_ACCESS_KEY and SLUICE_FIREHOSE_S3_REGION (default us-east-1);
- * otherwise in the local folder (ka_service.c resolves that path). The request is the one
- * Firehose's writer (api/firehose/fh_s3.c, PUT only, private) sends, with GET and an empty
- * payload: GET <endpoint>/<bucket>/<key, percent-encoded but '/'>, signed for service "s3"
- * by the shared signer (common/sigv4) with x-amz-content-sha256. 200 -> the body (refused past
- * max bytes), 404 -> SL_ENOTFOUND, anything else SL_EIO with a reason.
+ * otherwise in the local folder (ka_service.c resolves that path). The request is signed by
+ * Firehose's S3 client (sl_fh_s3_signed, api/firehose/fh_s3.c), the one its writer PUTs with:
+ * GET <endpoint>/<bucket>/<key, percent-encoded but '/'>, service "s3", x-amz-content-sha256 of
+ * the empty payload. 200 -> the body (refused past max bytes), 404 -> SL_ENOTFOUND, anything
+ * else SL_EIO with a reason.
  *
  * Worker thread only (blocking libcurl call, 5 minute timeout). */
 #include <curl/curl.h>
@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../firehose/fh.h"
 #include "ka.h"
-#include "sluice/sigv4.h"
-#include "sluice/time.h"
 
 int ka_s3_remote(void)
 {
@@ -44,63 +43,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
 int ka_s3_get(const char *bucket, const char *key, size_t max, sl_buf *out, char *msg, size_t cap)
 {
-    const char *endpoint = getenv("SLUICE_FIREHOSE_S3_ENDPOINT");
-    const char *ak = getenv("SLUICE_FIREHOSE_S3_ACCESS_KEY_ID");
-    const char *sk = getenv("SLUICE_FIREHOSE_S3_SECRET_ACCESS_KEY");
-    const char *region = getenv("SLUICE_FIREHOSE_S3_REGION");
-    sl_buf raw = SL_BUF_INIT, enc = SL_BUF_INIT, url = SL_BUF_INIT;
-    sl_sigv4_result sig;
+    sl_buf url = SL_BUF_INIT;
     struct curl_slist *hl = NULL;
     CURL *c = NULL;
-    int rc = SL_EIO;
     body b = {.out = out, .max = max};
-    sl_sigv4_result_init(&sig);
-    if (!endpoint || !*endpoint || !ak || !sk) {
-        snprintf(msg, cap,
-                 "SLUICE_FIREHOSE_S3_ENDPOINT, _ACCESS_KEY_ID and _SECRET_ACCESS_KEY must be set");
-        goto out;
-    }
-    if (!region || !*region)
-        region = "us-east-1";
-    const char *host = strstr(endpoint, "://");
-    host = host ? host + 3 : endpoint;
-    size_t host_len = strcspn(host, "/");
-    sl_buf_printf(&raw, "/%s/%s", bucket, key);
-    sl_sigv4_uri_encode(&enc, raw.data, raw.len, 1);
-    sl_buf_printf(&url, "%.*s%s", (int)(host - endpoint + (long)host_len), endpoint, enc.data);
-    if (raw.oom || enc.oom || url.oom) {
-        rc = SL_ENOMEM;
-        goto out;
-    }
-    sl_http_header h[1] = {{SL_SLICE_LIT("host"), {host, host_len}}};
-    sl_sigv4_request req = {
-        .method = SL_SLICE_LIT("GET"),
-        .path = {raw.data, raw.len},
-        .query = {"", 0},
-        .headers = h,
-        .n_headers = 1,
-        .body = "",
-        .body_len = 0,
-    };
-    sl_sigv4_sign_opts o = {
-        .access_key = {ak, strlen(ak)},
-        .secret_key = {sk, strlen(sk)},
-        .region = {region, strlen(region)},
-        .service = SL_SLICE_LIT("s3"),
-        .time_s = sl_time_now_ns() / 1000000000,
-        .no_normalize_path = 1,
-        .add_content_sha256 = 1,
-    };
-    if ((rc = sl_sigv4_sign(&req, &o, &sig)))
+    int rc = sl_fh_s3_signed("GET", bucket, key, NULL, 0, &url, &hl, msg, cap);
+    if (rc)
         goto out;
     rc = SL_EIO;
-    for (size_t i = 0; i < sig.n_add; i++) {
-        sl_buf line = SL_BUF_INIT;
-        sl_buf_printf(&line, "%.*s: %.*s", (int)sig.add[i].name.len, sig.add[i].name.ptr,
-                      (int)sig.add[i].value.len, sig.add[i].value.ptr);
-        hl = curl_slist_append(hl, line.data ? line.data : "");
-        sl_buf_cleanup(&line);
-    }
     if (!(c = curl_easy_init())) {
         rc = SL_ENOMEM;
         goto out;
@@ -134,9 +84,6 @@ out:
     if (c)
         curl_easy_cleanup(c);
     curl_slist_free_all(hl);
-    sl_sigv4_result_cleanup(&sig);
-    sl_buf_cleanup(&raw);
-    sl_buf_cleanup(&enc);
     sl_buf_cleanup(&url);
     return rc;
 }

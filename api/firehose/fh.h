@@ -243,6 +243,14 @@ void sl_fh_worker_stop(void);
  * reason on failure. */
 int sl_fh_s3_put(const char *bucket, const char *key, const void *data, size_t n, char *msg,
                  size_t cap);
+/* A SigV4-signed path-style request to the S3-compatible endpoint (SLUICE_FIREHOSE_S3_*):
+ * appends <endpoint>/<bucket>/<key percent-encoded> to url and sets *headers to the signature
+ * headers (curl list, the caller's: curl_slist_free_all). body (n bytes; NULL, 0 for none) is
+ * hashed into x-amz-content-sha256. Returns 0, SL_EINVAL (settings missing), SL_ENOMEM, with a
+ * reason in msg. Also used by Analytics for reference objects (ka_s3.c). Any thread. */
+struct curl_slist;
+int sl_fh_s3_signed(const char *method, const char *bucket, const char *key, const void *body,
+                    size_t n, sl_buf *url, struct curl_slist **headers, char *msg, size_t cap);
 
 /* ---- fh_http.c (worker thread) ---- */
 typedef struct sl_fh_http_result {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "fh.h"
+#include "sluice/err.h"
 #include "sluice/sigv4.h"
 #include "sluice/time.h"
 
@@ -117,6 +118,80 @@ out:
     return rc;
 }
 
+int sl_fh_s3_signed(const char *method, const char *bucket, const char *key, const void *body,
+                    size_t n, sl_buf *url, struct curl_slist **headers, char *msg, size_t cap)
+{
+    const char *endpoint = getenv("SLUICE_FIREHOSE_S3_ENDPOINT");
+    const char *ak = getenv("SLUICE_FIREHOSE_S3_ACCESS_KEY_ID");
+    const char *sk = getenv("SLUICE_FIREHOSE_S3_SECRET_ACCESS_KEY");
+    const char *region = getenv("SLUICE_FIREHOSE_S3_REGION");
+    sl_buf raw = SL_BUF_INIT, enc = SL_BUF_INIT;
+    sl_sigv4_result sig;
+    int rc = SL_EINVAL;
+    sl_sigv4_result_init(&sig);
+    *headers = NULL;
+    if (!endpoint || !*endpoint || !ak || !sk) {
+        snprintf(msg, cap,
+                 "SLUICE_FIREHOSE_S3_ENDPOINT, _ACCESS_KEY_ID and _SECRET_ACCESS_KEY must be set");
+        goto out;
+    }
+    if (!region || !*region)
+        region = "us-east-1";
+    const char *host = strstr(endpoint, "://");
+    host = host ? host + 3 : endpoint;
+    size_t host_len = strcspn(host, "/");
+    sl_buf_printf(&raw, "/%s/%s", bucket, key);
+    sl_sigv4_uri_encode(&enc, raw.data, raw.len, 1);
+    sl_buf_printf(url, "%.*s%s", (int)(host - endpoint + (long)host_len), endpoint, enc.data);
+    if (raw.oom || enc.oom || url->oom) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+    sl_http_header h[1] = {{SL_SLICE_LIT("host"), {host, host_len}}};
+    sl_sigv4_request req = {
+        .method = {method, strlen(method)},
+        .path = {raw.data, raw.len},
+        .query = {"", 0},
+        .headers = h,
+        .n_headers = 1,
+        .body = body ? body : "",
+        .body_len = n,
+    };
+    sl_sigv4_sign_opts o = {
+        .access_key = {ak, strlen(ak)},
+        .secret_key = {sk, strlen(sk)},
+        .region = {region, strlen(region)},
+        .service = SL_SLICE_LIT("s3"),
+        .time_s = sl_time_now_ns() / 1000000000,
+        .no_normalize_path = 1,
+        .add_content_sha256 = 1,
+    };
+    if ((rc = sl_sigv4_sign(&req, &o, &sig))) {
+        snprintf(msg, cap, "signing %s %s: %s", method, url->data, sl_err_str(rc));
+        goto out;
+    }
+    for (size_t i = 0; i < sig.n_add && rc == 0; i++) {
+        sl_buf line = SL_BUF_INIT;
+        sl_buf_printf(&line, "%.*s: %.*s", (int)sig.add[i].name.len, sig.add[i].name.ptr,
+                      (int)sig.add[i].value.len, sig.add[i].value.ptr);
+        struct curl_slist *more = line.oom ? NULL : curl_slist_append(*headers, line.data);
+        if (more)
+            *headers = more;
+        else
+            rc = SL_ENOMEM;
+        sl_buf_cleanup(&line);
+    }
+out:
+    if (rc) {
+        curl_slist_free_all(*headers);
+        *headers = NULL;
+    }
+    sl_sigv4_result_cleanup(&sig);
+    sl_buf_cleanup(&raw);
+    sl_buf_cleanup(&enc);
+    return rc;
+}
+
 static size_t discard(char *p, size_t size, size_t n, void *ud)
 {
     sl_buf *b = ud;
@@ -125,61 +200,16 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-static int put_remote(const char *endpoint, const char *bucket, const char *key, const void *data,
-                      size_t n, char *msg, size_t cap)
+static int put_remote(const char *bucket, const char *key, const void *data, size_t n, char *msg,
+                      size_t cap)
 {
-    const char *ak = getenv("SLUICE_FIREHOSE_S3_ACCESS_KEY_ID");
-    const char *sk = getenv("SLUICE_FIREHOSE_S3_SECRET_ACCESS_KEY");
-    const char *region = getenv("SLUICE_FIREHOSE_S3_REGION");
-    sl_buf raw = SL_BUF_INIT, enc = SL_BUF_INIT, url = SL_BUF_INIT, resp = SL_BUF_INIT;
-    sl_sigv4_result sig;
+    sl_buf url = SL_BUF_INIT, resp = SL_BUF_INIT;
     struct curl_slist *hl = NULL;
     CURL *c = NULL;
-    int rc = SL_EIO;
-    sl_sigv4_result_init(&sig);
-    if (!ak || !sk) {
-        snprintf(msg, cap, "SLUICE_FIREHOSE_S3_ACCESS_KEY_ID/SECRET_ACCESS_KEY not set");
-        goto out;
-    }
-    const char *host = strstr(endpoint, "://");
-    host = host ? host + 3 : endpoint;
-    size_t host_len = strcspn(host, "/");
-    sl_buf_printf(&raw, "/%s/%s", bucket, key);
-    sl_sigv4_uri_encode(&enc, raw.data, raw.len, 1);
-    sl_buf_printf(&url, "%.*s%s", (int)(host - endpoint + (long)host_len), endpoint, enc.data);
-    if (raw.oom || enc.oom || url.oom) {
-        rc = SL_ENOMEM;
-        goto out;
-    }
-    sl_http_header h[1] = {{SL_SLICE_LIT("host"), {host, host_len}}};
-    sl_sigv4_request req = {
-        .method = SL_SLICE_LIT("PUT"),
-        .path = {raw.data, raw.len},
-        .query = {"", 0},
-        .headers = h,
-        .n_headers = 1,
-        .body = data,
-        .body_len = n,
-    };
-    sl_sigv4_sign_opts o = {
-        .access_key = {ak, strlen(ak)},
-        .secret_key = {sk, strlen(sk)},
-        .region = {region ? region : "us-east-1", strlen(region ? region : "us-east-1")},
-        .service = SL_SLICE_LIT("s3"),
-        .time_s = sl_time_now_ns() / 1000000000,
-        .no_normalize_path = 1,
-        .add_content_sha256 = 1,
-    };
-    if ((rc = sl_sigv4_sign(&req, &o, &sig)))
+    int rc = sl_fh_s3_signed("PUT", bucket, key, data, n, &url, &hl, msg, cap);
+    if (rc)
         goto out;
     rc = SL_EIO;
-    for (size_t i = 0; i < sig.n_add; i++) {
-        sl_buf line = SL_BUF_INIT;
-        sl_buf_printf(&line, "%.*s: %.*s", (int)sig.add[i].name.len, sig.add[i].name.ptr,
-                      (int)sig.add[i].value.len, sig.add[i].value.ptr);
-        hl = curl_slist_append(hl, line.data ? line.data : "");
-        sl_buf_cleanup(&line);
-    }
     hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
     hl = curl_slist_append(hl, "Expect:");
     if (!(c = curl_easy_init()))
@@ -207,9 +237,6 @@ out:
     if (c)
         curl_easy_cleanup(c);
     curl_slist_free_all(hl);
-    sl_sigv4_result_cleanup(&sig);
-    sl_buf_cleanup(&raw);
-    sl_buf_cleanup(&enc);
     sl_buf_cleanup(&url);
     sl_buf_cleanup(&resp);
     return rc;
@@ -224,6 +251,6 @@ int sl_fh_s3_put(const char *bucket, const char *key, const void *data, size_t n
     }
     const char *endpoint = getenv("SLUICE_FIREHOSE_S3_ENDPOINT");
     if (endpoint && *endpoint)
-        return put_remote(endpoint, bucket, key, data, n, msg, cap);
+        return put_remote(bucket, key, data, n, msg, cap);
     return put_local(bucket, key, data, n, msg, cap);
 }
