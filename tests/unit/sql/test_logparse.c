@@ -34,7 +34,8 @@ static void regex_log_parse(void **state)
     const char *want[] = {"10:00:01.000|alpha|42|home", "10:00:02.000|beta|7|office",
                           "10:00:03.000|NULL|NULL|NULL", NULL};
     run("CREATE STREAM LOGS_OUT (c1 VARCHAR(16), c2 VARCHAR(16), c3 VARCHAR(64));\n"
-        "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM t.r.COLUMN1, t.r.COLUMN2, t.r.COLUMN3\n"
+        "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM t.r.COLUMN1, t.r.COLUMN2, "
+        "t.r.COLUMN3\n"
         "FROM (SELECT STREAM REGEX_LOG_PARSE(log, '^(\\w+) (\\d+) (?:at )?(.*)$') AS r\n"
         "      FROM SOURCE_SQL_STREAM_001) AS t;",
         t, in, 3, want);
@@ -83,7 +84,8 @@ static void variable_column(void **state)
     const char *in[] = {"a;b\\;c;d;e", "x"};
     const char *want[] = {"10:00:01.000|a|b;c|d", "10:00:02.000|x|NULL|NULL", NULL};
     run("CREATE STREAM LOGS_OUT (a VARCHAR(4), b VARCHAR(4), c VARCHAR(4));\n"
-        "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM t.r.COLUMN1, t.r.COLUMN2, t.r.COLUMN3\n"
+        "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM t.r.COLUMN1, t.r.COLUMN2, "
+        "t.r.COLUMN3\n"
         "FROM (SELECT STREAM VARIABLE_COLUMN_LOG_PARSE(log, 3, ';', '\\') AS r\n"
         "      FROM SOURCE_SQL_STREAM_001) AS t;",
         t, in, 2, want);
@@ -117,8 +119,10 @@ static void sys_log(void **state)
         "10:00:06.000|2024-01-15 10:00:05.000|myhost|sshd[123]|Failed password for root",
         "10:00:07.000|2023-12-31 23:59:59.000|h2|kernel|boot", /* no year: the last December */
         "10:00:08.000|NULL|NULL|NULL|NULL", NULL};
-    run("CREATE STREAM LOGS_OUT (ts TIMESTAMP, host VARCHAR(16), tag VARCHAR(16), msg VARCHAR(64));\n"
-        "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM s.r.COLUMN1, s.r.COLUMN2, s.r.COLUMN3, "
+    run("CREATE STREAM LOGS_OUT (ts TIMESTAMP, host VARCHAR(16), tag VARCHAR(16), msg "
+        "VARCHAR(64));\n"
+        "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM s.r.COLUMN1, s.r.COLUMN2, "
+        "s.r.COLUMN3, "
         "s.r.COLUMN4\n"
         "FROM (SELECT STREAM SYS_LOG_PARSE(log) AS r FROM SOURCE_SQL_STREAM_001) AS s;",
         t, in, 3, want);
@@ -135,7 +139,8 @@ static void w3c_log(void **state)
                           "/history/apollo/ HTTP/1.0|200|6245",
                           "10:00:02.000|NULL|NULL|NULL|NULL|NULL|NULL|NULL", NULL};
     /* the row inserted directly: one target column per field */
-    run("CREATE STREAM LOGS_OUT (host VARCHAR(16), ident VARCHAR(8), usr VARCHAR(8), ts VARCHAR(32), "
+    run("CREATE STREAM LOGS_OUT (host VARCHAR(16), ident VARCHAR(8), usr VARCHAR(8), ts "
+        "VARCHAR(32), "
         "req VARCHAR(64), status VARCHAR(3), bytes VARCHAR(8));\n"
         "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM W3C_LOG_PARSE(log, 'COMMON') "
         "FROM SOURCE_SQL_STREAM_001;",
@@ -145,7 +150,8 @@ static void w3c_log(void **state)
                          "h 200"};
     const char *want2[] = {"10:00:01.000|bob|GET /a \\\"b\\\" HTTP/1.0|404|curl/8.0",
                            "10:00:02.000|NULL|NULL|NULL|NULL", NULL};
-    run("CREATE STREAM LOGS_OUT (usr VARCHAR(8), req VARCHAR(64), status INTEGER, agent VARCHAR(16));\n"
+    run("CREATE STREAM LOGS_OUT (usr VARCHAR(8), req VARCHAR(64), status INTEGER, agent "
+        "VARCHAR(16));\n"
         "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM w.r.COLUMN3, w.r.COLUMN5, "
         "CAST(w.r.COLUMN6 AS INTEGER), w.r.COLUMN9\n"
         "FROM (SELECT STREAM W3C_LOG_PARSE(log, 'COMBINED') AS r FROM SOURCE_SQL_STREAM_001) "
@@ -179,11 +185,12 @@ static void refusals(void **state)
     harness h;
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         char code[512];
-        snprintf(code, sizeof(code),
-                 "CREATE STREAM LOGS_OUT (a VARCHAR(4));\n"
-                 "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM t.r.COLUMN1 FROM (SELECT STREAM "
-                 "%s AS r FROM SOURCE_SQL_STREAM_001) AS t;",
-                 bad[k][0]);
+        snprintf(
+            code, sizeof(code),
+            "CREATE STREAM LOGS_OUT (a VARCHAR(4));\n"
+            "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM t.r.COLUMN1 FROM (SELECT STREAM "
+            "%s AS r FROM SOURCE_SQL_STREAM_001) AS t;",
+            bad[k][0]);
         assert_int_equal(h_compile(&h, LOG_SPEC, NULL, NULL, code), SL_EINVAL);
         if (!strstr(h.d.text, bad[k][1]))
             fail_msg("%s: %s", bad[k][0], h.d.text);
@@ -198,12 +205,13 @@ static void refusals(void **state)
     assert_non_null(strstr(h.d.text, "returns a row"));
     h_free(&h);
     /* an unknown field */
-    assert_int_equal(h_compile(&h, LOG_SPEC, NULL, NULL,
-                               "CREATE STREAM LOGS_OUT (a VARCHAR(4));\n"
-                               "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM t.r.COLUMN9 FROM "
-                               "(SELECT STREAM SYS_LOG_PARSE(log) AS r FROM "
-                               "SOURCE_SQL_STREAM_001) AS t;"),
-                     SL_EINVAL);
+    assert_int_equal(
+        h_compile(&h, LOG_SPEC, NULL, NULL,
+                  "CREATE STREAM LOGS_OUT (a VARCHAR(4));\n"
+                  "CREATE PUMP P AS INSERT INTO LOGS_OUT SELECT STREAM t.r.COLUMN9 FROM "
+                  "(SELECT STREAM SYS_LOG_PARSE(log) AS r FROM "
+                  "SOURCE_SQL_STREAM_001) AS t;"),
+        SL_EINVAL);
     h_free(&h);
 }
 
