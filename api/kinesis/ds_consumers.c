@@ -50,16 +50,6 @@ static int64_t mono_ms(void)
     return sl_time_mono_ns() / 1000000;
 }
 
-static sl_ds_model *model_or_reply(sl_api_call *call)
-{
-    if (sl_ds_ready_or_reply(call))
-        return NULL;
-    sl_ds_model *m = sl_ds_model_of(call->region);
-    if (!m)
-        sl_wire_call_error_code(call, SL_ENOMEM);
-    return m;
-}
-
 static void consumer_arn(const sl_ds_model *m, const sl_ds_stream *s, const sl_ds_consumer *c,
                          char *out, size_t cap)
 {
@@ -176,7 +166,7 @@ static cJSON *consumer_json(const sl_ds_model *m, const sl_ds_stream *s, const s
 
 void sl_kinesis_register_stream_consumer(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
     sl_ds_consumer *c;
     sl_ds_err e;
@@ -203,7 +193,7 @@ void sl_kinesis_register_stream_consumer(sl_api_call *call)
 
 void sl_kinesis_describe_stream_consumer(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = NULL;
     sl_ds_consumer *c = m ? consumer_or_reply(call, m, &s) : NULL;
     if (!c)
@@ -220,7 +210,7 @@ void sl_kinesis_describe_stream_consumer(sl_api_call *call)
 
 void sl_kinesis_list_stream_consumers(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     if (!s)
         return;
@@ -278,7 +268,7 @@ void sl_kinesis_list_stream_consumers(sl_api_call *call)
 
 void sl_kinesis_deregister_stream_consumer(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = NULL;
     sl_ds_consumer *c = m ? consumer_or_reply(call, m, &s) : NULL;
     if (!c)
@@ -561,7 +551,7 @@ static void sub_pump(void *arg)
 
 void sl_kinesis_subscribe_to_shard(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *st = NULL;
     sl_ds_consumer *c = m ? consumer_or_reply(call, m, &st) : NULL;
     sl_ds_err e;

@@ -107,16 +107,6 @@ static int describe_common(const sl_ds_model *m, const sl_ds_stream *s, cJSON *d
     return bad ? SL_ENOMEM : 0;
 }
 
-static sl_ds_model *model_or_reply(sl_api_call *call)
-{
-    if (sl_ds_ready_or_reply(call))
-        return NULL;
-    sl_ds_model *m = sl_ds_model_of(call->region);
-    if (!m)
-        sl_wire_call_error_code(call, SL_ENOMEM);
-    return m;
-}
-
 static uint64_t log_end(void *arg, const sl_ds_shard *sh)
 {
     (void)arg;
@@ -127,7 +117,7 @@ static uint64_t log_end(void *arg, const sl_ds_shard *sh)
 
 void sl_kinesis_create_stream(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     if (!m)
         return;
     const cJSON *in = call->input;
@@ -202,7 +192,7 @@ void sl_kinesis_create_stream(sl_api_call *call)
 
 void sl_kinesis_delete_stream(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     const cJSON *force = cJSON_GetObjectItemCaseSensitive(call->input, "EnforceConsumerDeletion");
     sl_ds_err e;
@@ -221,7 +211,7 @@ void sl_kinesis_delete_stream(sl_api_call *call)
 
 void sl_kinesis_describe_stream(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     if (!s)
         return;
@@ -263,7 +253,7 @@ void sl_kinesis_describe_stream(sl_api_call *call)
 
 void sl_kinesis_describe_stream_summary(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     if (!s)
         return;
@@ -283,7 +273,7 @@ void sl_kinesis_describe_stream_summary(sl_api_call *call)
 
 void sl_kinesis_describe_limits(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     if (!m)
         return;
     uint32_t on_demand = 0;
@@ -347,7 +337,7 @@ static int shard_passes(const sl_ds_stream *s, const sl_ds_shard *sh, int filter
 
 void sl_kinesis_list_shards(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     if (!m)
         return;
     const cJSON *in = call->input;
@@ -477,7 +467,7 @@ fail:
 
 static void change_retention(sl_api_call *call, int increase)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     sl_ds_err e;
     if (!s)
@@ -560,7 +550,7 @@ static void remove_tags_and_reply(sl_api_call *call, sl_ds_model *m, sl_ds_strea
 
 void sl_kinesis_add_tags_to_stream(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     if (!s)
         return;
@@ -569,7 +559,7 @@ void sl_kinesis_add_tags_to_stream(sl_api_call *call)
 
 void sl_kinesis_remove_tags_from_stream(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     if (!s)
         return;
@@ -578,7 +568,7 @@ void sl_kinesis_remove_tags_from_stream(sl_api_call *call)
 
 void sl_kinesis_list_tags_for_stream(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     if (!s)
         return;
@@ -612,7 +602,7 @@ void sl_kinesis_list_tags_for_stream(sl_api_call *call)
 
 static void change_monitoring(sl_api_call *call, int enable)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     if (!s)
         return;
@@ -665,7 +655,7 @@ static void after_reshard(sl_api_call *call, sl_ds_model *m, sl_ds_stream *s)
 
 void sl_kinesis_split_shard(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     sl_ds_err e;
     if (!s)
@@ -681,7 +671,7 @@ void sl_kinesis_split_shard(sl_api_call *call)
 
 void sl_kinesis_merge_shards(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     sl_ds_err e;
     if (!s)
@@ -697,7 +687,7 @@ void sl_kinesis_merge_shards(sl_api_call *call)
 
 void sl_kinesis_update_shard_count(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     sl_ds_err e;
     char arn[300];
@@ -771,7 +761,7 @@ fail:
 
 void sl_kinesis_tag_resource(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? resource_or_reply(call, m) : NULL;
     if (!s)
         return;
@@ -780,7 +770,7 @@ void sl_kinesis_tag_resource(sl_api_call *call)
 
 void sl_kinesis_untag_resource(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? resource_or_reply(call, m) : NULL;
     if (!s)
         return;
@@ -789,7 +779,7 @@ void sl_kinesis_untag_resource(sl_api_call *call)
 
 void sl_kinesis_list_tags_for_resource(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? resource_or_reply(call, m) : NULL;
     if (!s)
         return;
@@ -814,7 +804,7 @@ void sl_kinesis_list_tags_for_resource(sl_api_call *call)
 
 void sl_kinesis_update_max_record_size(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     sl_ds_err e;
     if (!s)
@@ -839,7 +829,7 @@ void sl_kinesis_update_max_record_size(sl_api_call *call)
 
 void sl_kinesis_update_stream_mode(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     sl_ds_err e;
     if (!s)

@@ -359,16 +359,6 @@ static void put_job_release_hold(put_job *j)
         put_finish(j);
 }
 
-static sl_ds_model *model_or_reply(sl_api_call *call)
-{
-    if (sl_ds_ready_or_reply(call))
-        return NULL;
-    sl_ds_model *m = sl_ds_model_of(call->region);
-    if (!m)
-        sl_wire_call_error_code(call, SL_ENOMEM);
-    return m;
-}
-
 /* Per-shard write budget (only when limits are on). Large records may take the byte bucket
  * into debt as long as it holds anything. */
 static int write_allowed(sl_ds_shard *sh, size_t bytes)
@@ -400,7 +390,7 @@ static void throttled(sl_api_call *call, const sl_ds_model *m, const sl_ds_strea
 
 void sl_kinesis_put_record(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
     const char *pk = sl_ds_in_str(call->input, "PartitionKey");
     const char *ehk = sl_ds_in_str(call->input, "ExplicitHashKey");
@@ -455,7 +445,7 @@ out:
 
 void sl_kinesis_put_records(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
     const cJSON *records = cJSON_GetObjectItemCaseSensitive(call->input, "Records"), *r;
     size_t n = (size_t)cJSON_GetArraySize(records), i = 0, total = 0, room = 0, used = 0;
@@ -643,7 +633,7 @@ int sl_ds_start_position(const sl_ds_model *m, const sl_ds_stream *s, const sl_d
 
 void sl_kinesis_get_shard_iterator(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
     sl_ds_shard *sh =
         s ? sl_ds_shard_or_reply(call, m, s, sl_ds_in_str(call->input, "ShardId")) : NULL;
@@ -1050,7 +1040,7 @@ cJSON *sl_ds_child_shards(const sl_ds_stream *s, uint32_t parent)
 
 void sl_kinesis_get_records(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     if (!m)
         return;
     const char *it = sl_ds_in_str(call->input, "ShardIterator");

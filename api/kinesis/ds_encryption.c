@@ -19,16 +19,6 @@
 #include "ds_service.h"
 #include "sl_api_handlers.h"
 
-static sl_ds_model *model_or_reply(sl_api_call *call)
-{
-    if (sl_ds_ready_or_reply(call))
-        return NULL;
-    sl_ds_model *m = sl_ds_model_of(call->region);
-    if (!m)
-        sl_wire_call_error_code(call, SL_ENOMEM);
-    return m;
-}
-
 static int active_or_reply(sl_api_call *call, const sl_ds_model *m, const sl_ds_stream *s)
 {
     sl_ds_err e;
@@ -129,7 +119,7 @@ out:
 
 void sl_kinesis_start_stream_encryption(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     const char *type = sl_ds_in_str(call->input, "EncryptionType");
     const char *key_id = sl_ds_in_str(call->input, "KeyId");
@@ -174,7 +164,7 @@ void sl_kinesis_start_stream_encryption(sl_api_call *call)
 
 void sl_kinesis_stop_stream_encryption(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     const char *type = sl_ds_in_str(call->input, "EncryptionType");
     const char *key_id = sl_ds_in_str(call->input, "KeyId");

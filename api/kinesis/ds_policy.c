@@ -248,16 +248,6 @@ fail:
     cJSON_Delete(reply);
 }
 
-static sl_ds_model *model_or_reply(sl_api_call *call)
-{
-    if (sl_ds_ready_or_reply(call))
-        return NULL;
-    sl_ds_model *m = sl_ds_model_of(call->region);
-    if (!m)
-        sl_wire_call_error_code(call, SL_ENOMEM);
-    return m;
-}
-
 /* ---- resource policies -------------------------------------------------------------------- */
 
 /* The stream (and consumer) ResourceARN names; on failure answers and returns NULL. *owner_ms =
@@ -319,7 +309,7 @@ static const row *policy_row(const char *arn, int64_t owner_ms, char *key, size_
 
 void sl_kinesis_put_resource_policy(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     const char *arn = sl_ds_in_str(call->input, "ResourceARN");
     const char *policy = sl_ds_in_str(call->input, "Policy");
     char key[2200];
@@ -349,7 +339,7 @@ void sl_kinesis_put_resource_policy(sl_api_call *call)
 
 void sl_kinesis_get_resource_policy(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     const char *arn = sl_ds_in_str(call->input, "ResourceARN");
     char key[2200];
     int64_t owner;
@@ -366,7 +356,7 @@ void sl_kinesis_get_resource_policy(sl_api_call *call)
 
 void sl_kinesis_delete_resource_policy(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     const char *arn = sl_ds_in_str(call->input, "ResourceARN");
     char key[2200];
     int64_t owner;
@@ -531,7 +521,7 @@ int sl_ds_warm_describe(const sl_ds_model *m, const sl_ds_stream *s, cJSON *d)
 
 void sl_kinesis_update_stream_warm_throughput(sl_api_call *call)
 {
-    sl_ds_model *m = model_or_reply(call);
+    sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 0) : NULL;
     double want = sl_ds_in_num(call->input, "WarmThroughputMiBps", -1);
     long target = 0, current = 0;

@@ -772,3 +772,13 @@ int sl_ds_ready_or_reply(sl_api_call *call)
         sl_wire_call_error_code(call, SL_EINTERNAL);
     return rc;
 }
+
+sl_ds_model *sl_ds_model_or_reply(sl_api_call *call)
+{
+    if (sl_ds_ready_or_reply(call))
+        return NULL;
+    sl_ds_model *m = sl_ds_model_of(call->region);
+    if (!m)
+        sl_wire_call_error_code(call, SL_ENOMEM);
+    return m;
+}

@@ -42,6 +42,9 @@ void sl_ds_service_shutdown(void);
 /* Starts the service on first use; on failure answers the call with InternalFailure and
  * returns non-zero. */
 int sl_ds_ready_or_reply(sl_api_call *call);
+/* The call's region model, the service started: NULL after answering the call (InternalFailure,
+ * or out of memory). Loop thread. */
+sl_ds_model *sl_ds_model_or_reply(sl_api_call *call);
 
 sl_store *sl_ds_store(void);
 /* Whether per-shard throughput limits are enforced (environment SLUICE_KINESIS_SHARD_LIMITS=1;
