@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sluice/buf.h"
 #include "sluice/err.h"
 #include "sluice/log.h"
 #include "sluice/storage.h"
@@ -103,22 +104,6 @@ static tl_cache *tl_get(void)
     return t;
 }
 
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static int sha256(const uint8_t *p, size_t n, uint8_t out[32])
 {
     unsigned int len = 0;
@@ -147,7 +132,7 @@ static int parse_ring(const uint8_t *p, size_t len, ring_key **out, size_t *n_ou
     if (len < 12 + 32 || memcmp(p, MAGIC, 8) != 0 || sha256(p, len - 32, sum) != 0 ||
         CRYPTO_memcmp(sum, p + len - 32, 32) != 0)
         goto out;
-    count = (uint32_t)get_be(p + 8, 4);
+    count = (uint32_t)sl_get_be(p + 8, 4);
     if (count > 100000)
         goto out;
     if (!(k = calloc(count + 1, sizeof(*k)))) {
@@ -157,8 +142,8 @@ static int parse_ring(const uint8_t *p, size_t len, ring_key **out, size_t *n_ou
     for (; n < count; n++) {
         if (at + 6 > len - 32)
             goto out;
-        uint32_t no = (uint32_t)get_be(p + at, 4);
-        size_t nl = (size_t)get_be(p + at + 4, 2);
+        uint32_t no = (uint32_t)sl_get_be(p + at, 4);
+        size_t nl = (size_t)sl_get_be(p + at + 4, 2);
         at += 6;
         if (no == 0 || (n && no <= k[n - 1].no) || nl == 0 || nl >= SL_DS_KEY_NAME_MAX ||
             at + nl + KEY_BYTES > len - 32)
@@ -458,12 +443,12 @@ static int write_ring(const sl_ds_keyring *kr, const ring_key *keys, size_t n)
     if (!p)
         return SL_ENOMEM;
     memcpy(p, MAGIC, 8);
-    put_be(p + 8, n, 4);
+    sl_put_be(p + 8, n, 4);
     size_t at = 12;
     for (size_t i = 0; i < n; i++) {
         size_t nl = strlen(keys[i].name);
-        put_be(p + at, keys[i].no, 4);
-        put_be(p + at + 4, nl, 2);
+        sl_put_be(p + at, keys[i].no, 4);
+        sl_put_be(p + at + 4, nl, 2);
         memcpy(p + at + 6, keys[i].name, nl);
         memcpy(p + at + 6 + nl, keys[i].key, KEY_BYTES);
         at += 6 + nl + KEY_BYTES;
@@ -564,7 +549,7 @@ static int add_aad(EVP_CIPHER_CTX *c, const char *log_name, int64_t ts_ms, const
 {
     uint8_t ts[8];
     int n;
-    put_be(ts, (uint64_t)ts_ms, 8);
+    sl_put_be(ts, (uint64_t)ts_ms, 8);
     return EVP_CipherUpdate(c, NULL, &n, (const uint8_t *)AAD_LABEL, sizeof(AAD_LABEL)) == 1 &&
                    EVP_CipherUpdate(c, NULL, &n, (const uint8_t *)log_name,
                                     (int)strlen(log_name) + 1) == 1 &&
@@ -635,7 +620,7 @@ int sl_ds_crypt_seal(sl_ds_keyring *kr, uint32_t key_no, const char *log_name, i
     if (!(p = malloc(SL_DS_CRYPT_OVERHEAD + pt)))
         return SL_ENOMEM;
     p[0] = SL_DS_CRYPT_MARKER;
-    put_be(p + 1, key_no, 4);
+    sl_put_be(p + 1, key_no, 4);
     if ((rc = next_nonce(p + 5)) != 0 || (rc = ctx_for(kr, key_no, 0, p + 5, &c)) != 0)
         goto out;
     rc = SL_EINTERNAL;
@@ -673,7 +658,7 @@ int sl_ds_crypt_open(sl_ds_keyring *kr, const char *log_name, int64_t ts_ms, uin
     if (!sl_ds_crypt_is_sealed(p, *len))
         return SL_ECORRUPT;
     size_t ct = *len - SL_DS_CRYPT_OVERHEAD;
-    if ((rc = ctx_for(kr, (uint32_t)get_be(p + 1, 4), 1, p + 5, &c)))
+    if ((rc = ctx_for(kr, (uint32_t)sl_get_be(p + 1, 4), 1, p + 5, &c)))
         return rc;
     rc = SL_EINTERNAL;
     if (add_aad(c, log_name, ts_ms, p) != 0)

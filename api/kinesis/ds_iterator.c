@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "sluice/base64.h"
+#include "sluice/buf.h"
 #include "sluice/err.h"
 
 #define HDR_BYTES 8
@@ -45,22 +46,6 @@ int sl_ds_token_key_init(sl_ds_token_key *k, const uint8_t secret[SL_DS_TOKEN_SE
 void sl_ds_token_key_cleanup(sl_ds_token_key *k)
 {
     OPENSSL_cleanse(k, sizeof(*k));
-}
-
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
 }
 
 static int cbc(const uint8_t key[32], const uint8_t iv[16], const uint8_t *in, size_t n,
@@ -98,13 +83,13 @@ int sl_ds_token_seal(const sl_ds_token_key *k, const sl_ds_token *t,
     plain[n++] = (uint8_t)name_len;
     memcpy(plain + n, t->stream, name_len);
     n += name_len;
-    put_be(plain + n, (uint64_t)t->stream_created_ms, 8);
+    sl_put_be(plain + n, (uint64_t)t->stream_created_ms, 8);
     n += 8;
-    put_be(plain + n, t->shard_index, 4);
+    sl_put_be(plain + n, t->shard_index, 4);
     n += 4;
-    put_be(plain + n, t->position, 8);
+    sl_put_be(plain + n, t->position, 8);
     n += 8;
-    put_be(plain + n, (uint64_t)t->issued_ms, 8);
+    sl_put_be(plain + n, (uint64_t)t->issued_ms, 8);
     n += 8;
     plain[n++] = t->flags;
     plain_len = (n + 15) / 16 * 16;
@@ -151,13 +136,13 @@ int sl_ds_token_open(const sl_ds_token_key *k, const char *s, size_t len, sl_ds_
         goto bad;
     memcpy(t->stream, plain + p, name_len);
     p += name_len;
-    t->stream_created_ms = (int64_t)get_be(plain + p, 8);
+    t->stream_created_ms = (int64_t)sl_get_be(plain + p, 8);
     p += 8;
-    t->shard_index = (uint32_t)get_be(plain + p, 4);
+    t->shard_index = (uint32_t)sl_get_be(plain + p, 4);
     p += 4;
-    t->position = get_be(plain + p, 8);
+    t->position = sl_get_be(plain + p, 8);
     p += 8;
-    t->issued_ms = (int64_t)get_be(plain + p, 8);
+    t->issued_ms = (int64_t)sl_get_be(plain + p, 8);
     p += 8;
     t->flags = plain[p++];
     OPENSSL_cleanse(plain, sizeof(plain));

@@ -44,4 +44,22 @@ char *sl_buf_steal(sl_buf *b, size_t *len_out);
 int sl_slice_eq(sl_slice a, const char *s);
 int sl_slice_eq_nocase(sl_slice a, const char *s);
 
+/* Big-endian integers of n bytes (1..8) in byte arrays: the fixed-width fields of tokens and
+ * sealed records. */
+static inline void sl_put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t sl_get_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
 #endif
