@@ -305,6 +305,10 @@ int main(int argc, char **argv)
     printf("listening on %s\n", base_url);
     fflush(stdout);
     rc = sl_server_run(the_server) == 0 ? 0 : 1;
+    /* Tear-down from here: a second SIGTERM/SIGINT must not reach the server's loop (its
+     * handler wakes lws, whose context is about to be destroyed). The drain is bounded. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     sl_info("main", "stopped");
 
 out:

@@ -555,6 +555,8 @@ int main(int argc, char **argv)
            sl_server_port(the_server));
     fflush(stdout);
     int rc = sl_server_run(the_server);
+    signal(SIGTERM, SIG_IGN); /* as sluiced: a late signal must not wake a destroyed loop */
+    signal(SIGINT, SIG_IGN);
     sl_rbuf_unref(blob);
     sl_server_free(the_server);
     the_server = NULL;
