@@ -190,6 +190,9 @@ static void check_events(const char *b, size_t len)
     size_t ns = 0;
     int error_seen = 0;
     const char *p = strstr(b, "\r\n\r\n");
+    if (strncmp(b, "HTTP/1.1 200", 12) != 0) /* say what came instead */
+        fprintf(stderr, "fuzz_putmedia: answer (%zu bytes): %.*s\n", len,
+                (int)(len < 600 ? len : 600), b);
     check(strncmp(b, "HTTP/1.1 200", 12) == 0, "PutMedia answered 200");
     check(p != NULL && strstr(b, "Transfer-Encoding: chunked") != NULL, "chunked head");
     p += 4;
