@@ -282,36 +282,34 @@ static sl_wspec *find_window(scope *sc, const char *name)
     return NULL;
 }
 
+/* The aggregate functions by name (the SQL reference's names and their synonyms). */
+static const struct {
+    const char *name;
+    int fn;
+} agg_names[] = {
+    {"COUNT", A_COUNT},
+    {"SUM", A_SUM},
+    {"AVG", A_AVG},
+    {"MIN", A_MIN},
+    {"MAX", A_MAX},
+    {"FIRST_VALUE", A_FIRST},
+    {"LAST_VALUE", A_LAST},
+    {"STDDEV_POP", A_STDDEV_POP},
+    {"STDDEV_SAMP", A_STDDEV_SAMP},
+    {"STDDEV", A_STDDEV_SAMP},
+    {"VAR_POP", A_VAR_POP},
+    {"VAR_SAMP", A_VAR_SAMP},
+    {"VARIANCE", A_VAR_SAMP},
+    {"LAG", A_LAG},
+    {"NTH_VALUE", A_NTH_VALUE},
+    {"EXP_AVG", A_EXP_AVG},
+};
+
 static int agg_fn_of(const char *name)
 {
-    if (!strcmp(name, "COUNT"))
-        return A_COUNT;
-    if (!strcmp(name, "SUM"))
-        return A_SUM;
-    if (!strcmp(name, "AVG"))
-        return A_AVG;
-    if (!strcmp(name, "MIN"))
-        return A_MIN;
-    if (!strcmp(name, "MAX"))
-        return A_MAX;
-    if (!strcmp(name, "FIRST_VALUE"))
-        return A_FIRST;
-    if (!strcmp(name, "LAST_VALUE"))
-        return A_LAST;
-    if (!strcmp(name, "STDDEV_POP"))
-        return A_STDDEV_POP;
-    if (!strcmp(name, "STDDEV_SAMP") || !strcmp(name, "STDDEV"))
-        return A_STDDEV_SAMP;
-    if (!strcmp(name, "VAR_POP"))
-        return A_VAR_POP;
-    if (!strcmp(name, "VAR_SAMP") || !strcmp(name, "VARIANCE"))
-        return A_VAR_SAMP;
-    if (!strcmp(name, "LAG"))
-        return A_LAG;
-    if (!strcmp(name, "NTH_VALUE"))
-        return A_NTH_VALUE;
-    if (!strcmp(name, "EXP_AVG"))
-        return A_EXP_AVG;
+    for (size_t k = 0; k < sizeof(agg_names) / sizeof(agg_names[0]); k++)
+        if (!strcmp(name, agg_names[k].name))
+            return agg_names[k].fn;
     return 0;
 }
 
