@@ -273,7 +273,11 @@ static void cb_negint32(void *u, uint32_t v)
 }
 static void cb_negint64(void *u, uint64_t v)
 {
-    number(u, -1.0 - (double)v);
+    /* -1 - v rounded once: in double arithmetic, (double)v and the subtraction each round, and
+     * above 2^53 the two roundings can land one step off the nearest double (the encoder writes
+     * an integral double d as -(d + 1), which must decode back to d). Every -1 - v fits a long
+     * double's 64-bit significand exactly. */
+    number(u, (double)(-1.0L - (long double)v));
 }
 static void cb_float(void *u, float v)
 {

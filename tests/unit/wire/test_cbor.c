@@ -292,6 +292,8 @@ static void untyped_round_trip(void **state)
     const char *docs[] = {
         "{}",
         "{\"a\":1,\"b\":-1,\"c\":0.25,\"d\":-1e300,\"e\":4294967296,\"f\":-9007199254740991}",
+        /* below -2^53 a negative int must decode with one rounding, not two */
+        "{\"g\":-9007199254740994,\"h\":-9331882154377970,\"i\":-18446744073709551616}",
         "{\"s\":\"\",\"t\":\"\\u00e9\\u4e2d\\ud83d\\ude00\",\"n\":null,\"x\":[true,false,[],{}]}",
         "{\"long\":"
         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
