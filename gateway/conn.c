@@ -28,7 +28,15 @@
  * Writing, per WRITEABLE callback: cleartext sends one sendmsg() of up to 64 queue blocks / 4 MiB
  * straight from the output queue (owned blocks and sl_rbuf references alike: zero-copy bodies
  * stay uncopied); a partial write leaves the rest queued. TLS encrypts up to 96 KiB of plaintext
- * and hands the records to lws_write(). Closing waits until the queue is flushed. */
+ * and hands the records to lws_write(). Closing waits until the queue is flushed.
+ *
+ * Lingering close (HTTP/1): closing a socket whose receive queue still holds unread bytes makes
+ * the kernel send a reset instead of a FIN, and a reset that reaches the client before it read
+ * the answer discards the answer from the client's receive queue. That is exactly the case of an
+ * early answer (an error while the client is still uploading, PutMedia's ERROR event). So once
+ * everything is flushed the write side is shut (the client sees the end of the answer), and the
+ * socket is read and dropped until the client closes too or SL_LINGER_S pass; a stopping server
+ * does not wait. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +51,8 @@
 #define SL_INBUF_HIGH (256u * 1024u)
 /* HTTP/1: body bytes read and dropped after an early answer before giving up on keep-alive. */
 #define SL_DISCARD_MAX (4u * 1024u * 1024u)
+/* HTTP/1: longest wait for the client's own close after the answer (lingering close). */
+#define SL_LINGER_S 2
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -471,8 +481,10 @@ static void update_rx_flow(sl_conn *c)
 {
     if (!c->wsi || c->dead)
         return;
-    int want_off = c->inbuf.len >= SL_INBUF_HIGH ||
-                   (c->ex && c->ex->paused && !c->ex->discard && c->inbuf.len > 0) || h1_hold_rx(c);
+    int want_off =
+        !c->lingering &&
+        (c->inbuf.len >= SL_INBUF_HIGH ||
+         (c->ex && c->ex->paused && !c->ex->discard && c->inbuf.len > 0) || h1_hold_rx(c));
     if (want_off && !c->rx_off) {
         lws_rx_flow_control(c->wsi, 0);
         c->rx_off = 1;
@@ -582,10 +594,29 @@ void sl_conn_cut(sl_conn *c, uint32_t h2_code)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/* HTTP/1, everything flushed: shut the write side and read until the client closes (see the
+ * top). 1 if lingering now, 0 to close at once. */
+static int linger_start(sl_conn *c)
+{
+    int fd = c->wsi ? (int)lws_get_socket_fd(c->wsi) : -1;
+    if (c->proto != SL_CONN_H1 || c->srv->stopping || fd < 0 || shutdown(fd, SHUT_WR) != 0)
+        return 0;
+    c->lingering = 1;
+    if (c->rx_off) {
+        lws_rx_flow_control(c->wsi, 1);
+        c->rx_off = 0;
+    }
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, SL_LINGER_S);
+    c->idle_armed = 1; /* arm_idle leaves this timeout alone */
+    return 1;
+}
+
 int sl_conn_on_rx(sl_conn *c, const uint8_t *p, size_t n)
 {
     c->srv->metrics.bytes_in += n;
     c->last_rx_ns = sl_time_mono_ns();
+    if (c->lingering)
+        return 0; /* dropped: the answer is out; EOF or the timeout closes */
     if (c->tls) {
         int rc = sl_tls_input(c->tls, p, n, &c->inbuf);
         if (sl_tls_pending_out(c->tls))
@@ -705,11 +736,13 @@ int sl_conn_on_writable(sl_conn *c)
         return 0;
     }
     if (c->closing) {
+        if (c->lingering)
+            return c->srv->stopping ? -1 : 0;
         if (n) {
             sl_conn_kick(c); /* one more round so lws has flushed what it buffered */
             return 0;
         }
-        return -1;
+        return linger_start(c) ? 0 : -1;
     }
     return 0;
 }

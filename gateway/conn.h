@@ -142,6 +142,7 @@ struct sl_conn {
     unsigned in_progress : 1; /* re-entrancy guard for conn_progress */
     unsigned again : 1;
     unsigned dead : 1;
+    unsigned lingering : 1;        /* HTTP/1: answered, write side shut, input read and dropped */
     unsigned h2_goaway_notice : 1; /* shutdown notice + PING sent (stop) */
     unsigned h2_goaway_final : 1;  /* final GOAWAY submitted */
     unsigned h2_input_dead : 1;    /* mem_recv failed: input is dropped */

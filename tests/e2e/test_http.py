@@ -434,6 +434,32 @@ def test_half_close_during_a_streamed_response(server):
     assert st == 200 and body == want and rest == b""
 
 
+def test_early_answer_reaches_a_client_still_uploading(server):
+    # A 413 sent while the client is still writing its body (what SDKs that write the whole body
+    # before reading do): the server shuts its write side after the answer and drops what keeps
+    # arriving, so the client finishes writing without a reset and then reads the answer and a
+    # clean end. Closing at once with unread bytes would reset the connection under its writes.
+    for _ in range(5):
+        s = connect(server)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 999999999\r\n\r\n")
+        chunk = b"x" * 65536
+        for _ in range(160):  # 10 MiB: more than the server drops for keep-alive (4 MiB)
+            s.sendall(chunk)
+        st, hdrs, body, rest = read_response(s)
+        assert st == 413 and b"larger than" in body
+        assert rest == b"" and s.recv(1) == b""
+        s.close()
+    # A client that never stops sending is closed after the linger time all the same.
+    s = connect(server)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 999999999\r\n\r\n")
+    t0 = time.monotonic()
+    with pytest.raises(OSError):
+        while time.monotonic() - t0 < 20:
+            s.sendall(b"x" * 65536)
+    assert time.monotonic() - t0 < 10
+    s.close()
+
+
 def test_request_cut_short_by_eof_is_not_answered(server):
     # EOF inside a head or a body is an aborted request: closed without an answer.
     got = send_half_close_read_all(server, b"GET /health HTTP/1.1\r\nHost: t\r\n")
