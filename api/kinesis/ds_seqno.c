@@ -1,6 +1,7 @@
-/* Kinesis sequence numbers (layout in ds_seqno.h). The 188-bit value is assembled in four 64-bit
- * limbs (least significant first) by shifting each field in from the top; decimal conversion
- * divides the limbs by 10^9 repeatedly (format) or multiplies by 10 and adds (parse). */
+/* Kinesis sequence numbers (layout in ds_seqno.h). The 188-bit value is held in four 64-bit
+ * limbs (least significant first), its fields placed at fixed shifts (format) or shifted out
+ * from the bottom (parse); decimal conversion
+ * divides 32-bit limbs by 10^9 repeatedly (format) or multiplies by 10 and adds (parse). */
 #include "ds_seqno.h"
 
 #include <string.h>
@@ -13,18 +14,6 @@ typedef struct wide {
     uint64_t w[4]; /* w[0] least significant */
 } wide;
 
-/* x = (x << bits) | v, bits <= 64. */
-static void push(wide *x, uint64_t v, int bits)
-{
-    if (bits < 64)
-        v &= MASK(bits);
-    for (int i = 3; i >= 0; i--) {
-        uint64_t carry_in = i > 0 ? x->w[i - 1] : 0;
-        x->w[i] = bits == 64 ? carry_in : (x->w[i] << bits) | (carry_in >> (64 - bits));
-    }
-    x->w[0] = bits == 64 ? v : x->w[0] | v;
-}
-
 /* Returns the low `bits` bits of x and shifts x right by bits (bits <= 64). */
 static uint64_t pop(wide *x, int bits)
 {
@@ -36,48 +25,67 @@ static uint64_t pop(wide *x, int bits)
     return v;
 }
 
-/* Divides x by d in place; returns the remainder. */
-static uint32_t divmod(wide *x, uint32_t d)
-{
-    unsigned __int128 rem = 0;
-    for (int i = 3; i >= 0; i--) {
-        unsigned __int128 cur = (rem << 64) | x->w[i];
-        x->w[i] = (uint64_t)(cur / d);
-        rem = cur % d;
-    }
-    return (uint32_t)rem;
-}
-
 static int is_zero(const wide *x)
 {
     return !(x->w[0] | x->w[1] | x->w[2] | x->w[3]);
 }
 
+/* "00".."99": two digits per table lookup. */
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Writes r (< 10^9) as exactly 9 digits ending just before end. */
+static void nine_digits(char *end, uint32_t r)
+{
+    for (int i = 0; i < 4; i++) {
+        uint32_t two = r % 100;
+        r /= 100;
+        end -= 2;
+        memcpy(end, digits2 + 2 * two, 2);
+    }
+    end[-1] = (char)('0' + r);
+}
+
+/* Decimal conversion runs on 32-bit limbs: each step divides a 64-bit value by the constant 10^9,
+ * which compiles to a multiply, where 128-bit divisions by a variable cost a library call each
+ * (28 of them per number, the largest cost of a PutRecords reply). */
 size_t sl_ds_seqno_format(const sl_ds_seqno *q, char out[SL_DS_SEQNO_STRLEN])
 {
-    wide x = {{0}};
-    char tmp[80];
-    size_t n = 0;
-
-    push(&x, 2, 4);
-    push(&x, q->shard_created_s, 36);
-    push(&x, q->shard_index & 0xf, 4);
-    push(&x, q->counter, 64);
-    push(&x, 0, 8);
-    push(&x, q->record_s, 36);
-    push(&x, q->shard_index, 32);
-    push(&x, 2, 4);
-    while (!is_zero(&x)) {
-        uint32_t r = divmod(&x, 1000000000u);
-        for (int i = 0; i < 9; i++) {
-            tmp[n++] = (char)('0' + r % 10);
-            r /= 10;
-        }
+    uint32_t limb[8]; /* limb[0] least significant */
+    char tmp[72];     /* 8 groups of 9 digits, filled from the end */
+    char *p = tmp + sizeof(tmp);
+    uint64_t rec = q->record_s & MASK(36), created = q->shard_created_s & MASK(36);
+    /* The layout of ds_seqno.h from bit 0 up: version 2 (4 bits), shard index (32), record
+     * time (36), reserved (8), counter (64), index nibble (4), shard creation time (36), 2 (4). */
+    wide x = {{2 | (uint64_t)q->shard_index << 4 | rec << 36, rec >> 28 | q->counter << 16,
+               q->counter >> 48 | (uint64_t)(q->shard_index & 0xf) << 16 | created << 20 |
+                   (uint64_t)2 << 56,
+               0}};
+    for (int i = 0; i < 4; i++) {
+        limb[2 * i] = (uint32_t)x.w[i];
+        limb[2 * i + 1] = (uint32_t)(x.w[i] >> 32);
     }
-    while (n > 1 && tmp[n - 1] == '0')
-        n--;
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    int top = 7; /* highest limb that may be non-zero */
+    while (top > 0 && limb[top] == 0)
+        top--;
+    do {
+        uint64_t rem = 0;
+        for (int i = top; i >= 0; i--) {
+            uint64_t cur = (rem << 32) | limb[i];
+            limb[i] = (uint32_t)(cur / 1000000000u);
+            rem = cur % 1000000000u;
+        }
+        nine_digits(p, (uint32_t)rem);
+        p -= 9;
+        while (top > 0 && limb[top] == 0)
+            top--;
+    } while (top > 0 || limb[0] != 0);
+    while (p < tmp + sizeof(tmp) - 1 && *p == '0')
+        p++;
+    size_t n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, n);
     out[n] = '\0';
     return n;
 }
