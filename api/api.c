@@ -13,6 +13,12 @@
  *   4. Unknown target: UnknownOperationException.
  *   5. Model types (SerializationException) and constraints (ValidationException).
  *   6. The registered handler, or 501 NotImplementedException.
+ * Fast paths. Before step 3, a JSON 1.1 body for an operation listed in fast_paths (Kinesis
+ * PutRecords and PutRecord) is first offered to its fast path, which reads the body in one
+ * pass, takes it only when it can prove the body valid (so steps 3-5 would let it through
+ * unchanged) and then runs the handler's own code; anything else it leaves to steps 3-6, so
+ * every error reply still comes from them. It saves the cJSON tree, the validation walk and
+ * their allocations on the hottest requests (api/kinesis/ds_putparse.h).
  * REST-JSON pipeline (sl_api_handle_rest): an empty body counts as {}; then 3, 5, 6.
  * Authentication happens in the gateway before handle() is called.
  *
@@ -26,6 +32,7 @@
 #include "api_int.h"
 #include "firehose/firehose.h"
 #include "kinesis/ds_service.h"
+#include "sl_api_handlers.h"
 #include "media/media_int.h"
 #include "video/kv.h"
 #include "wire/wire_int.h"
@@ -133,6 +140,21 @@ static const char *content_type(const sl_http_request *req, char *buf, size_t n)
     return buf;
 }
 
+/* The handler's view of a request (input borrowed). */
+static sl_api_call make_call(sl_exchange *ex, const sl_http_request *req, const sl_op_def *op,
+                             const cJSON *input)
+{
+    sl_api_call call = {
+        .ex = ex,
+        .req = req,
+        .op = op,
+        .input = input,
+        .region = (req->region && req->region[0]) ? req->region : cfg.region,
+        .account_id = cfg.account_id,
+    };
+    return call;
+}
+
 /* Steps 5 and 6 for a decoded body. */
 static void run_op(sl_exchange *ex, const sl_http_request *req, const sl_op_def *op, cJSON *input)
 {
@@ -149,17 +171,33 @@ static void run_op(sl_exchange *ex, const sl_http_request *req, const sl_op_def 
     } else if (!op->handler) {
         sl_wire_reply_not_implemented(ex, op, NULL);
     } else {
-        sl_api_call call = {
-            .ex = ex,
-            .req = req,
-            .op = op,
-            .input = input,
-            .region = (req->region && req->region[0]) ? req->region : cfg.region,
-            .account_id = cfg.account_id,
-        };
+        sl_api_call call = make_call(ex, req, op, input);
         op->handler(&call);
     }
     sl_buf_cleanup(&msg);
+}
+
+/* Handlers with a fast path for their JSON 1.1 bodies (see api_int.h). */
+static const struct {
+    sl_op_handler handler;
+    int (*fast)(sl_api_call *call);
+} fast_paths[] = {
+    {sl_kinesis_put_records, sl_kinesis_put_records_fast},
+    {sl_kinesis_put_record, sl_kinesis_put_record_fast},
+};
+
+/* 1 when op's fast path took the request (a non-empty JSON 1.1 body within op's size limit). */
+static int try_fast_path(sl_exchange *ex, const sl_http_request *req, const sl_op_def *op)
+{
+    if (!op || !op->handler || req->body_len > op->service->max_body)
+        return 0;
+    for (size_t i = 0; i < sizeof(fast_paths) / sizeof(fast_paths[0]); i++) {
+        if (fast_paths[i].handler == op->handler) {
+            sl_api_call call = make_call(ex, req, op, NULL);
+            return fast_paths[i].fast(&call);
+        }
+    }
+    return 0;
 }
 
 void sl_api_handle_json(sl_exchange *ex, const sl_http_request *req, void *ud)
@@ -180,6 +218,8 @@ void sl_api_handle_json(sl_exchange *ex, const sl_http_request *req, void *ud)
                 ex, 400, op ? "SerializationException" : "UnknownOperationException", NULL);
         goto out;
     }
+    if (strcmp(ct, SL_CT_AMZ_JSON) == 0 && try_fast_path(ex, req, op))
+        goto out;
     if (strcmp(ct, SL_CT_AMZ_CBOR) == 0) { /* replies go out in CBOR (sl_wire_is_cbor) */
         if (sl_wire_cbor_decode(req->body, req->body_len,
                                 op ? op->service->max_body : (size_t)8 << 20, &input, &d) != 0)

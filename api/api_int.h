@@ -20,6 +20,15 @@ void sl_api_handle_access_denied(sl_exchange *ex, const sl_http_request *req, vo
 void sl_api_handle_rest_unknown(sl_exchange *ex, const sl_http_request *req, void *ud);
 void sl_api_handle_not_found(sl_exchange *ex, const sl_http_request *req, void *ud);
 
+/* Fast paths that sl_api_handle_json tries before decoding an application/x-amz-json-1.1 body
+ * (api.c keeps the table: handler -> fast path). call is what run_op would pass the handler,
+ * with input NULL. A fast path reads call->req's body itself; it returns 1 when it took the
+ * request (and has answered or will answer it as the handler would), or 0, having done nothing,
+ * when the body is outside what it fully checks (the generic decode, validation and handler run
+ * then, so every error reply is theirs). Loop thread. api/kinesis/ds_data.c. */
+int sl_kinesis_put_record_fast(sl_api_call *call);
+int sl_kinesis_put_records_fast(sl_api_call *call);
+
 /* Pagination tokens: base64 of "<issued epoch ms>:<last name>". decode returns 0, SL_EINVAL
  * (malformed) or SL_EAGAIN (older than max_age_ms; max_age_ms 0 never expires). */
 int sl_api_token_encode(const char *last, char *out, size_t out_len);

@@ -27,6 +27,8 @@
 #include "sluice/base64.h"
 #include "ds_crypt.h"
 #include "ds_fast.h"
+#include "ds_putparse.h"
+#include "../api_int.h"
 #include "ds_service.h"
 #include "sl_api_handlers.h"
 #include "sluice/log.h"
@@ -251,28 +253,29 @@ static void put_done(void *arg, int rc, const sl_log_entry *e)
         sl_error("kinesis", "cannot post a put completion: out of memory");
 }
 
-/* One record's checks (ExplicitHashKey range, the stream's record size) and its shard. Returns
- * 0 and sets *shard, or fills e. */
-static int route_record(const sl_ds_model *m, sl_ds_stream *s, const char *pk, const char *ehk,
-                        size_t data_len, sl_ds_shard **shard, sl_ds_err *e)
+/* One record's checks (ExplicitHashKey range, the stream's record size) and its shard. pk and
+ * ehk are not NUL-terminated (ehk NULL: absent). Returns 0 and sets *shard, or fills e. */
+static int route_record(const sl_ds_model *m, sl_ds_stream *s, const char *pk, size_t pk_len,
+                        const char *ehk, size_t ehk_len, size_t data_len, sl_ds_shard **shard,
+                        sl_ds_err *e)
 {
     sl_u128 k;
     if (ehk) {
-        int rc = sl_ds_hashkey_parse(ehk, strlen(ehk), &k);
+        int rc = sl_ds_hashkey_parse(ehk, ehk_len, &k);
         if (rc)
             return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
                                  "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
-                                 "[0, 2^128-1]. Specified value was %s",
-                                 ehk);
+                                 "[0, 2^128-1]. Specified value was %.*s",
+                                 (int)ehk_len, ehk);
     } else {
-        k = sl_ds_fast_hashkey(pk, strlen(pk));
+        k = sl_ds_fast_hashkey(pk, pk_len);
     }
     size_t max = (size_t)s->max_record_kib * 1024;
-    if (data_len + strlen(pk) > max)
+    if (data_len + pk_len > max)
         return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
                              "Record size %zu bytes (data plus partition key) exceeds the maximum "
                              "record size of %zu bytes of stream %s under account %s.",
-                             data_len + strlen(pk), max, s->name, m->account);
+                             data_len + pk_len, max, s->name, m->account);
     *shard = sl_ds_stream_shard_for_hash(s, k);
     if (!*shard || !(*shard)->log)
         return sl_ds_err_set(e, SL_EINTERNAL, "InternalFailure", "Internal Service Failure");
@@ -296,12 +299,11 @@ static int decode_data(const char *b64, uint8_t **out, size_t *len)
     return 0;
 }
 
-static int submit_record(put_entry *pe, sl_ds_shard *sh, const char *pk, const uint8_t *data,
-                         size_t len, uint32_t key_no)
+static int submit_record(put_entry *pe, sl_ds_shard *sh, const char *pk, size_t pk_len,
+                         const uint8_t *data, size_t len, uint32_t key_no)
 {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    size_t pk_len = strlen(pk);
     uint8_t hdr[2] = {(uint8_t)(pk_len >> 8), (uint8_t)pk_len};
     struct iovec iov[3] = {
         {hdr, 2},
@@ -388,6 +390,70 @@ static void throttled(sl_api_call *call, const sl_ds_model *m, const sl_ds_strea
     sl_ds_reply_err(call, &e);
 }
 
+/* What PutRecord and PutRecords do once their input is extracted, shared by the generic handlers
+ * (input from the validated cJSON tree) and the fast path (input straight from the body,
+ * ds_putparse.h), so both route, limit, submit and answer with the same code. recs[0..n) hold
+ * decoded data (borrowed; the writer copies what it keeps before sl_writer_submit returns).
+ * single: PutRecord (a throttled record fails the call; no per-call size cap). Every failure
+ * is answered here. Loop thread. */
+static void put_core(sl_api_call *call, sl_ds_model *m, sl_ds_stream *s, uint32_t key_no,
+                     const sl_ds_put_rec *recs, size_t n, int single)
+{
+    sl_ds_shard *one = NULL, **shards = single ? &one : malloc(n * sizeof(*shards));
+    size_t total = 0;
+    sl_ds_err e;
+    put_job *j;
+
+    if (!shards) {
+        sl_wire_call_error_code(call, SL_ENOMEM);
+        goto out;
+    }
+    /* Check every entry before writing any: a bad one fails the whole call. */
+    for (size_t i = 0; i < n; i++) {
+        const sl_ds_put_rec *r = &recs[i];
+        if (route_record(m, s, r->pk, r->pk_len, r->ehk, r->ehk_len, r->data_len, &shards[i], &e)) {
+            sl_ds_reply_err(call, &e);
+            goto out;
+        }
+        total += r->data_len + r->pk_len;
+    }
+    if (single && !write_allowed(shards[0], total)) {
+        throttled(call, m, s, shards[0]->index);
+        goto out;
+    }
+    size_t cap = s->max_record_kib > 1024 ? (size_t)10 << 20 : PUT_RECORDS_MAX_BYTES;
+    if (!single && total > cap) {
+        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
+                      "Records size %zu bytes exceeds the limit of %zu bytes per PutRecords "
+                      "request.",
+                      total, cap);
+        sl_ds_reply_err(call, &e);
+        goto out;
+    }
+    if (!(j = put_job_new(call, s, n, single))) {
+        sl_wire_call_error_code(call, SL_ENOMEM);
+        goto out;
+    }
+    int64_t ts = now_ms();
+    j->kms = key_no != 0;
+    for (size_t i = 0; i < n; i++) {
+        const sl_ds_put_rec *r = &recs[i];
+        j->e[i].ts_ms = ts;
+        int rc =
+            single || write_allowed(shards[i], r->data_len + r->pk_len)
+                ? submit_record(&j->e[i], shards[i], r->pk, r->pk_len, r->data, r->data_len, key_no)
+                : SL_EFULL;
+        if (rc) {
+            j->e[i].shard = shards[i]->index;
+            put_done(&j->e[i], rc, NULL);
+        }
+    }
+    put_job_release_hold(j);
+out:
+    if (shards != &one)
+        free(shards);
+}
+
 void sl_kinesis_put_record(sl_api_call *call)
 {
     sl_ds_model *m = sl_ds_model_or_reply(call);
@@ -398,9 +464,7 @@ void sl_kinesis_put_record(sl_api_call *call)
     const char *b64 = sl_ds_in_str(call->input, "Data");
     uint8_t *data = NULL;
     size_t len = 0;
-    sl_ds_shard *sh;
     sl_ds_err e;
-    put_job *j;
     uint32_t key_no;
     int rc;
 
@@ -422,24 +486,16 @@ void sl_kinesis_put_record(sl_api_call *call)
         sl_wire_call_error_code(call, rc);
         return;
     }
-    if (route_record(m, s, pk, ehk, len, &sh, &e)) {
-        sl_ds_reply_err(call, &e);
-        goto out;
-    }
-    if (!write_allowed(sh, len + strlen(pk))) {
-        throttled(call, m, s, sh->index);
-        goto out;
-    }
-    if (!(j = put_job_new(call, s, 1, 1))) {
-        sl_wire_call_error_code(call, SL_ENOMEM);
-        goto out;
-    }
-    j->e[0].ts_ms = now_ms();
-    j->kms = key_no != 0;
-    if ((rc = submit_record(&j->e[0], sh, pk, data, len, key_no)))
-        put_done(&j->e[0], rc, NULL);
-    put_job_release_hold(j);
-out:
+    pk = pk ? pk : "";
+    sl_ds_put_rec r = {
+        .pk = pk,
+        .pk_len = strlen(pk),
+        .ehk = ehk,
+        .ehk_len = ehk ? strlen(ehk) : 0,
+        .data = data,
+        .data_len = len,
+    };
+    put_core(call, m, s, key_no, &r, 1, 1);
     free(data);
 }
 
@@ -448,18 +504,11 @@ void sl_kinesis_put_records(sl_api_call *call)
     sl_ds_model *m = sl_ds_model_or_reply(call);
     sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
     const cJSON *records = cJSON_GetObjectItemCaseSensitive(call->input, "Records"), *r;
-    size_t n = (size_t)cJSON_GetArraySize(records), i = 0, total = 0, room = 0, used = 0;
-    /* Per record: its members, and its decoded Data in one block shared by all records (one
+    size_t n = (size_t)cJSON_GetArraySize(records), i = 0, room = 0, used = 0;
+    /* Per record its members, and its decoded Data in one block shared by all records (one
      * allocation per call instead of one per record). */
-    struct rec {
-        const char *pk, *b64;
-        size_t pk_len, b64_len, len;
-        const uint8_t *data;
-        sl_ds_shard *shard;
-    } *recs = NULL;
+    sl_ds_put_rec *recs = NULL;
     uint8_t *blob = NULL;
-    sl_ds_err e;
-    put_job *j;
     uint32_t key_no;
 
     if (!s || sl_ds_stream_key_or_reply(call, m, s, &key_no))
@@ -470,69 +519,75 @@ void sl_kinesis_put_records(sl_api_call *call)
     }
     cJSON_ArrayForEach(r, records)
     {
-        const char *pk = sl_ds_in_str(r, "PartitionKey"), *b64 = sl_ds_in_str(r, "Data");
-        recs[i].pk = pk ? pk : "";
-        recs[i].pk_len = strlen(recs[i].pk);
-        recs[i].b64 = b64 ? b64 : "";
-        recs[i].b64_len = strlen(recs[i].b64);
-        room += recs[i].b64_len / 4 * 3;
-        i++;
+        const char *b64 = sl_ds_in_str(r, "Data");
+        room += (b64 ? strlen(b64) : 0) / 4 * 3;
     }
     if (!(blob = malloc(room + 1))) {
         sl_wire_call_error_code(call, SL_ENOMEM);
         goto out;
     }
-    /* Check every entry before writing any: a bad one fails the whole call. */
-    i = 0;
     cJSON_ArrayForEach(r, records)
     {
-        struct rec *rr = &recs[i];
-        long got = sl_base64_decode(rr->b64, rr->b64_len, blob + used, 0);
+        sl_ds_put_rec *rr = &recs[i++];
+        const char *pk = sl_ds_in_str(r, "PartitionKey"), *b64 = sl_ds_in_str(r, "Data");
+        const char *ehk = sl_ds_in_str(r, "ExplicitHashKey");
+        b64 = b64 ? b64 : "";
+        long got = sl_base64_decode(b64, strlen(b64), blob + used, 0);
         if (got < 0) {
             sl_wire_call_error_code(call, SL_EPARSE);
             goto out;
         }
+        rr->pk = pk ? pk : "";
+        rr->pk_len = strlen(rr->pk);
+        rr->ehk = ehk;
+        rr->ehk_len = ehk ? strlen(ehk) : 0;
         rr->data = blob + used;
-        rr->len = (size_t)got;
+        rr->data_len = (size_t)got;
         used += (size_t)got;
-        if (route_record(m, s, rr->pk, sl_ds_in_str(r, "ExplicitHashKey"), rr->len, &rr->shard,
-                         &e)) {
-            sl_ds_reply_err(call, &e);
-            goto out;
-        }
-        total += rr->len + rr->pk_len;
-        i++;
     }
-    size_t cap = s->max_record_kib > 1024 ? (size_t)10 << 20 : PUT_RECORDS_MAX_BYTES;
-    if (total > cap) {
-        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                      "Records size %zu bytes exceeds the limit of %zu bytes per PutRecords "
-                      "request.",
-                      total, cap);
-        sl_ds_reply_err(call, &e);
-        goto out;
-    }
-    if (!(j = put_job_new(call, s, n, 0))) {
-        sl_wire_call_error_code(call, SL_ENOMEM);
-        goto out;
-    }
-    int64_t ts = now_ms();
-    j->kms = key_no != 0;
-    for (i = 0; i < n; i++) {
-        struct rec *rr = &recs[i];
-        j->e[i].ts_ms = ts;
-        int rc = write_allowed(rr->shard, rr->len + rr->pk_len)
-                     ? submit_record(&j->e[i], rr->shard, rr->pk, rr->data, rr->len, key_no)
-                     : SL_EFULL;
-        if (rc) {
-            j->e[i].shard = rr->shard->index;
-            put_done(&j->e[i], rc, NULL);
-        }
-    }
-    put_job_release_hold(j);
+    put_core(call, m, s, key_no, recs, n, 0);
 out:
     free(blob);
     free(recs);
+}
+
+/* The fast path (api/api.c): the body read by ds_putparse.c instead of cJSON + sl_validate.
+ * call->input is NULL on entry; sl_ds_model_or_reply and sl_ds_stream_or_reply read the stream
+ * from it, so it points meanwhile to a two-node cJSON object on the stack holding StreamName
+ * alone (the only member the subset lets through besides the records). */
+static int put_fast(sl_api_call *call, int single)
+{
+    const char *body = (const char *)call->req->body;
+    sl_ds_put_body b;
+    int rc = single ? sl_ds_putparse_record(body, call->req->body_len, &b, NULL)
+                    : sl_ds_putparse_records(body, call->req->body_len, &b, NULL);
+    if (rc) /* not in the subset (or out of memory): the generic pipeline decides */
+        return 0;
+    char name[SL_DS_PUT_STREAM_MAX + 1], key[] = "StreamName";
+    memcpy(name, b.stream, b.stream_len);
+    name[b.stream_len] = '\0';
+    cJSON member = {.type = cJSON_String, .valuestring = name, .string = key};
+    cJSON input = {.type = cJSON_Object, .child = &member};
+    member.prev = &member;
+    call->input = &input;
+    sl_ds_model *m = sl_ds_model_or_reply(call);
+    sl_ds_stream *s = m ? sl_ds_stream_or_reply(call, m, 1) : NULL;
+    uint32_t key_no;
+    if (s && !sl_ds_stream_key_or_reply(call, m, s, &key_no))
+        put_core(call, m, s, key_no, b.recs, b.n, single);
+    call->input = NULL;
+    sl_ds_putparse_cleanup(&b);
+    return 1;
+}
+
+int sl_kinesis_put_record_fast(sl_api_call *call)
+{
+    return put_fast(call, 1);
+}
+
+int sl_kinesis_put_records_fast(sl_api_call *call)
+{
+    return put_fast(call, 0);
 }
 
 /* ---- GetShardIterator --------------------------------------------------------------------- */
