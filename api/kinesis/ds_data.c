@@ -9,7 +9,10 @@
  * derived from its log offset (ds_seqno.h). A full writer queue answers
  * ProvisionedThroughputExceededException, which every client retries; so does a shard over its
  * write budget when SLUICE_KINESIS_SHARD_LIMITS=1 (ds_throttle.h; GetRecords and
- * GetShardIterator get their read budgets then too).
+ * GetShardIterator get their read budgets then too). PutRecord and PutRecords get their input
+ * either from the validated cJSON tree (sl_kinesis_put_record[s]) or, for JSON 1.1 bodies the
+ * fast reader can prove valid, straight from the body (sl_kinesis_put_record[s]_fast, called by
+ * api/api.c; ds_putparse.h); from there on both run put_core.
  *
  * Reads. GetShardIterator resolves the position without touching the disk: a log offset
  * (TRIM_HORIZON: 0, clamped at read time to the first retained entry; LATEST: the durable end;
