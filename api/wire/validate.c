@@ -4,7 +4,8 @@
  *   1. Types (AWS's JSON deserializer): the first member whose JSON type does not fit its shape
  *      stops everything with a SerializationException whose Message is the Java-flavoured text
  *      the service sends (shared/spec/data-streams.md §1.2). Blobs must be valid, padded,
- *      standard base64. Unknown members and nulls are ignored (null = absent).
+ *      standard base64. Unknown members and nulls are ignored (null = absent); a null
+ *      structure inside a list is checked as {} in pass 2.
  *   2. Constraints (AWS's validator): every violation is collected, up to 10, into
  *        "N validation error(s) detected: Value '<v>' at '<path>' failed to satisfy
  *         constraint: <rule>; ..."
@@ -26,6 +27,8 @@
 #include "sluice/wire.h"
 
 #define MAX_ERRORS 10
+
+static const cJSON no_members = {.type = cJSON_Object}; /* {} */
 
 typedef struct {
     sl_buf *msg; /* output */
@@ -658,8 +661,13 @@ static void check_value(vctx *c, const sl_shape *s, const cJSON *v)
             i++;
             if (c->n >= MAX_ERRORS)
                 break;
-            if (cJSON_IsNull(e))
-                continue;
+            if (cJSON_IsNull(e)) {
+                /* A null structure in a list has none of its members, so its required ones
+                 * are reported missing (a handler must never see a record without them). */
+                if (s->member->type != SL_SHAPE_STRUCTURE)
+                    continue;
+                e = &no_members;
+            }
             char seg[24];
             int sn = snprintf(seg, sizeof(seg), "%d.member", i);
             size_t mark = path_push(c, seg, (size_t)sn);

@@ -132,6 +132,15 @@ static void nested_list_paths_are_one_based(void **state)
     assert_string_equal(msg, "1 validation error detected: Value '01' at "
                              "'records.1.member.explicitHashKey' failed to satisfy constraint: "
                              "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})");
+    /* A null record has no PartitionKey or Data: refused, never written as an empty record. */
+    assert_int_equal(check("kinesis", "PutRecords",
+                           "{\"StreamName\":\"s\",\"Records\":[null,{\"Data\":\"AA==\","
+                           "\"PartitionKey\":\"k\"}]}"),
+                     SL_ERANGE);
+    assert_string_equal(msg, "2 validation errors detected: Value null at "
+                             "'records.1.member.data' failed to satisfy constraint: Member must "
+                             "not be null; Value null at 'records.1.member.partitionKey' failed "
+                             "to satisfy constraint: Member must not be null");
 }
 
 static void list_of_scalars_reported_on_the_list(void **state)
