@@ -3,10 +3,10 @@
  * Writes. A record goes to the open shard whose hash range holds its hash key (ExplicitHashKey,
  * else MD5 of the partition key) and becomes one entry of that shard's log (payload: u16
  * big-endian key length | key | data; entry timestamp = arrival time in ms). Entries are queued
- * to the storage writer with sl_writer_submit; the writer's completion (on the writer thread,
- * after the fdatasync that covers the entry) counts down the call's pending entries and posts
- * the reply to the loop. So an acknowledged record is on disk, and its sequence number is
- * derived from its log offset (ds_seqno.h). A full writer queue answers
+ * to the storage writer (a PutRecords call's in one sl_writer_submit_many); the writer's completion
+ * (on the writer thread, after the fdatasync that covers the entry) counts down the call's pending
+ * entries and posts the reply to the loop. So an acknowledged record is on disk, and its sequence
+ * number is derived from its log offset (ds_seqno.h). A full writer queue answers
  * ProvisionedThroughputExceededException, which every client retries; so does a shard over its
  * write budget when SLUICE_KINESIS_SHARD_LIMITS=1 (ds_throttle.h; GetRecords and
  * GetShardIterator get their read budgets then too). PutRecord and PutRecords get their input
@@ -302,18 +302,19 @@ static int decode_data(const char *b64, uint8_t **out, size_t *len)
     return 0;
 }
 
-static int submit_record(put_entry *pe, sl_ds_shard *sh, const char *pk, size_t pk_len,
-                         const uint8_t *data, size_t len, uint32_t key_no)
+/* One record's log entry (payload: u16 big-endian key length | key | data), in iov[0..3) with
+ * the length header in hdr, or -- encrypted at rest -- one sealed piece (*sealed, free() after
+ * the submission: the writer copies what it keeps). Fills a; returns 0 or SL_E*. */
+static int prepare_record(put_entry *pe, sl_ds_shard *sh, const char *pk, size_t pk_len,
+                          const uint8_t *data, size_t len, uint32_t key_no, uint8_t hdr[2],
+                          struct iovec iov[3], sl_append *a, uint8_t **sealed)
 {
-    uint8_t *sealed = NULL;
-    size_t sealed_len = 0;
-    uint8_t hdr[2] = {(uint8_t)(pk_len >> 8), (uint8_t)pk_len};
-    struct iovec iov[3] = {
-        {hdr, 2},
-        {(void *)pk, pk_len},
-        {(void *)data, len},
-    };
-    sl_append a = {
+    hdr[0] = (uint8_t)(pk_len >> 8);
+    hdr[1] = (uint8_t)pk_len;
+    iov[0] = (struct iovec){hdr, 2};
+    iov[1] = (struct iovec){(void *)pk, pk_len};
+    iov[2] = (struct iovec){(void *)data, len};
+    *a = (sl_append){
         .log = sh->log,
         .iov = iov,
         .iovcnt = len ? 3 : 2,
@@ -321,21 +322,73 @@ static int submit_record(put_entry *pe, sl_ds_shard *sh, const char *pk, size_t 
         .done = put_done,
         .arg = pe,
     };
+    *sealed = NULL;
     pe->shard = sh->index;
     pe->shard_created_ms = sh->created_ms;
     if (key_no) { /* encryption at rest: the entry becomes one sealed piece (ds_crypt.h) */
+        size_t sealed_len = 0;
         int rc = sl_ds_crypt_seal(sl_ds_crypt_ring(), key_no, sl_log_name(sh->log), pe->ts_ms, iov,
-                                  a.iovcnt, &sealed, &sealed_len);
+                                  a->iovcnt, sealed, &sealed_len);
         if (rc)
             return rc;
-        iov[0] = (struct iovec){sealed, sealed_len};
-        a.iovcnt = 1;
+        iov[0] = (struct iovec){*sealed, sealed_len};
+        a->iovcnt = 1;
     }
-    int rc = sl_writer_submit(sl_store_writer(sl_ds_store()), &a);
+    return 0;
+}
+
+static int submit_record(put_entry *pe, sl_ds_shard *sh, const char *pk, size_t pk_len,
+                         const uint8_t *data, size_t len, uint32_t key_no)
+{
+    uint8_t hdr[2], *sealed;
+    struct iovec iov[3];
+    sl_append a;
+    int rc = prepare_record(pe, sh, pk, pk_len, data, len, key_no, hdr, iov, &a, &sealed);
+    if (rc == 0)
+        rc = sl_writer_submit(sl_store_writer(sl_ds_store()), &a);
     free(sealed);
     if (rc == 0)
         sh->inflight++;
     return rc;
+}
+
+/* The records of one PutRecords that passed their shard's budget (idx[0..k) into recs / shards /
+ * j->e), queued to the writer in one submission: one lock and one wake-up of the writer for the
+ * whole call instead of one per record. All or nothing, like sl_writer_submit_many: a full
+ * queue fails them all with ProvisionedThroughputExceededException. Every entry it does not
+ * queue is completed with its error. */
+static void submit_batch(put_job *j, const sl_ds_put_rec *recs, sl_ds_shard **shards,
+                         const size_t *idx, size_t k, uint32_t key_no)
+{
+    struct piece {
+        struct iovec iov[3];
+        uint8_t hdr[2];
+        uint8_t *sealed;
+    } *pc = calloc(k, sizeof(*pc));
+    sl_append *as = malloc(k * sizeof(*as));
+    size_t made = 0;
+    int rc = pc && as ? 0 : SL_ENOMEM;
+    for (; rc == 0 && made < k; made++) {
+        const sl_ds_put_rec *r = &recs[idx[made]];
+        rc = prepare_record(&j->e[idx[made]], shards[idx[made]], r->pk, r->pk_len, r->data,
+                            r->data_len, key_no, pc[made].hdr, pc[made].iov, &as[made],
+                            &pc[made].sealed);
+    }
+    if (rc == 0)
+        rc = sl_writer_submit_many(sl_store_writer(sl_ds_store()), as, k, 0);
+    for (size_t i = 0; pc && i < made; i++)
+        free(pc[i].sealed);
+    free(pc);
+    free(as);
+    for (size_t i = 0; i < k; i++) {
+        put_entry *pe = &j->e[idx[i]];
+        if (rc == 0) {
+            shards[idx[i]]->inflight++;
+        } else {
+            pe->shard = shards[idx[i]]->index;
+            put_done(pe, rc, NULL);
+        }
+    }
 }
 
 static put_job *put_job_new(sl_api_call *call, const sl_ds_stream *s, size_t n, int single)
@@ -439,17 +492,33 @@ static void put_core(sl_api_call *call, sl_ds_model *m, sl_ds_stream *s, uint32_
     }
     int64_t ts = now_ms();
     j->kms = key_no != 0;
-    for (size_t i = 0; i < n; i++) {
-        const sl_ds_put_rec *r = &recs[i];
+    for (size_t i = 0; i < n; i++)
         j->e[i].ts_ms = ts;
-        int rc =
-            single || write_allowed(shards[i], r->data_len + r->pk_len)
-                ? submit_record(&j->e[i], shards[i], r->pk, r->pk_len, r->data, r->data_len, key_no)
-                : SL_EFULL;
+    if (single) {
+        const sl_ds_put_rec *r = &recs[0];
+        int rc = submit_record(&j->e[0], shards[0], r->pk, r->pk_len, r->data, r->data_len, key_no);
         if (rc) {
-            j->e[i].shard = shards[i]->index;
-            put_done(&j->e[i], rc, NULL);
+            j->e[0].shard = shards[0]->index;
+            put_done(&j->e[0], rc, NULL);
         }
+    } else {
+        /* Records over their shard's budget fail one by one; the rest go to the writer in one
+         * submission (idx: their positions). */
+        size_t *idx = malloc(n * sizeof(*idx)), k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (write_allowed(shards[i], recs[i].data_len + recs[i].pk_len)) {
+                if (idx)
+                    idx[k++] = i;
+                else /* no memory for the batch: fail what would have gone in it */
+                    j->e[i].shard = shards[i]->index, put_done(&j->e[i], SL_ENOMEM, NULL);
+            } else {
+                j->e[i].shard = shards[i]->index;
+                put_done(&j->e[i], SL_EFULL, NULL);
+            }
+        }
+        if (k)
+            submit_batch(j, recs, shards, idx, k, key_no);
+        free(idx);
     }
     put_job_release_hold(j);
 out:
