@@ -24,14 +24,14 @@ def test_kill9_loses_no_acknowledged_record(make_gateway):
     c = gw.client("firehose", parameter_validation=False)
     c.create_delivery_stream(DeliveryStreamName="crash", ExtendedS3DestinationConfiguration={
         "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::crash",
-        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1}})
+        "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 1}})
     end = time.time() + 10
     while c.describe_delivery_stream(DeliveryStreamName="crash")[
             "DeliveryStreamDescription"]["DeliveryStreamStatus"] != "ACTIVE":
         assert time.time() < end
         time.sleep(0.05)
 
-    acked, lock, stop = set(), threading.Lock(), threading.Event()
+    acked, lock, stop, fresh = set(), threading.Lock(), threading.Event(), threading.Event()
     started = threading.Barrier(5)
 
     def producer(t):
@@ -50,12 +50,18 @@ def test_kill9_loses_no_acknowledged_record(make_gateway):
                 for d, e in zip(batch, r["RequestResponses"]):
                     if "RecordId" in e:
                         acked.add(d)
+            fresh.set()
 
     threads = [threading.Thread(target=producer, args=(t,)) for t in range(4)]
     for t in threads:
         t.start()
     started.wait()
     time.sleep(2.5)
+    # Kill right after an acknowledgement: with only the 1 s interval flushing (the size limit is
+    # far away), what was just acknowledged is still waiting in the intake log, even on a machine
+    # so loaded that the producers crawl.
+    fresh.clear()
+    assert fresh.wait(30), "no PutRecordBatch was acknowledged"
     gw.kill9()
     stop.set()
     for t in threads:
@@ -63,8 +69,8 @@ def test_kill9_loses_no_acknowledged_record(make_gateway):
     assert len(acked) > 1000, len(acked)
 
     root = os.path.join(gw.data_dir, "s3", "crash")
-    # With a 1 s buffer some acknowledged records were still waiting when the process died:
-    # the restart has to deliver them from the intake log.
+    # Some acknowledged records were still waiting when the process died: the restart has to
+    # deliver them from the intake log.
     pending = acked - delivered(root)
     assert pending, "nothing was pending at the crash; the test would prove nothing"
     gw.start()
