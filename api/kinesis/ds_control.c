@@ -127,6 +127,7 @@ void sl_kinesis_create_stream(sl_api_call *call)
     const cJSON *count = cJSON_GetObjectItemCaseSensitive(in, "ShardCount");
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(in, "Tags");
     double max_kib = sl_ds_in_num(in, "MaxRecordSizeInKiB", 1024);
+    double warm = sl_ds_in_num(in, "WarmThroughputMiBps", -1);
     sl_ds_mode mode = SL_DS_PROVISIONED;
     uint32_t shards = 0;
     sl_ds_stream *s;
@@ -148,6 +149,10 @@ void sl_kinesis_create_stream(sl_api_call *call)
     } else if (cJSON_IsNumber(count)) {
         sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
                       "ShardCount must not be specified for ON_DEMAND streams.");
+        sl_ds_reply_err(call, &e);
+        return;
+    }
+    if (warm >= 0 && sl_ds_warm_check(m, name, mode, warm, &e)) {
         sl_ds_reply_err(call, &e);
         return;
     }
@@ -180,7 +185,8 @@ void sl_kinesis_create_stream(sl_api_call *call)
             return;
         }
     }
-    if ((rc = sl_ds_attach_logs(m, s))) {
+    if ((rc = sl_ds_attach_logs(m, s)) ||
+        (warm >= 0 && (rc = sl_ds_warm_store(m, s, (long)warm)))) {
         sl_ds_model_remove(m, name);
         sl_wire_call_error_code(call, rc);
         return;
@@ -843,7 +849,18 @@ void sl_kinesis_update_stream_mode(sl_api_call *call)
         sl_ds_reply_err(call, &e);
         return;
     }
-    s->mode = mode && strcmp(mode, "ON_DEMAND") == 0 ? SL_DS_ON_DEMAND : SL_DS_PROVISIONED;
+    sl_ds_mode to = mode && strcmp(mode, "ON_DEMAND") == 0 ? SL_DS_ON_DEMAND : SL_DS_PROVISIONED;
+    double warm = sl_ds_in_num(call->input, "WarmThroughputMiBps", -1);
+    if (warm >= 0 && sl_ds_warm_check(m, s->name, to, warm, &e)) {
+        sl_ds_reply_err(call, &e);
+        return;
+    }
+    int rc = warm >= 0 ? sl_ds_warm_store(m, s, (long)warm) : 0;
+    if (rc) {
+        sl_wire_call_error_code(call, rc);
+        return;
+    }
+    s->mode = to;
     s->status = SL_DS_UPDATING;
     sl_ds_registry_put(m, s);
     sl_ds_persist_and_reply(call, m, s, NULL);

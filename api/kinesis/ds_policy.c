@@ -519,6 +519,68 @@ int sl_ds_warm_describe(const sl_ds_model *m, const sl_ds_stream *s, cJSON *d)
     return add_warm(d, target, current);
 }
 
+int sl_ds_warm_check(const sl_ds_model *m, const char *name, sl_ds_mode mode, double want,
+                     sl_ds_err *e)
+{
+    if (mode != SL_DS_ON_DEMAND)
+        return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                             "Warm throughput can only be set on on-demand streams; stream %s "
+                             "under account %s is PROVISIONED.",
+                             name, m->account);
+    if (!commitment_in_force(m->region))
+        return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                             "Warm throughput requires the account's "
+                             "MinimumThroughputBillingCommitment to be ENABLED "
+                             "(UpdateAccountSettings).");
+    if (want > WARM_MAX_MIBPS)
+        return sl_ds_err_set(e, SL_EINVAL, "LimitExceededException",
+                             "Requested warm throughput %.0f MiBps exceeds the limit of %d MiBps.",
+                             want, WARM_MAX_MIBPS);
+    if (want < 0)
+        return sl_ds_err_set(e, SL_EINVAL, "InvalidArgumentException",
+                             "WarmThroughputMiBps must be given.");
+    return 0;
+}
+
+static void stored_done(void *arg, int rc, const sl_log_entry *e)
+{
+    save_job *j = arg;
+    (void)e;
+    (void)rc; /* sql_save logged it; the caller's own persist reports the batch's failure */
+    free(j->key);
+    free(j->v);
+    free(j);
+}
+
+int sl_ds_warm_store(const sl_ds_model *m, const sl_ds_stream *s, long target)
+{
+    char key[200], doc[96];
+    long prev = 0, unused;
+    if (!warm_get(m, s, &prev, &unused))
+        prev = 0;
+    warm_key(m, s, key, sizeof(key));
+    snprintf(doc, sizeof(doc), "{\"target\":%ld,\"current\":%ld}", target, prev);
+    save_job *j = calloc(1, sizeof(*j));
+    int rc = SL_ENOMEM;
+    if (!j || !(j->key = strdup(key)) || !(j->v = strdup(doc)))
+        goto fail;
+    j->owner_ms = s->created_ms;
+    if ((rc = set_row(key, s->created_ms, doc)))
+        goto fail;
+    if ((rc = sl_writer_submit_fn(sl_store_writer(st.store), sql_save, stored_done, j))) {
+        set_row(key, 0, NULL);
+        goto fail;
+    }
+    return 0;
+fail:
+    if (j) {
+        free(j->key);
+        free(j->v);
+        free(j);
+    }
+    return rc;
+}
+
 void sl_kinesis_update_stream_warm_throughput(sl_api_call *call)
 {
     sl_ds_model *m = sl_ds_model_or_reply(call);
@@ -529,30 +591,8 @@ void sl_kinesis_update_stream_warm_throughput(sl_api_call *call)
     sl_ds_err e;
     if (!s)
         return;
-    if (s->mode != SL_DS_ON_DEMAND) {
-        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                      "Warm throughput can only be set on on-demand streams; stream %s under "
-                      "account %s is PROVISIONED.",
-                      s->name, m->account);
+    if (sl_ds_warm_check(m, s->name, s->mode, want, &e))
         goto fail;
-    }
-    if (!commitment_in_force(m->region)) {
-        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                      "Warm throughput requires the account's MinimumThroughputBillingCommitment "
-                      "to be ENABLED (UpdateAccountSettings).");
-        goto fail;
-    }
-    if (want > WARM_MAX_MIBPS) {
-        sl_ds_err_set(&e, SL_EINVAL, "LimitExceededException",
-                      "Requested warm throughput %.0f MiBps exceeds the limit of %d MiBps.", want,
-                      WARM_MAX_MIBPS);
-        goto fail;
-    }
-    if (want < 0) {
-        sl_ds_err_set(&e, SL_EINVAL, "InvalidArgumentException",
-                      "WarmThroughputMiBps must be given.");
-        goto fail;
-    }
     if (s->status != SL_DS_ACTIVE) {
         sl_ds_err_set(&e, SL_EBUSY, "ResourceInUseException",
                       "Stream %s under account %s not ACTIVE, instead in state %s", s->name,

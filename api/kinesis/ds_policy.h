@@ -24,4 +24,16 @@ void sl_ds_settings_shutdown(void);
  * throughput set. Loop thread. Returns 0 or SL_ENOMEM. */
 int sl_ds_warm_describe(const sl_ds_model *m, const sl_ds_stream *s, cJSON *d);
 
+/* The rules warm throughput follows, for UpdateStreamWarmThroughput and CreateStream: an
+ * ON_DEMAND stream, the account's commitment in force, 0..10240 MiB/s. 0, or SL_EINVAL with e
+ * set (InvalidArgumentException / LimitExceededException). Loop thread. */
+int sl_ds_warm_check(const sl_ds_model *m, const char *name, sl_ds_mode mode, double want,
+                     sl_ds_err *e);
+
+/* Records target MiB/s for s, for CreateStream and UpdateStreamMode (current: the previous
+ * target, 0 for none, until the stream is ACTIVE again): in memory now, and queued to the writer
+ * ahead of the stream's own persist, which is what the caller answers after. Loop thread. 0,
+ * SL_ENOMEM, or the writer's submit error. */
+int sl_ds_warm_store(const sl_ds_model *m, const sl_ds_stream *s, long target);
+
 #endif

@@ -238,6 +238,40 @@ def test_account_settings_and_warm_throughput(make_gateway):
     assert out["WarmThroughput"] == {"TargetMiBps": 250, "CurrentMiBps": 100}
     wait_status(k, "od", "ACTIVE")
 
+    # CreateStream takes WarmThroughputMiBps under the same rules, and describes it at once
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        k.create_stream(StreamName="warmprov", ShardCount=1, WarmThroughputMiBps=10)
+    assert error_of(ei)[0] == "InvalidArgumentException"
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        k.create_stream(StreamName="warmbig", StreamModeDetails={"StreamMode": "ON_DEMAND"},
+                        WarmThroughputMiBps=10241)
+    assert error_of(ei)[0] == "LimitExceededException"
+    assert "warmprov" not in k.list_streams()["StreamNames"]
+    k.create_stream(StreamName="warm", StreamModeDetails={"StreamMode": "ON_DEMAND"},
+                    WarmThroughputMiBps=40)
+    s = k.describe_stream_summary(StreamName="warm")["StreamDescriptionSummary"]
+    assert s["StreamStatus"] == "CREATING"  # the status delay is 2 s
+    assert s["WarmThroughput"] == {"TargetMiBps": 40, "CurrentMiBps": 0}
+    wait_status(k, "warm", "ACTIVE")
+    s = k.describe_stream_summary(StreamName="warm")["StreamDescriptionSummary"]
+    assert s["WarmThroughput"] == {"TargetMiBps": 40, "CurrentMiBps": 40}
+    # ...and so does UpdateStreamMode, judged on the mode the stream moves to
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        k.update_stream_mode(StreamARN=s["StreamARN"],
+                             StreamModeDetails={"StreamMode": "PROVISIONED"},
+                             WarmThroughputMiBps=5)
+    assert error_of(ei)[0] == "InvalidArgumentException"
+    prov = k.describe_stream_summary(StreamName="prov")["StreamDescriptionSummary"]["StreamARN"]
+    k.update_stream_mode(StreamARN=prov, StreamModeDetails={"StreamMode": "ON_DEMAND"},
+                         WarmThroughputMiBps=20)
+    s = k.describe_stream_summary(StreamName="prov")["StreamDescriptionSummary"]
+    assert s["StreamStatus"] == "UPDATING"
+    assert s["WarmThroughput"] == {"TargetMiBps": 20, "CurrentMiBps": 0}
+    wait_status(k, "prov", "ACTIVE")
+    s = k.describe_stream_summary(StreamName="prov")["StreamDescriptionSummary"]
+    assert s["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert s["WarmThroughput"] == {"TargetMiBps": 20, "CurrentMiBps": 20}
+
     # disabling before the earliest end keeps it in force until then
     mt = k.update_account_settings(MinimumThroughputBillingCommitment={"Status": "DISABLED"})[
         "MinimumThroughputBillingCommitment"]
@@ -273,4 +307,6 @@ def test_account_settings_and_warm_throughput(make_gateway):
         "DISABLED"
     s = k.describe_stream_summary(StreamName="od")["StreamDescriptionSummary"]
     assert s["WarmThroughput"] == {"TargetMiBps": 250, "CurrentMiBps": 250}
+    s = k.describe_stream_summary(StreamName="warm")["StreamDescriptionSummary"]
+    assert s["WarmThroughput"] == {"TargetMiBps": 40, "CurrentMiBps": 40}
     assert gw.stop() == 0, gw.stderr
