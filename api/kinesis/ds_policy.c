@@ -560,17 +560,21 @@ int sl_ds_warm_store(const sl_ds_model *m, const sl_ds_stream *s, long target)
         prev = 0;
     warm_key(m, s, key, sizeof(key));
     snprintf(doc, sizeof(doc), "{\"target\":%ld,\"current\":%ld}", target, prev);
+    const row *old = find_row(key);
+    int64_t old_owner = old ? old->owner_ms : 0;
+    char *old_v = old ? strdup(old->v) : NULL; /* put back if the writer refuses */
     save_job *j = calloc(1, sizeof(*j));
     int rc = SL_ENOMEM;
-    if (!j || !(j->key = strdup(key)) || !(j->v = strdup(doc)))
+    if ((old && !old_v) || !j || !(j->key = strdup(key)) || !(j->v = strdup(doc)))
         goto fail;
     j->owner_ms = s->created_ms;
     if ((rc = set_row(key, s->created_ms, doc)))
         goto fail;
     if ((rc = sl_writer_submit_fn(sl_store_writer(st.store), sql_save, stored_done, j))) {
-        set_row(key, 0, NULL);
+        set_row(key, old_owner, old_v); /* old_v NULL: there was no row */
         goto fail;
     }
+    free(old_v);
     return 0;
 fail:
     if (j) {
@@ -578,6 +582,7 @@ fail:
         free(j->v);
         free(j);
     }
+    free(old_v);
     return rc;
 }
 
