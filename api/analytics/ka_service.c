@@ -305,6 +305,26 @@ typedef struct start_err {
     char msg[300];
 } start_err;
 
+/* The preprocessing Lambda of an input, in.<conf>.<proc>.ResourceARN (request and stored
+ * description name the members differently), in *lam (NULL: none). Returns 0, or SL_EINVAL with
+ * msg set when the function has no URL to call. */
+static int preprocessor(const cJSON *in, const char *conf, const char *proc, const char **lam,
+                        char *msg, size_t cap)
+{
+    char url[2048];
+    *lam =
+        in_str(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(in, conf), proc),
+               "ResourceARN");
+    if (*lam && ka_lambda_url(*lam, url, sizeof(url))) {
+        snprintf(msg, cap,
+                 "No function URL is configured for the preprocessing function %.120s "
+                 "(SLUICE_FIREHOSE_LAMBDA_URLS).",
+                 *lam);
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
 static const cJSON *first(const cJSON *doc, const char *list)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(doc, list);
@@ -340,23 +360,12 @@ static int start_runtime(ka_app *a, const char *position, start_err *e)
     }
     snprintf(cfg.app_name, sizeof(cfg.app_name), "%s", a->name);
     snprintf(cfg.input_arn, sizeof(cfg.input_arn), "%s", arn);
-    const char *lam =
-        in_str(cJSON_GetObjectItemCaseSensitive(
-                   cJSON_GetObjectItemCaseSensitive(in, "InputProcessingConfigurationDescription"),
-                   "InputLambdaProcessorDescription"),
-               "ResourceARN");
-    if (lam) {
-        char url[2048];
-        if (ka_lambda_url(lam, url, sizeof(url))) {
-            snprintf(e->msg, sizeof(e->msg),
-                     "No function URL is configured for the preprocessing function %.120s "
-                     "(SLUICE_FIREHOSE_LAMBDA_URLS)",
-                     lam);
-            rc = SL_EINVAL;
-            goto fail;
-        }
+    const char *lam;
+    if ((rc = preprocessor(in, "InputProcessingConfigurationDescription",
+                           "InputLambdaProcessorDescription", &lam, e->msg, sizeof(e->msg))))
+        goto fail;
+    if (lam)
         snprintf(cfg.lambda_arn, sizeof(cfg.lambda_arn), "%s", lam);
-    }
     snprintf(cfg.name_prefix, sizeof(cfg.name_prefix), "%s", in_str(in, "NamePrefix"));
     cfg.parallelism =
         (int)in_num(cJSON_GetObjectItemCaseSensitive(in, "InputParallelism"), "Count", 1);
@@ -1764,23 +1773,16 @@ void sl_ka_discover_input_schema(sl_api_call *call)
         sl_wire_call_error_code(call, SL_ENOMEM);
         return;
     }
-    const char *lam =
-        in_str(cJSON_GetObjectItemCaseSensitive(
-                   cJSON_GetObjectItemCaseSensitive(in, "InputProcessingConfiguration"),
-                   "InputLambdaProcessor"),
-               "ResourceARN");
-    if (lam) {
-        char url[2048];
-        if (ka_lambda_url(lam, url, sizeof(url))) {
-            free(j);
-            sl_wire_call_error(call, "InvalidArgumentException",
-                               "No function URL is configured for the preprocessing function "
-                               "%.120s (SLUICE_FIREHOSE_LAMBDA_URLS).",
-                               lam);
-            return;
-        }
-        snprintf(j->lambda_arn, sizeof(j->lambda_arn), "%s", lam);
+    const char *lam;
+    char msg[300];
+    if (preprocessor(in, "InputProcessingConfiguration", "InputLambdaProcessor", &lam, msg,
+                     sizeof(msg))) {
+        free(j);
+        sl_wire_call_error(call, "InvalidArgumentException", "%s", msg);
+        return;
     }
+    if (lam)
+        snprintf(j->lambda_arn, sizeof(j->lambda_arn), "%s", lam);
     if (s3) {
         const char *b = in_str(s3, "BucketARN");
         if (s3_path(b, in_str(s3, "FileKey"), j->path, sizeof(j->path))) {
