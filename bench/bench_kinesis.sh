@@ -8,30 +8,37 @@
 #   getrecords  GetRecords (Limit 10000) on a warm shard filled by the putrecords run (loadgen
 #               --kinesis-getrecords: GetShardIterator TRIM_HORIZON, then follows
 #               NextShardIterator, starting over at the end of the shard)
-# Each target gets a fresh 4-shard stream "bench". sluiced runs from BUILD with a fresh data folder
+# Each target gets a fresh stream "bench" (4 shards, or --shards N). sluiced runs from BUILD with a
+# fresh data folder
 # (every acknowledged record is fdatasync'd); kinesalite runs from bench/node_modules (npm ci in
 # bench/), in memory (its default: no --path), plain HTTP. Besides loadgen's figures the script
 # reads the server's CPU time (utime + stime of the whole process from /proc) around each run and
 # prints CPU microseconds per request and per record: on a shared machine that figure is far
-# steadier than the rates.
+# steadier than the rates. First it times the disk under the data folder (100 B append +
+# fdatasync, one after another) and prints that above the table: a PutRecord waits for the
+# group commit running when it arrives and then for its own, and a group commit over several
+# shards lasts as long as its slowest fdatasync, so that figure bounds the PutRecord load.
 #
 # usage: bench/bench_kinesis.sh BUILD [-d SECONDS] [--only sluiced|kinesalite] [--loads L,L]
+#                               [--shards N]
 # Needs: BUILD/gateway/sluiced, BUILD/bench/loadgen, /usr/bin/python3 with boto3, node + npm
 # (bench/node_modules is installed with `npm ci` when missing).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:?usage: bench_kinesis.sh BUILD [-d SECONDS] [--only sluiced|kinesalite] [--loads L,L]}
+build=${1:?usage: bench_kinesis.sh BUILD [-d SECONDS] [--only sluiced|kinesalite] [--loads L,L] [--shards N]}
 shift
 build=$(cd "$build" && pwd)
 dur=6
 only=""
 loads="putrecords,putrecord,getrecords"
+shards=4
 while [ $# -gt 0 ]; do
     case "$1" in
     -d) dur=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --loads) loads=$2; shift 2 ;;
+    --shards) shards=$2; shift 2 ;;
     *) echo "bench_kinesis.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -55,14 +62,14 @@ free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# Creates the 4-shard stream "bench" and waits for ACTIVE. args: URL AK SK
+# Creates the stream "bench" with $shards shards and waits for ACTIVE. args: URL AK SK
 make_stream() {
-    /usr/bin/python3 - "$@" <<'EOF'
+    /usr/bin/python3 - "$@" "$shards" <<'EOF'
 import sys, time, boto3
-url, ak, sk = sys.argv[1:4]
+url, ak, sk, shards = sys.argv[1:5]
 k = boto3.client("kinesis", endpoint_url=url, region_name="us-east-1",
                  aws_access_key_id=ak, aws_secret_access_key=sk)
-k.create_stream(StreamName="bench", ShardCount=4)
+k.create_stream(StreamName="bench", ShardCount=int(shards))
 deadline = time.time() + 60
 while time.time() < deadline:
     if k.describe_stream_summary(StreamName="bench")["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
@@ -79,6 +86,25 @@ cpu_s() {
 
 results=$work/results.txt
 : >"$results"
+
+# The disk under the data folder: 400 appends of 100 B, each followed by fdatasync.
+disk=$(/usr/bin/python3 - "$work" <<'EOF'
+import os, sys, time
+path = os.path.join(sys.argv[1], "disk-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+lat = []
+for _ in range(400):
+    t = time.perf_counter()
+    os.write(fd, b"x" * 100)
+    os.fdatasync(fd)
+    lat.append((time.perf_counter() - t) * 1e6)
+os.close(fd)
+os.unlink(path)
+lat.sort()
+print("disk: 100 B append + fdatasync, one after another: p50 %.0f us, p90 %.0f us (%d runs)"
+      % (lat[len(lat) // 2], lat[len(lat) * 9 // 10], len(lat)))
+EOF
+)
 
 # args: TARGET PID URL AK SK
 run_loads() {
@@ -141,6 +167,7 @@ if [ "$only" != "sluiced" ]; then
     wait "$kpid" 2>/dev/null || true
 fi
 
+echo "$disk"
 /usr/bin/python3 - "$results" <<'EOF'
 import json, sys
 rows = {}

@@ -22,6 +22,10 @@
  *   SQL     BEGIN; per op SAVEPOINT / fn / RELEASE (ROLLBACK TO on error); COMMIT  (run_sql)
  *   DONE    done callbacks in submission order, then the budget is released
  *
+ * One batch at a time: the next one starts when this one is DONE. Overlapping batches (the next
+ * one's WRITE and SYNC while this one's syncs run) was measured slower on a disk whose flushes
+ * slow each other: see "What bounds PutRecord" in bench/README.md.
+ *
  * Any failure in WRITE, SYNC or COMMIT sets `failed` (sticky): the whole batch completes with
  * SL_ESTORAGE_FAILED, and so does every later op, without touching the disk again; fsync is never
  * retried. Stopping (sl_writer_free_) lets the thread drain the queue before it exits. */
