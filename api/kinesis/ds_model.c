@@ -462,6 +462,15 @@ int sl_ds_stream_merge(sl_ds_model *m, sl_ds_stream *s, const char *shard_id,
     return 0;
 }
 
+/* Closes shard o in a reshard at now_ms. A shard opened by the same change is closed at once and
+ * holds nothing (one of UpdateShardCount's short-lived shards). */
+static void close_for_reshard(sl_ds_shard *o, int born_now, int64_t now_ms, sl_ds_end_offset_fn eo,
+                              void *arg)
+{
+    o->end_offset = born_now || !eo ? 0 : eo(arg, o);
+    o->closed_ms = now_ms;
+}
+
 int sl_ds_stream_update_shard_count(sl_ds_model *m, sl_ds_stream *s, uint32_t target,
                                     int64_t now_ms, sl_ds_end_offset_fn eo, void *arg, sl_ds_err *e)
 {
@@ -484,35 +493,73 @@ int sl_ds_stream_update_shard_count(sl_ds_model *m, sl_ds_stream *s, uint32_t ta
                              s->name, m->account, open, target);
     if (target > open && (rc = shard_limit_check(m, target - open, e)))
         return rc;
-    if (reserve_shards(s, target))
+    /* At most 2 shards per target boundary from splits, and one per merge: fewer merges than
+     * open shards. Reserved up front so the change cannot stop half way. */
+    if (reserve_shards(s, 2 * (size_t)target + open))
         return sl_ds_err_set(e, SL_ENOMEM, "InternalFailure", "Internal Service Failure");
     size_t first_new = s->n_shards;
+    /* Splits: every boundary of the even layout that falls inside an open shard. */
+    for (uint32_t i = 1; i < target; i++) {
+        sl_u128 a, b;
+        sl_ds_hashkey_split(target, i, &a, &b);
+        for (size_t j = 0; j < s->n_shards; j++) {
+            sl_ds_shard *o = &s->shards[j];
+            if (o->closed_ms || !(o->start_hash < a && a <= o->end_hash))
+                continue;
+            sl_u128 lo = o->start_hash, hi = o->end_hash;
+            close_for_reshard(o, j >= first_new, now_ms, eo, arg);
+            add_shard(s, lo, a - 1, (uint32_t)j, SL_DS_NO_PARENT, now_ms);
+            add_shard(s, a, hi, (uint32_t)j, SL_DS_NO_PARENT, now_ms);
+            break;
+        }
+    }
+    /* Merges: the open pieces of each even shard, left to right, into one. */
     for (uint32_t i = 0; i < target; i++) {
         sl_u128 a, b;
-        uint32_t parent = SL_DS_NO_PARENT, adjacent = SL_DS_NO_PARENT;
         sl_ds_hashkey_split(target, i, &a, &b);
-        for (size_t j = 0; j < first_new; j++) {
-            const sl_ds_shard *o = &s->shards[j];
-            if (o->closed_ms)
-                continue;
-            if (o->start_hash <= a && a <= o->end_hash)
-                parent = o->index;
-            if (o->start_hash <= b && b <= o->end_hash)
-                adjacent = o->index;
+        for (;;) {
+            size_t left = SIZE_MAX, right = SIZE_MAX;
+            for (size_t j = 0; j < s->n_shards; j++) {
+                const sl_ds_shard *o = &s->shards[j];
+                if (o->closed_ms || o->start_hash < a || o->end_hash > b)
+                    continue;
+                if (o->start_hash == a)
+                    left = j;
+            }
+            if (left == SIZE_MAX || s->shards[left].end_hash == b)
+                break; /* already one shard (or, impossibly, no piece: leave it) */
+            for (size_t j = 0; j < s->n_shards; j++) {
+                const sl_ds_shard *o = &s->shards[j];
+                if (!o->closed_ms && o->start_hash == s->shards[left].end_hash + 1)
+                    right = j;
+            }
+            if (right == SIZE_MAX)
+                break;
+            sl_u128 lo = s->shards[left].start_hash, hi = s->shards[right].end_hash;
+            close_for_reshard(&s->shards[left], left >= first_new, now_ms, eo, arg);
+            close_for_reshard(&s->shards[right], right >= first_new, now_ms, eo, arg);
+            add_shard(s, lo, hi, (uint32_t)left, (uint32_t)right, now_ms);
         }
-        if (adjacent == parent)
-            adjacent = SL_DS_NO_PARENT;
-        add_shard(s, a, b, parent, adjacent, now_ms);
-    }
-    for (size_t j = 0; j < first_new; j++) {
-        sl_ds_shard *o = &s->shards[j];
-        if (o->closed_ms)
-            continue;
-        o->end_offset = eo ? eo(arg, o) : 0;
-        o->closed_ms = now_ms;
     }
     s->status = SL_DS_UPDATING;
     return 0;
+}
+
+/* Whether c's recorded parent (and adjacent parent, next to it) span all of c's hash range. */
+static int parents_cover(const sl_ds_stream *s, const sl_ds_shard *c)
+{
+    const sl_ds_shard *a = &s->shards[c->parent];
+    sl_u128 lo = a->start_hash, hi = a->end_hash;
+    if (c->adjacent_parent != SL_DS_NO_PARENT) {
+        const sl_ds_shard *b = &s->shards[c->adjacent_parent];
+        if (hi != SL_U128_MAX && hi + 1 == b->start_hash)
+            hi = b->end_hash;
+        else if (b->end_hash != SL_U128_MAX && b->end_hash + 1 == lo)
+            lo = b->start_hash;
+        else
+            return 0; /* a gap between them */
+    }
+    return lo <= c->start_hash && c->end_hash <= hi;
 }
 
 int sl_ds_stream_is_child(const sl_ds_stream *s, const sl_ds_shard *p, const sl_ds_shard *c)
@@ -521,10 +568,14 @@ int sl_ds_stream_is_child(const sl_ds_stream *s, const sl_ds_shard *p, const sl_
         return 0;
     if (c->parent == p->index || c->adjacent_parent == p->index)
         return 1;
-    /* Opened by the same change (an UpdateShardCount) over part of p's range. */
+    /* Data folders written before UpdateShardCount went through splits and merges hold shards
+     * that took over more than their two recorded parents' ranges: such a shard is also the
+     * child of every shard closed by the same change under the rest of its range. A shard whose
+     * recorded parents cover it (every shard made since) has no other parent. */
+    if (c->parent == SL_DS_NO_PARENT || parents_cover(s, c))
+        return 0;
     return c->created_ms == p->closed_ms && c->start_hash <= p->end_hash &&
-           p->start_hash <= c->end_hash && c->parent != SL_DS_NO_PARENT &&
-           s->shards[c->parent].closed_ms == p->closed_ms;
+           p->start_hash <= c->end_hash && s->shards[c->parent].closed_ms == p->closed_ms;
 }
 
 int sl_ds_stream_set_retention(const sl_ds_model *m, sl_ds_stream *s, long hours, int increase,
@@ -862,6 +913,9 @@ sl_ds_stream *sl_ds_stream_from_json(const cJSON *j)
             get_num(it, "created_ms", &c) || get_num(it, "closed_ms", &cl) ||
             get_num(it, "end_offset", &eo) || get_u128(it, "start", &start) ||
             get_u128(it, "end", &end) || start > end)
+            goto bad;
+        /* A parent is an earlier shard of the stream. */
+        if (p >= (double)s->n_shards || a >= (double)s->n_shards)
             goto bad;
         sl_ds_shard *sh = add_shard(s, start, end, p < 0 ? SL_DS_NO_PARENT : (uint32_t)p,
                                     a < 0 ? SL_DS_NO_PARENT : (uint32_t)a, (int64_t)c);

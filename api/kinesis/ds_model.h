@@ -182,19 +182,21 @@ int sl_ds_stream_merge(sl_ds_model *m, sl_ds_stream *s, const char *shard_id,
                        const char *adjacent_id, int64_t now_ms, sl_ds_end_offset_fn eo, void *arg,
                        sl_ds_err *e);
 
-/* UpdateShardCount with UNIFORM_SCALING: closes every open shard and opens `target` shards that
- * split the hash space evenly. Each new shard's ParentShardId is the old shard holding its
- * starting key and its AdjacentParentShardId the old shard holding its ending key (when
- * different); a new shard can overlap more old shards than that (scaling down by more than
- * 1/2 of an uneven layout), which sl_ds_stream_is_child covers. The real service reaches the
- * same layout through a series of splits and merges instead. Rules: ACTIVE (else
- * ResourceInUseException), target within [ceil(open/2), 2*open] (ValidationException) and the
- * shard limit (LimitExceededException). ACTIVE -> UPDATING. */
+/* UpdateShardCount with UNIFORM_SCALING, the way the real service does it: a series of splits and
+ * merges of single shards that ends with `target` open shards splitting the hash space evenly.
+ * First every boundary of the even layout that falls inside an open shard splits it; then the
+ * pieces of each even shard are merged left to right. So every new shard has at most two
+ * parents (ParentShardId, AdjacentParentShardId) that together cover its range, and consumers
+ * following that lineage keep each hash key's order; shards made and merged again within the
+ * change are created and closed at the same instant, empty (AWS's "short-lived shards"). Rules:
+ * ACTIVE (else ResourceInUseException), target within [ceil(open/2), 2*open]
+ * (ValidationException) and the shard limit (LimitExceededException). ACTIVE -> UPDATING. */
 int sl_ds_stream_update_shard_count(sl_ds_model *m, sl_ds_stream *s, uint32_t target,
                                     int64_t now_ms, sl_ds_end_offset_fn eo, void *arg,
                                     sl_ds_err *e);
-/* Whether shard c was opened when shard p was closed and took over part of its hash range
- * (split/merge children by parent link, UpdateShardCount children by overlap). */
+/* Whether shard c was opened when shard p was closed and took over part of its hash range: c
+ * names p as parent or adjacent parent (or, for shards an older UpdateShardCount made over more
+ * than two parents, overlaps p and was opened when p closed). */
 int sl_ds_stream_is_child(const sl_ds_stream *s, const sl_ds_shard *p, const sl_ds_shard *c);
 
 /* Retention (24..8760 h); texts of spec §3.6. increase=1 for IncreaseStreamRetentionPeriod. */

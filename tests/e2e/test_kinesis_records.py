@@ -275,10 +275,21 @@ def test_update_shard_count_rescales_and_links_children(gw):
             "StreamStatus"] != "ACTIVE":
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    # As AWS does it, by splits and merges of single shards: 0 splits at 1/3 into 2 and 3, 1 at
+    # 2/3 into 4 and 5, then 3 and 4 (short-lived, empty) merge into 6. No shard has more than
+    # the two parents ListShards can name.
+    sid = [f"shardId-{i:012d}" for i in range(7)]
     open_now = k.list_shards(StreamName="u", ShardFilter={"Type": "AT_LATEST"})["Shards"]
-    assert [s["ShardId"] for s in open_now] == [f"shardId-{i:012d}" for i in (2, 3, 4)]
-    assert open_now[1]["ParentShardId"] == "shardId-000000000000"
-    assert open_now[1]["AdjacentParentShardId"] == "shardId-000000000001"
+    assert [s["ShardId"] for s in open_now] == [sid[2], sid[5], sid[6]]
+    # the layout CreateStream gives 3 shards
+    make_stream(k, "even3", 3)
+    even = [s["HashKeyRange"] for s in k.list_shards(StreamName="even3")["Shards"]]
+    assert [s["HashKeyRange"] for s in open_now] == [even[0], even[2], even[1]]
+    assert open_now[2]["ParentShardId"] == sid[3]
+    assert open_now[2]["AdjacentParentShardId"] == sid[4]
+    shards = {s["ShardId"]: s for s in k.list_shards(StreamName="u")["Shards"]}
+    assert [shards[sid[i]].get("ParentShardId") for i in (2, 3, 4, 5)] == \
+        [sid[0], sid[0], sid[1], sid[1]]
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         k.update_shard_count(StreamName="u", TargetShardCount=7, ScalingType="UNIFORM_SCALING")
     assert error_of(ei)[0] == "ValidationException"
@@ -287,12 +298,14 @@ def test_update_shard_count_rescales_and_links_children(gw):
         assert [x["SequenceNumber"] for x in recs] == seqs
         assert "NextShardIterator" not in last
         kids = {c["ShardId"] for c in last["ChildShards"]}
-        assert kids == ({"shardId-000000000002", "shardId-000000000003"}
-                        if parent.endswith("0") else
-                        {"shardId-000000000003", "shardId-000000000004"})
+        assert kids == ({sid[2], sid[3]} if parent == sid[0] else {sid[4], sid[5]})
+    for short_lived in (sid[3], sid[4]):
+        recs, last = read_all(k, "u", short_lived)
+        assert recs == [] and "NextShardIterator" not in last
+        assert [(c["ShardId"], c["ParentShards"]) for c in last["ChildShards"]] == \
+            [(sid[6], [sid[3], sid[4]])]
     r = k.put_record(StreamName="u", Data=b"n", PartitionKey="k1")
-    assert r["ShardId"] in {"shardId-000000000002", "shardId-000000000003",
-                            "shardId-000000000004"}
+    assert r["ShardId"] in {sid[2], sid[5], sid[6]}
 
 
 def test_shard_limits_when_enabled(make_gateway):

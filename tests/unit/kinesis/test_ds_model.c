@@ -277,6 +277,65 @@ static void test_json_round_trip(void **state)
     sl_ds_model_cleanup(&m);
 }
 
+/* The shape every UpdateShardCount must leave (shards first_new.. are the change's): the open
+ * shards are the even layout of `target`; every new shard has a parent, and its parent and
+ * adjacent parent are closed and together cover its range; a shard both made and closed by the
+ * change is empty; every shard the change closed has children covering its range. */
+static void check_rescale(const sl_ds_stream *s, size_t first_new, uint32_t target, int64_t now)
+{
+    uint32_t open = 0;
+    for (size_t i = 0; i < s->n_shards; i++) {
+        const sl_ds_shard *c = &s->shards[i];
+        if (!c->closed_ms) { /* open shards do not overlap: `target` matches are all of them */
+            int even = 0;
+            for (uint32_t k = 0; k < target; k++) {
+                sl_u128 a, b;
+                sl_ds_hashkey_split(target, k, &a, &b);
+                even |= c->start_hash == a && c->end_hash == b;
+            }
+            assert_true(even);
+            open++;
+        }
+        if (i < first_new)
+            continue;
+        assert_int_equal(c->created_ms, now);
+        assert_int_not_equal(c->parent, SL_DS_NO_PARENT);
+        const sl_ds_shard *p = &s->shards[c->parent];
+        assert_true(p->closed_ms == now && p->index < c->index);
+        sl_u128 lo = p->start_hash, hi = p->end_hash;
+        if (c->adjacent_parent != SL_DS_NO_PARENT) {
+            const sl_ds_shard *q = &s->shards[c->adjacent_parent];
+            assert_true(q->closed_ms == now && q->index < c->index);
+            assert_true(p->end_hash + 1 == q->start_hash); /* a merge: left, then right */
+            hi = q->end_hash;
+            assert_true(lo == c->start_hash && hi == c->end_hash);
+        } else {
+            assert_true(lo <= c->start_hash && c->end_hash <= hi); /* a split */
+        }
+        if (c->closed_ms)
+            assert_true(c->closed_ms == now && c->end_offset == 0);
+    }
+    assert_int_equal(open, target);
+    for (size_t i = 0; i < s->n_shards; i++) {
+        const sl_ds_shard *p = &s->shards[i];
+        if (p->closed_ms != now)
+            continue;
+        sl_u128 covered = p->start_hash;
+        int kids = 0;
+        for (size_t j = 0; j < s->n_shards; j++) {
+            const sl_ds_shard *c = &s->shards[j];
+            if (!sl_ds_stream_is_child(s, p, c))
+                continue;
+            kids++;
+            assert_true(c->start_hash <= p->end_hash && p->start_hash <= c->end_hash);
+            if (c->start_hash <= covered && c->end_hash >= covered)
+                covered = c->end_hash == SL_U128_MAX ? SL_U128_MAX : c->end_hash + 1;
+        }
+        assert_true(kids >= 1);
+        assert_true(covered > p->end_hash || covered == SL_U128_MAX);
+    }
+}
+
 static void test_update_shard_count(void **state)
 {
     (void)state;
@@ -291,42 +350,69 @@ static void test_update_shard_count(void **state)
     assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 1, 2, fake_end, NULL, &e), SL_ERANGE);
     assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 5, 2, fake_end, NULL, &e), 0);
     assert_int_equal(s->status, SL_DS_UPDATING);
-    assert_int_equal(sl_ds_stream_open_shards(s), 5);
-    assert_int_equal(s->n_shards, 8);
-    for (uint32_t i = 0; i < 5; i++) {
-        sl_u128 a, b;
-        sl_ds_hashkey_split(5, i, &a, &b);
-        assert_true(s->shards[3 + i].start_hash == a && s->shards[3 + i].end_hash == b);
-        assert_true(s->shards[3 + i].parent != SL_DS_NO_PARENT);
-    }
-    /* Every old shard has children, and every child of an old shard overlaps it. */
-    for (uint32_t p = 0; p < 3; p++) {
-        int kids = 0;
-        for (uint32_t c = 3; c < 8; c++) {
-            if (!sl_ds_stream_is_child(s, &s->shards[p], &s->shards[c]))
-                continue;
-            kids++;
-            assert_true(s->shards[c].start_hash <= s->shards[p].end_hash &&
-                        s->shards[p].start_hash <= s->shards[c].end_hash);
-        }
-        assert_true(kids >= 2);
-    }
-    /* Shard 4 = [1/5, 2/5) lies across old shards 0 and 1. */
-    assert_int_equal(s->shards[4].parent, 0);
-    assert_int_equal(s->shards[4].adjacent_parent, 1);
+    check_rescale(s, 3, 5, 2);
+    /* The old shards' ends come from the log; thirds to fifths splits each old shard once or
+     * twice before the merges. */
+    for (uint32_t p = 0; p < 3; p++)
+        assert_int_equal(s->shards[p].end_offset, 1000 + p);
     /* Not while UPDATING; then down to 3 (>= half of 5). */
+    size_t before = s->n_shards;
     assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 3, 3, fake_end, NULL, &e), SL_EBUSY);
     sl_ds_stream_finish(s);
     assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 3, 3, fake_end, NULL, &e), 0);
-    assert_int_equal(sl_ds_stream_open_shards(s), 3);
-    /* New shard 9 = [1/3, 2/3) overlaps old 4, 5 and 6 (of five): all three count as parents. */
-    int parents = 0;
-    for (uint32_t p = 3; p < 8; p++)
-        parents += sl_ds_stream_is_child(s, &s->shards[p], &s->shards[9]);
-    assert_int_equal(parents, 3);
+    check_rescale(s, before, 3, 3);
     /* Grandparents are not parents. */
-    assert_false(sl_ds_stream_is_child(s, &s->shards[0], &s->shards[9]));
+    for (size_t c = before; c < s->n_shards; c++)
+        for (uint32_t p = 0; p < 3; p++)
+            assert_false(sl_ds_stream_is_child(s, &s->shards[p], &s->shards[c]));
+    /* Uneven: split shard ... then rescale again to the same count: the layout becomes even. */
+    sl_ds_stream_finish(s);
+    char id[21];
+    sl_ds_shard_id(s->shards[s->n_shards - 1].index, id);
+    assert_int_equal(sl_ds_stream_split(&m, s, id, "300000000000000000000000000000000000000", 4,
+                                        fake_end, NULL, &e),
+                     0);
+    sl_ds_stream_finish(s);
+    before = s->n_shards;
+    assert_int_equal(sl_ds_stream_update_shard_count(&m, s, 4, 5, fake_end, NULL, &e), 0);
+    check_rescale(s, before, 4, 5);
     sl_ds_model_cleanup(&m);
+}
+
+/* A data folder from before UpdateShardCount went through splits and merges: a shard with three
+ * parents, two of them recorded. The third is still found by overlap. */
+static void test_old_rescale_lineage(void **state)
+{
+    (void)state;
+    const char *j =
+        "{\"name\":\"o\",\"created_ms\":1,\"status\":1,\"mode\":0,\"retention_hours\":24,"
+        "\"max_record_kib\":1024,\"metrics\":0,\"tags\":{},\"shards\":["
+        "{\"parent\":-1,\"adjacent\":-1,\"start\":\"0\",\"end\":\"99\",\"created_ms\":1,"
+        "\"closed_ms\":9,\"end_offset\":5},"
+        "{\"parent\":-1,\"adjacent\":-1,\"start\":\"100\",\"end\":\"199\",\"created_ms\":1,"
+        "\"closed_ms\":9,\"end_offset\":5},"
+        "{\"parent\":-1,\"adjacent\":-1,\"start\":\"200\",\"end\":"
+        "\"340282366920938463463374607431768211455\",\"created_ms\":1,\"closed_ms\":9,"
+        "\"end_offset\":5},"
+        "{\"parent\":0,\"adjacent\":2,\"start\":\"0\",\"end\":"
+        "\"340282366920938463463374607431768211455\",\"created_ms\":9,\"closed_ms\":0,"
+        "\"end_offset\":0}],\"consumers\":[]}";
+    cJSON *js = cJSON_Parse(j);
+    assert_non_null(js);
+    sl_ds_stream *s = sl_ds_stream_from_json(js);
+    cJSON_Delete(js);
+    assert_non_null(s);
+    for (uint32_t p = 0; p < 3; p++)
+        assert_true(sl_ds_stream_is_child(s, &s->shards[p], &s->shards[3]));
+    sl_ds_stream_free(s);
+    /* A parent must be an earlier shard. */
+    js = cJSON_Parse("{\"name\":\"x\",\"created_ms\":1,\"status\":1,\"mode\":0,"
+                     "\"retention_hours\":24,\"max_record_kib\":1024,\"metrics\":0,\"tags\":{},"
+                     "\"shards\":["
+                     "{\"parent\":0,\"adjacent\":-1,\"start\":\"0\",\"end\":\"1\","
+                     "\"created_ms\":1,\"closed_ms\":0,\"end_offset\":0}]}");
+    assert_null(sl_ds_stream_from_json(js));
+    cJSON_Delete(js);
 }
 
 static void test_consumers(void **state)
@@ -428,10 +514,15 @@ static void test_random_reshard(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_and_states),      cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_shard_lookup),           cmocka_unit_test(test_split_merge),
-        cmocka_unit_test(test_retention_tags_metrics), cmocka_unit_test(test_json_round_trip),
-        cmocka_unit_test(test_update_shard_count),     cmocka_unit_test(test_consumers),
+        cmocka_unit_test(test_create_and_states),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_shard_lookup),
+        cmocka_unit_test(test_split_merge),
+        cmocka_unit_test(test_retention_tags_metrics),
+        cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_update_shard_count),
+        cmocka_unit_test(test_old_rescale_lineage),
+        cmocka_unit_test(test_consumers),
         cmocka_unit_test(test_random_reshard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,195 @@
+"""A randomized model test of Kinesis Data Streams against a real sluiced, with boto3: a seeded
+random mix of PutRecord (plain, with ExplicitHashKey, with SequenceNumberForOrdering),
+PutRecords, SplitShard, MergeShards, UpdateShardCount, clean restarts and kill -9, checked
+against what the client was told. At the end every shard ever made is read from TRIM_HORIZON to
+its end, and:
+
+- every acknowledged record is read exactly once, from the shard its put named, with its bytes,
+  its partition key and its sequence number; nothing else is read;
+- within a shard, records come in the order they were acknowledged, sequence numbers strictly
+  increasing (also across restarts);
+- each record's hash key (MD5 of the partition key, or the explicit one) lies in its shard's
+  range;
+- the open shards' ranges tile [0, 2^128 - 1]; every closed shard has an EndingSequenceNumber at
+  or after its last record and its children name it as parent; reading a closed shard to its end
+  gives a null NextShardIterator and its ChildShards.
+
+The seed is printed; rerun one with SL_SEED=<n>."""
+import hashlib
+import os
+import random
+import time
+
+FAST = {"SLUICE_KINESIS_STATUS_DELAY_MS": "0"}
+TOP = 2**128 - 1
+KEYS = [f"pk-{i}" for i in range(12)]
+
+
+def wait_active(k, name="m"):
+    deadline = time.monotonic() + 30
+    while k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+            "StreamStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline, "stream never became ACTIVE"
+        time.sleep(0.02)
+
+
+def all_shards(k, name="m"):
+    shards, token = [], None
+    while True:
+        r = k.list_shards(NextToken=token) if token else k.list_shards(StreamName=name)
+        shards += r["Shards"]
+        token = r.get("NextToken")
+        if not token:
+            return shards
+
+
+def rng_of(sh):
+    r = sh["HashKeyRange"]
+    return int(r["StartingHashKey"]), int(r["EndingHashKey"])
+
+
+def is_open(sh):
+    return "EndingSequenceNumber" not in sh["SequenceNumberRange"]
+
+
+def read_shard(k, shard_id):
+    """Every record of the shard, and the last GetRecords answer (closed: NextShardIterator
+    null; open: caught up)."""
+    it = k.get_shard_iterator(StreamName="m", ShardId=shard_id,
+                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    out = []
+    for _ in range(10000):
+        r = k.get_records(ShardIterator=it, Limit=100)
+        out += r["Records"]
+        if r.get("NextShardIterator") is None:
+            return out, r
+        if not r["Records"] and r["MillisBehindLatest"] == 0:
+            return out, r
+        it = r["NextShardIterator"]
+    raise AssertionError(f"{shard_id} never ended")
+
+
+def test_random_puts_reshards_and_restarts_match_the_model(make_gateway):
+    seed = int(os.environ.get("SL_SEED") or time.time_ns() % 10**9)
+    print(f"kinesis model seed {seed} (rerun with SL_SEED={seed})")
+    rnd = random.Random(seed)
+    gw = make_gateway(env=FAST)
+    k = gw.client("kinesis")
+    k.create_stream(StreamName="m", ShardCount=rnd.randint(1, 3))
+    wait_active(k)
+
+    acked = []  # dicts: seq, shard, key, hash, data
+    rescales = 0
+    steps = 200
+    for step in range(steps):
+        r = rnd.random()
+        shards = all_shards(k)
+        open_ = sorted((s for s in shards if is_open(s)), key=lambda s: rng_of(s)[0])
+        if r < 0.40:  # PutRecord
+            key = rnd.choice(KEYS)
+            data = f"s{step}-{rnd.getrandbits(40):x}".encode() * rnd.randint(1, 40)
+            kw = {}
+            h = int(hashlib.md5(key.encode()).hexdigest(), 16)
+            if rnd.random() < 0.2:
+                h = rnd.randint(0, TOP)
+                kw["ExplicitHashKey"] = str(h)
+            prev = [a["seq"] for a in acked if a["key"] == key]
+            if prev and rnd.random() < 0.3:
+                kw["SequenceNumberForOrdering"] = prev[-1]
+            out = k.put_record(StreamName="m", PartitionKey=key, Data=data, **kw)
+            acked.append({"seq": out["SequenceNumber"], "shard": out["ShardId"], "key": key,
+                          "hash": h, "data": data})
+        elif r < 0.70:  # PutRecords
+            recs = []
+            for _ in range(rnd.randint(1, 30)):
+                key = rnd.choice(KEYS)
+                recs.append({"PartitionKey": key,
+                             "Data": f"b{step}-{rnd.getrandbits(32):x}".encode()})
+            out = k.put_records(StreamName="m", Records=recs)
+            assert out["FailedRecordCount"] == 0, out
+            for rec, res in zip(recs, out["Records"]):
+                acked.append({"seq": res["SequenceNumber"], "shard": res["ShardId"],
+                              "key": rec["PartitionKey"],
+                              "hash": int(hashlib.md5(rec["PartitionKey"].encode()).hexdigest(),
+                                          16),
+                              "data": rec["Data"]})
+        elif r < 0.80 and len(open_) < 12:  # SplitShard
+            sh = rnd.choice(open_)
+            lo, hi = rng_of(sh)
+            if hi > lo:
+                k.split_shard(StreamName="m", ShardToSplit=sh["ShardId"],
+                              NewStartingHashKey=str(rnd.randint(lo + 1, hi)))
+                wait_active(k)
+        elif r < 0.88 and len(open_) > 1:  # MergeShards of two neighbours
+            i = rnd.randrange(len(open_) - 1)
+            a, b = open_[i], open_[i + 1]
+            assert rng_of(a)[1] + 1 == rng_of(b)[0]
+            k.merge_shards(StreamName="m", ShardToMerge=a["ShardId"],
+                           AdjacentShardToMerge=b["ShardId"])
+            wait_active(k)
+        elif r < 0.92 and rescales < 3:  # UpdateShardCount within [n/2, 2n]
+            n = len(open_)
+            target = rnd.randint(max(1, (n + 1) // 2), min(2 * n, 8))
+            if target != n:
+                k.update_shard_count(StreamName="m", TargetShardCount=target,
+                                     ScalingType="UNIFORM_SCALING")
+                rescales += 1
+                wait_active(k)
+                assert len([s for s in all_shards(k) if is_open(s)]) == target
+        elif r < 0.96:  # clean restart
+            assert gw.stop() == 0, gw.stderr
+            gw.start()
+            k = gw.client("kinesis")
+        else:  # kill -9: everything acknowledged must survive
+            gw.kill9()
+            gw.start()
+            k = gw.client("kinesis")
+
+    shards = {s["ShardId"]: s for s in all_shards(k)}
+    # the open shards tile the hash space
+    tiles = sorted(rng_of(s) for s in shards.values() if is_open(s))
+    assert tiles[0][0] == 0 and tiles[-1][1] == TOP
+    assert all(a[1] + 1 == b[0] for a, b in zip(tiles, tiles[1:])), tiles
+    # lineage: parents exist and are closed; a parent's range is covered by its children
+    children = {}
+    for s in shards.values():
+        for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")):
+            if p:
+                assert p in shards and not is_open(shards[p]), (s["ShardId"], p)
+                children.setdefault(p, []).append(s["ShardId"])
+
+    read = {}
+    for sid, sh in shards.items():
+        recs, last = read_shard(k, sid)
+        lo, hi = rng_of(sh)
+        prev = -1
+        for x in recs:
+            seq = int(x["SequenceNumber"])
+            assert seq > prev, f"{sid}: sequence numbers out of order"
+            prev = seq
+            assert x["SequenceNumber"] not in read, f"{x['SequenceNumber']} read twice"
+            read[x["SequenceNumber"]] = (sid, x)
+        if is_open(sh):
+            assert last.get("NextShardIterator") is not None
+        else:
+            assert last.get("NextShardIterator") is None, sid
+            assert sorted(c["ShardId"] for c in last["ChildShards"]) == \
+                sorted(children.get(sid, [])), sid
+            ending = int(sh["SequenceNumberRange"]["EndingSequenceNumber"])
+            assert ending >= int(sh["SequenceNumberRange"]["StartingSequenceNumber"]), sid
+            assert ending >= prev, sid
+        for a in (a for a in acked if a["shard"] == sid):
+            assert lo <= a["hash"] <= hi, f"{a['key']} routed to {sid} outside its range"
+
+    assert len(read) == len(acked), (len(read), len(acked))
+    by_shard = {}
+    for a in acked:
+        assert a["seq"] in read, f"acknowledged {a['seq']} on {a['shard']} lost"
+        sid, x = read[a["seq"]]
+        assert sid == a["shard"]
+        assert (x["PartitionKey"], x["Data"]) == (a["key"], a["data"])
+        by_shard.setdefault(sid, []).append(a["seq"])
+    # within a shard, the order of acknowledgement (this client puts one call at a time)
+    for sid, seqs in by_shard.items():
+        assert seqs == sorted(seqs, key=int), sid
+    assert gw.stop() == 0, gw.stderr
