@@ -1,23 +1,28 @@
-"""A randomized model test of Kinesis Data Streams against a real sluiced, with boto3: a seeded
-random mix of PutRecord (plain, with ExplicitHashKey, with SequenceNumberForOrdering),
-PutRecords, SplitShard, MergeShards, UpdateShardCount, clean restarts and kill -9, checked
-against what the client was told. At the end every shard ever made is read from TRIM_HORIZON to
-its end, and:
+"""Randomized model tests of Kinesis Data Streams against a real sluiced, with boto3.
+
+One client: a seeded random mix of PutRecord (plain, with ExplicitHashKey, with
+SequenceNumberForOrdering), PutRecords, SplitShard, MergeShards, UpdateShardCount, clean
+restarts and kill -9. Several clients: threads putting records of their own partition keys while
+another reshards. Each run ends by reading every shard ever made from TRIM_HORIZON to its end and
+checking, against what the clients were told:
 
 - every acknowledged record is read exactly once, from the shard its put named, with its bytes,
   its partition key and its sequence number; nothing else is read;
-- within a shard, records come in the order they were acknowledged, sequence numbers strictly
-  increasing (also across restarts);
-- each record's hash key (MD5 of the partition key, or the explicit one) lies in its shard's
-  range;
-- the open shards' ranges tile [0, 2^128 - 1]; every closed shard has an EndingSequenceNumber at
-  or after its last record and its children name it as parent; reading a closed shard to its end
-  gives a null NextShardIterator and its ChildShards.
+- within a shard sequence numbers strictly increase (also across restarts); each record's hash
+  key (MD5 of the partition key, or the explicit one) lies in its shard's range;
+- the order a consumer sees when it finishes a shard's parents before the shard (as the KCL does):
+  each hash key's records, read root to leaf through the shards that held it, come in the order
+  they were put;
+- the open shards tile [0, 2^128 - 1]; a shard's parents (at most the two ListShards names) are
+  closed, next to each other and cover it; every closed shard has an EndingSequenceNumber at or
+  after its StartingSequenceNumber and its last record; reading it to its end gives a null
+  NextShardIterator and, as ChildShards, exactly the shards naming it as parent.
 
 The seed is printed; rerun one with SL_SEED=<n>."""
 import hashlib
 import os
 import random
+import threading
 import time
 
 FAST = {"SLUICE_KINESIS_STATUS_DELAY_MS": "0"}
@@ -69,6 +74,76 @@ def read_shard(k, shard_id):
     raise AssertionError(f"{shard_id} never ended")
 
 
+def verify(k, acked, groups):
+    """Reads every shard to its end and checks the read records against `acked` (dicts: seq,
+    shard, key, hash, data) and `groups` (lists of sequence numbers that must be read in that
+    order when each shard's parents are read before it)."""
+    shards = {s["ShardId"]: s for s in all_shards(k)}
+    # the open shards tile the hash space
+    tiles = sorted(rng_of(s) for s in shards.values() if is_open(s))
+    assert tiles[0][0] == 0 and tiles[-1][1] == TOP
+    assert all(a[1] + 1 == b[0] for a, b in zip(tiles, tiles[1:])), tiles
+    # lineage: parents exist and are closed, and together cover their child
+    children = {}
+    for s in shards.values():
+        parents = [p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p]
+        for p in parents:
+            assert p in shards and not is_open(shards[p]), (s["ShardId"], p)
+            children.setdefault(p, []).append(s["ShardId"])
+        if parents:
+            spans = sorted(rng_of(shards[p]) for p in parents)
+            assert all(x[1] + 1 == y[0] for x, y in zip(spans, spans[1:])), s["ShardId"]
+            lo, hi = rng_of(s)
+            assert spans[0][0] <= lo and hi <= spans[-1][1], s["ShardId"]
+
+    read, in_shard = {}, {}
+    for sid, sh in shards.items():
+        recs, last = read_shard(k, sid)
+        lo, hi = rng_of(sh)
+        prev = -1
+        for x in recs:
+            seq = int(x["SequenceNumber"])
+            assert seq > prev, f"{sid}: sequence numbers out of order"
+            prev = seq
+            assert x["SequenceNumber"] not in read, f"{x['SequenceNumber']} read twice"
+            read[x["SequenceNumber"]] = (sid, x)
+        in_shard[sid] = [x["SequenceNumber"] for x in recs]
+        if is_open(sh):
+            assert last.get("NextShardIterator") is not None
+        else:
+            assert last.get("NextShardIterator") is None, sid
+            assert sorted(c["ShardId"] for c in last["ChildShards"]) == \
+                sorted(children.get(sid, [])), sid
+            ending = int(sh["SequenceNumberRange"]["EndingSequenceNumber"])
+            assert ending >= int(sh["SequenceNumberRange"]["StartingSequenceNumber"]), sid
+            assert ending >= prev, sid
+        for a in (a for a in acked if a["shard"] == sid):
+            assert lo <= a["hash"] <= hi, f"{a['key']} routed to {sid} outside its range"
+
+    assert len(read) == len(acked), (len(read), len(acked))
+    by_seq = {}
+    for a in acked:
+        assert a["seq"] in read, f"acknowledged {a['seq']} on {a['shard']} lost"
+        sid, x = read[a["seq"]]
+        assert sid == a["shard"]
+        assert (x["PartitionKey"], x["Data"]) == (a["key"], a["data"])
+        by_seq[a["seq"]] = a
+    # Each group's order, reading a hash key's shards root to leaf: the one shard holding the
+    # key at each step (a shard's children do not overlap).
+    for seqs in groups.values():
+        h = by_seq[seqs[0]]["hash"]
+        sid = next(s for s, sh in shards.items()
+                   if not sh.get("ParentShardId") and rng_of(sh)[0] <= h <= rng_of(sh)[1])
+        got, want = [], set(seqs)
+        while sid:
+            got += [q for q in in_shard[sid] if q in want]
+            nxt = [c for c in children.get(sid, [])
+                   if rng_of(shards[c])[0] <= h <= rng_of(shards[c])[1]]
+            assert len(nxt) <= 1, (sid, nxt)
+            sid = nxt[0] if nxt else None
+        assert got == seqs, f"hash key {h}: read {got}, acknowledged {seqs}"
+
+
 def test_random_puts_reshards_and_restarts_match_the_model(make_gateway):
     seed = int(os.environ.get("SL_SEED") or time.time_ns() % 10**9)
     print(f"kinesis model seed {seed} (rerun with SL_SEED={seed})")
@@ -116,9 +191,9 @@ def test_random_puts_reshards_and_restarts_match_the_model(make_gateway):
         elif r < 0.80 and len(open_) < 12:  # SplitShard
             sh = rnd.choice(open_)
             lo, hi = rng_of(sh)
-            if hi > lo:
+            if hi - lo > 2:
                 k.split_shard(StreamName="m", ShardToSplit=sh["ShardId"],
-                              NewStartingHashKey=str(rnd.randint(lo + 1, hi)))
+                              NewStartingHashKey=str(rnd.randint(lo + 2, hi - 1)))
                 wait_active(k)
         elif r < 0.88 and len(open_) > 1:  # MergeShards of two neighbours
             i = rnd.randrange(len(open_) - 1)
@@ -145,51 +220,88 @@ def test_random_puts_reshards_and_restarts_match_the_model(make_gateway):
             gw.start()
             k = gw.client("kinesis")
 
-    shards = {s["ShardId"]: s for s in all_shards(k)}
-    # the open shards tile the hash space
-    tiles = sorted(rng_of(s) for s in shards.values() if is_open(s))
-    assert tiles[0][0] == 0 and tiles[-1][1] == TOP
-    assert all(a[1] + 1 == b[0] for a, b in zip(tiles, tiles[1:])), tiles
-    # lineage: parents exist and are closed; a parent's range is covered by its children
-    children = {}
-    for s in shards.values():
-        for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")):
-            if p:
-                assert p in shards and not is_open(shards[p]), (s["ShardId"], p)
-                children.setdefault(p, []).append(s["ShardId"])
-
-    read = {}
-    for sid, sh in shards.items():
-        recs, last = read_shard(k, sid)
-        lo, hi = rng_of(sh)
-        prev = -1
-        for x in recs:
-            seq = int(x["SequenceNumber"])
-            assert seq > prev, f"{sid}: sequence numbers out of order"
-            prev = seq
-            assert x["SequenceNumber"] not in read, f"{x['SequenceNumber']} read twice"
-            read[x["SequenceNumber"]] = (sid, x)
-        if is_open(sh):
-            assert last.get("NextShardIterator") is not None
-        else:
-            assert last.get("NextShardIterator") is None, sid
-            assert sorted(c["ShardId"] for c in last["ChildShards"]) == \
-                sorted(children.get(sid, [])), sid
-            ending = int(sh["SequenceNumberRange"]["EndingSequenceNumber"])
-            assert ending >= int(sh["SequenceNumberRange"]["StartingSequenceNumber"]), sid
-            assert ending >= prev, sid
-        for a in (a for a in acked if a["shard"] == sid):
-            assert lo <= a["hash"] <= hi, f"{a['key']} routed to {sid} outside its range"
-
-    assert len(read) == len(acked), (len(read), len(acked))
+    groups = {}
+    for x in acked:  # one call at a time: each hash key's records in acknowledgement order
+        groups.setdefault(x["hash"], []).append(x["seq"])
+    verify(k, acked, groups)
+    # one call at a time: within a shard, sequence numbers grow in acknowledgement order
     by_shard = {}
-    for a in acked:
-        assert a["seq"] in read, f"acknowledged {a['seq']} on {a['shard']} lost"
-        sid, x = read[a["seq"]]
-        assert sid == a["shard"]
-        assert (x["PartitionKey"], x["Data"]) == (a["key"], a["data"])
-        by_shard.setdefault(sid, []).append(a["seq"])
-    # within a shard, the order of acknowledgement (this client puts one call at a time)
+    for x in acked:
+        by_shard.setdefault(x["shard"], []).append(int(x["seq"]))
     for sid, seqs in by_shard.items():
-        assert seqs == sorted(seqs, key=int), sid
+        assert seqs == sorted(seqs), sid
+    assert gw.stop() == 0, gw.stderr
+
+
+def test_concurrent_puts_while_resharding_keep_each_key_in_order(make_gateway):
+    seed = int(os.environ.get("SL_SEED") or time.time_ns() % 10**9)
+    print(f"kinesis model seed {seed} (rerun with SL_SEED={seed})")
+    rnd = random.Random(seed)
+    gw = make_gateway(env=FAST)
+    k = gw.client("kinesis")
+    k.create_stream(StreamName="m", ShardCount=2)
+    wait_active(k)
+    done = threading.Event()
+    results, errors = [], []
+
+    def producer(t):
+        c = gw.client("kinesis")
+        r = random.Random(seed * 31 + t)
+        keys = [f"t{t}-{i}" for i in range(6)]
+        mine = []
+        try:
+            for i in range(400):
+                if done.is_set() and i > 40:
+                    break
+                recs = [{"PartitionKey": r.choice(keys), "Data": f"{t}.{i}.{j}".encode()}
+                        for j in range(r.randint(1, 8))]
+                if len(recs) == 1:
+                    out = c.put_record(StreamName="m", **recs[0])
+                    res = [out]
+                else:
+                    out = c.put_records(StreamName="m", Records=recs)
+                    assert out["FailedRecordCount"] == 0, out
+                    res = out["Records"]
+                for rec, x in zip(recs, res):
+                    mine.append({"seq": x["SequenceNumber"], "shard": x["ShardId"],
+                                 "key": rec["PartitionKey"], "data": rec["Data"],
+                                 "hash": int(hashlib.md5(rec["PartitionKey"].encode())
+                                             .hexdigest(), 16)})
+        except Exception as e:  # reported by the main thread
+            errors.append(repr(e))
+        results.append(mine)
+
+    threads = [threading.Thread(target=producer, args=(t,)) for t in range(3)]
+    for th in threads:
+        th.start()
+    for _ in range(12):
+        open_ = sorted((s for s in all_shards(k) if is_open(s)), key=lambda s: rng_of(s)[0])
+        r = rnd.random()
+        if r < 0.45 and len(open_) < 10:
+            sh = rnd.choice(open_)
+            lo, hi = rng_of(sh)
+            k.split_shard(StreamName="m", ShardToSplit=sh["ShardId"],
+                          NewStartingHashKey=str(rnd.randint(lo + 2, hi - 1)))
+        elif r < 0.8 and len(open_) > 1:
+            i = rnd.randrange(len(open_) - 1)
+            k.merge_shards(StreamName="m", ShardToMerge=open_[i]["ShardId"],
+                           AdjacentShardToMerge=open_[i + 1]["ShardId"])
+        else:
+            n = len(open_)
+            target = rnd.randint(max(1, (n + 1) // 2), min(2 * n, 8))
+            if target != n:
+                k.update_shard_count(StreamName="m", TargetShardCount=target,
+                                     ScalingType="UNIFORM_SCALING")
+        wait_active(k)
+        time.sleep(rnd.random() * 0.05)
+    done.set()
+    for th in threads:
+        th.join(120)
+    assert not errors, errors
+    acked = [x for mine in results for x in mine]
+    groups = {}
+    for mine in results:  # each key is one thread's, put one call at a time
+        for x in mine:
+            groups.setdefault(x["key"], []).append(x["seq"])
+    verify(k, acked, groups)
     assert gw.stop() == 0, gw.stderr
