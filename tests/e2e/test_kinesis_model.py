@@ -4,7 +4,8 @@ One client: a seeded random mix of PutRecord (plain, with ExplicitHashKey, with
 SequenceNumberForOrdering), PutRecords, SplitShard, MergeShards, UpdateShardCount, clean
 restarts and kill -9. Several clients: threads putting records of their own partition keys while
 another reshards. Each run ends by reading every shard ever made from TRIM_HORIZON to its end and
-checking, against what the clients were told:
+checking, against what the clients were told (a third run consumes the same kind of load live
+with SubscribeToShard, shard by shard along the lineage, and checks the same):
 
 - every acknowledged record is read exactly once, from the shard its put named, with its bytes,
   its partition key and its sequence number; nothing else is read;
@@ -304,4 +305,138 @@ def test_concurrent_puts_while_resharding_keep_each_key_in_order(make_gateway):
         for x in mine:
             groups.setdefault(x["key"], []).append(x["seq"])
     verify(k, acked, groups)
+    assert gw.stop() == 0, gw.stderr
+
+
+def test_fan_out_consumer_following_lineage_sees_each_key_in_order(make_gateway):
+    """An enhanced fan-out consumer as the KCL runs one: a SubscribeToShard per shard, a shard's
+    children subscribed once all their parents have ended, while three producers put and another
+    thread reshards. It must receive every acknowledged record once, each key in put order."""
+    seed = int(os.environ.get("SL_SEED") or time.time_ns() % 10**9)
+    print(f"kinesis model seed {seed} (rerun with SL_SEED={seed})")
+    rnd = random.Random(seed)
+    gw = make_gateway(env=FAST)
+    k = gw.client("kinesis")
+    k.create_stream(StreamName="m", ShardCount=2)
+    wait_active(k)
+    arn = k.describe_stream_summary(StreamName="m")["StreamDescriptionSummary"]["StreamARN"]
+    carn = k.register_stream_consumer(StreamARN=arn, ConsumerName="kcl")["Consumer"]["ConsumerARN"]
+    deadline = time.monotonic() + 20
+    while k.describe_stream_consumer(ConsumerARN=carn)["ConsumerDescription"][
+            "ConsumerStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    lock = threading.Lock()
+    consumed = []  # (shard, sequence number, key), in the order the consumer took them
+    per_shard = {}
+    ended, started, errors = set(), set(), []
+    expected = {}  # shard -> acknowledged count, filled once the producers are done
+    stop = threading.Event()
+    workers = []
+
+    def start(sid):  # lock held
+        if sid in started:
+            return
+        started.add(sid)
+        th = threading.Thread(target=consume, args=(sid,))
+        workers.append(th)
+        th.start()
+
+    def consume(sid):
+        try:
+            c = gw.client("kinesis")
+            resp = c.subscribe_to_shard(ConsumerARN=carn, ShardId=sid,
+                                        StartingPosition={"Type": "TRIM_HORIZON"})
+            events = resp["EventStream"]
+            for ev in events:
+                e = ev["SubscribeToShardEvent"]
+                with lock:
+                    for r in e["Records"]:
+                        consumed.append((sid, r["SequenceNumber"], r["PartitionKey"]))
+                        per_shard[sid] = per_shard.get(sid, 0) + 1
+                    if e.get("ChildShards") and e.get("ContinuationSequenceNumber") is None:
+                        ended.add(sid)  # the shard's end: its children may start
+                        for ch in e["ChildShards"]:
+                            if all(p in ended for p in ch["ParentShards"]):
+                                start(ch["ShardId"])
+                        break
+                    if stop.is_set() and per_shard.get(sid, 0) >= expected.get(sid, 0) and \
+                            e["MillisBehindLatest"] == 0:
+                        break
+            events.close()
+        except Exception as ex:
+            with lock:
+                errors.append(f"{sid}: {ex!r}")
+
+    with lock:
+        for sid in ("shardId-000000000000", "shardId-000000000001"):
+            start(sid)
+
+    results = []
+
+    def producer(t):
+        c = gw.client("kinesis")
+        r = random.Random(seed * 17 + t)
+        keys = [f"t{t}-{i}" for i in range(5)]
+        mine = []
+        for i in range(120):
+            recs = [{"PartitionKey": r.choice(keys), "Data": f"{t}.{i}.{j}".encode()}
+                    for j in range(r.randint(1, 6))]
+            out = c.put_records(StreamName="m", Records=recs)
+            assert out["FailedRecordCount"] == 0, out
+            for rec, x in zip(recs, out["Records"]):
+                mine.append((x["SequenceNumber"], x["ShardId"], rec["PartitionKey"]))
+            time.sleep(r.random() * 0.01)
+        results.append(mine)
+
+    producers = [threading.Thread(target=producer, args=(t,)) for t in range(3)]
+    for th in producers:
+        th.start()
+    for _ in range(6):
+        time.sleep(0.2 + rnd.random() * 0.3)
+        open_ = sorted((s for s in all_shards(k) if is_open(s)), key=lambda s: rng_of(s)[0])
+        if rnd.random() < 0.5 and len(open_) < 8:
+            sh = rnd.choice(open_)
+            lo, hi = rng_of(sh)
+            k.split_shard(StreamName="m", ShardToSplit=sh["ShardId"],
+                          NewStartingHashKey=str(rnd.randint(lo + 2, hi - 1)))
+        elif len(open_) > 1:
+            i = rnd.randrange(len(open_) - 1)
+            k.merge_shards(StreamName="m", ShardToMerge=open_[i]["ShardId"],
+                           AdjacentShardToMerge=open_[i + 1]["ShardId"])
+        wait_active(k)
+    for th in producers:
+        th.join(120)
+    assert len(results) == 3, "a producer failed"
+    acked = [x for mine in results for x in mine]
+    with lock:
+        for _, sid, _ in acked:
+            expected[sid] = expected.get(sid, 0) + 1
+    stop.set()
+    deadline = time.monotonic() + 90
+    while True:  # workers start workers: wait until none is alive
+        with lock:
+            alive = [th for th in workers if th.is_alive()]
+        if not alive:
+            break
+        assert time.monotonic() < deadline, \
+            f"consumer stuck: {per_shard} of {expected}, ended {sorted(ended)}"
+        time.sleep(0.1)
+    assert not errors, errors
+
+    got = [seq for _, seq, _ in consumed]
+    assert len(got) == len(set(got)), "a record was delivered twice"
+    assert sorted(got) == sorted(seq for seq, _, _ in acked)
+    where = {seq: sid for sid, seq, _ in consumed}
+    assert all(where[seq] == sid for seq, sid, _ in acked)
+    for mine in results:  # each key is one producer's, put one call at a time
+        want, seen = {}, {}
+        for seq, _, key in mine:
+            want.setdefault(key, []).append(seq)
+        keys = set(want)
+        for _, seq, key in consumed:
+            if key in keys:
+                seen.setdefault(key, []).append(seq)
+        assert seen == want
     assert gw.stop() == 0, gw.stderr
