@@ -14,6 +14,8 @@ with SubscribeToShard, shard by shard along the lineage, and checks the same):
 - the order a consumer sees when it finishes a shard's parents before the shard (as the KCL does):
   each hash key's records, read root to leaf through the shards that held it, come in the order
   they were put;
+- GetShardIterator AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER and AT_TIMESTAMP (at a record's
+  ApproximateArrivalTimestamp) start at the right record, for a sample of every shard;
 - the open shards tile [0, 2^128 - 1]; a shard's parents (at most the two ListShards names) are
   closed, next to each other and cover it; every closed shard has an EndingSequenceNumber at or
   after its StartingSequenceNumber and its last record; reading it to its end gives a null
@@ -21,10 +23,13 @@ with SubscribeToShard, shard by shard along the lineage, and checks the same):
 
 The seed is printed; rerun one with SL_SEED=<n>."""
 import hashlib
+import json
 import os
 import random
 import threading
 import time
+
+import sigv4_client
 
 FAST = {"SLUICE_KINESIS_STATUS_DELAY_MS": "0"}
 TOP = 2**128 - 1
@@ -75,7 +80,33 @@ def read_shard(k, shard_id):
     raise AssertionError(f"{shard_id} never ended")
 
 
-def verify(k, acked, groups):
+def raw_iterator(gw, body):
+    """GetShardIterator signed by hand (botocore would round the timestamp to seconds)."""
+    data = json.dumps(body).encode()
+    h = {"Content-Type": "application/x-amz-json-1.1",
+         "X-Amz-Target": "Kinesis_20131202.GetShardIterator"}
+    h = sigv4_client.sign_headers("POST", gw.url + "/", h, data, gw.access_key, gw.secret_key,
+                                  gw.region, "kinesis")
+    status, _, out = sigv4_client.post(gw.url + "/", h, data)
+    assert status == 200, out
+    return json.loads(out)["ShardIterator"]
+
+
+def first_record(k, shard_id, iterator=None, **position):
+    """Sequence number of the first record an iterator at `position` reads (None: none)."""
+    it = iterator or k.get_shard_iterator(StreamName="m", ShardId=shard_id,
+                                          **position)["ShardIterator"]
+    for _ in range(1000):
+        r = k.get_records(ShardIterator=it, Limit=1)
+        if r["Records"]:
+            return r["Records"][0]["SequenceNumber"]
+        it = r.get("NextShardIterator")
+        if it is None or r["MillisBehindLatest"] == 0:
+            return None
+    raise AssertionError(f"{shard_id}: no end after 1000 empty reads")
+
+
+def verify(gw, k, acked, groups):
     """Reads every shard to its end and checks the read records against `acked` (dicts: seq,
     shard, key, hash, data) and `groups` (lists of sequence numbers that must be read in that
     order when each shard's parents are read before it)."""
@@ -97,7 +128,7 @@ def verify(k, acked, groups):
             lo, hi = rng_of(s)
             assert spans[0][0] <= lo and hi <= spans[-1][1], s["ShardId"]
 
-    read, in_shard = {}, {}
+    read, in_shard, full = {}, {}, {}
     for sid, sh in shards.items():
         recs, last = read_shard(k, sid)
         lo, hi = rng_of(sh)
@@ -109,6 +140,7 @@ def verify(k, acked, groups):
             assert x["SequenceNumber"] not in read, f"{x['SequenceNumber']} read twice"
             read[x["SequenceNumber"]] = (sid, x)
         in_shard[sid] = [x["SequenceNumber"] for x in recs]
+        full[sid] = recs
         if is_open(sh):
             assert last.get("NextShardIterator") is not None
         else:
@@ -143,6 +175,28 @@ def verify(k, acked, groups):
             assert len(nxt) <= 1, (sid, nxt)
             sid = nxt[0] if nxt else None
         assert got == seqs, f"hash key {h}: read {got}, acknowledged {seqs}"
+    # Iterators of every position type land where they should: every 7th record of each shard.
+    for sid, recs in full.items():
+        for i in range(0, len(recs), 7):
+            x = recs[i]
+            assert first_record(k, sid, ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                StartingSequenceNumber=x["SequenceNumber"]) == \
+                x["SequenceNumber"], sid
+            assert first_record(k, sid, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                StartingSequenceNumber=x["SequenceNumber"]) == \
+                (recs[i + 1]["SequenceNumber"] if i + 1 < len(recs) else None), sid
+            # whole seconds: Debian's botocore sends timestamps as integer epoch seconds
+            t = x["ApproximateArrivalTimestamp"].replace(microsecond=0)
+            j = next(j for j, y in enumerate(recs) if y["ApproximateArrivalTimestamp"] >= t)
+            assert first_record(k, sid, ShardIteratorType="AT_TIMESTAMP", Timestamp=t) == \
+                recs[j]["SequenceNumber"], sid
+            # and to the millisecond, as other SDKs send it (epoch seconds with a fraction)
+            t = x["ApproximateArrivalTimestamp"]
+            j = next(j for j, y in enumerate(recs) if y["ApproximateArrivalTimestamp"] >= t)
+            it = raw_iterator(gw, {"StreamName": "m", "ShardId": sid,
+                                   "ShardIteratorType": "AT_TIMESTAMP",
+                                   "Timestamp": round(t.timestamp(), 3)})
+            assert first_record(k, sid, iterator=it) == recs[j]["SequenceNumber"], sid
 
 
 def test_random_puts_reshards_and_restarts_match_the_model(make_gateway):
@@ -224,7 +278,7 @@ def test_random_puts_reshards_and_restarts_match_the_model(make_gateway):
     groups = {}
     for x in acked:  # one call at a time: each hash key's records in acknowledgement order
         groups.setdefault(x["hash"], []).append(x["seq"])
-    verify(k, acked, groups)
+    verify(gw, k, acked, groups)
     # one call at a time: within a shard, sequence numbers grow in acknowledgement order
     by_shard = {}
     for x in acked:
@@ -304,7 +358,7 @@ def test_concurrent_puts_while_resharding_keep_each_key_in_order(make_gateway):
     for mine in results:  # each key is one thread's, put one call at a time
         for x in mine:
             groups.setdefault(x["key"], []).append(x["seq"])
-    verify(k, acked, groups)
+    verify(gw, k, acked, groups)
     assert gw.stop() == 0, gw.stderr
 
 
