@@ -1,8 +1,8 @@
 """Randomized model tests of Kinesis Data Streams against a real sluiced, with boto3.
 
-One client: a seeded random mix of PutRecord (plain, with ExplicitHashKey, with
-SequenceNumberForOrdering), PutRecords, SplitShard, MergeShards, UpdateShardCount, clean
-restarts and kill -9. Several clients: threads putting records of their own partition keys while
+One client (over JSON, and over CBOR as the Java SDK, the KPL and the KCL send it): a seeded
+random mix of PutRecord (plain, with ExplicitHashKey, with SequenceNumberForOrdering),
+PutRecords, SplitShard, MergeShards, UpdateShardCount, clean restarts and kill -9. Several clients: threads putting records of their own partition keys while
 another reshards. Each run ends by reading every shard ever made from TRIM_HORIZON to its end and
 checking, against what the clients were told (a third run consumes the same kind of load live
 with SubscribeToShard, shard by shard along the lineage, and checks the same):
@@ -22,6 +22,7 @@ with SubscribeToShard, shard by shard along the lineage, and checks the same):
   NextShardIterator and, as ChildShards, exactly the shards naming it as parent.
 
 The seed is printed; rerun one with SL_SEED=<n>."""
+import datetime
 import hashlib
 import json
 import os
@@ -29,7 +30,11 @@ import random
 import threading
 import time
 
+import cbor2
+import pytest
+
 import sigv4_client
+import test_kinesis_cbor as kcbor
 
 FAST = {"SLUICE_KINESIS_STATUS_DELAY_MS": "0"}
 TOP = 2**128 - 1
@@ -78,6 +83,39 @@ def read_shard(k, shard_id):
             return out, r
         it = r["NextShardIterator"]
     raise AssertionError(f"{shard_id} never ended")
+
+
+class CborKinesis:
+    """The calls these tests make, over AWS CBOR 1.1 (what the Java SDK, the KPL and the KCL
+    send) instead of JSON, built and read by hand with cbor2 (test_kinesis_cbor.py's reader:
+    tag 1 is epoch milliseconds), answering what boto3 would: timestamps as datetimes."""
+
+    def __init__(self, gw):
+        self.gw = gw
+
+    @staticmethod
+    def _out(v):
+        if isinstance(v, kcbor.EpochMs):
+            return datetime.datetime.fromtimestamp(v / 1000, tz=datetime.timezone.utc)
+        if isinstance(v, dict):
+            return {key: CborKinesis._out(x) for key, x in v.items()}
+        if isinstance(v, list):
+            return [CborKinesis._out(x) for x in v]
+        return v
+
+    def __getattr__(self, name):
+        op = "".join(w.capitalize() for w in name.split("_"))
+
+        def call(**req):
+            for key, v in req.items():
+                if isinstance(v, datetime.datetime):
+                    req[key] = cbor2.CBORTag(1, int(v.timestamp() * 1000))
+            status, _, data = kcbor.raw_call(self.gw, op, cbor2.dumps(req))
+            out = kcbor.loads(data) if data else {}
+            assert status == 200, (op, status, out)
+            return self._out(out)
+
+        return call
 
 
 def raw_iterator(gw, body):
@@ -199,12 +237,13 @@ def verify(gw, k, acked, groups):
             assert first_record(k, sid, iterator=it) == recs[j]["SequenceNumber"], sid
 
 
-def test_random_puts_reshards_and_restarts_match_the_model(make_gateway):
+@pytest.mark.parametrize("wire", ["json", "cbor"])
+def test_random_puts_reshards_and_restarts_match_the_model(make_gateway, wire):
     seed = int(os.environ.get("SL_SEED") or time.time_ns() % 10**9)
     print(f"kinesis model seed {seed} (rerun with SL_SEED={seed})")
     rnd = random.Random(seed)
     gw = make_gateway(env=FAST)
-    k = gw.client("kinesis")
+    k = gw.client("kinesis") if wire == "json" else CborKinesis(gw)
     k.create_stream(StreamName="m", ShardCount=rnd.randint(1, 3))
     wait_active(k)
 
@@ -269,11 +308,11 @@ def test_random_puts_reshards_and_restarts_match_the_model(make_gateway):
         elif r < 0.96:  # clean restart
             assert gw.stop() == 0, gw.stderr
             gw.start()
-            k = gw.client("kinesis")
+            k = gw.client("kinesis") if wire == "json" else CborKinesis(gw)
         else:  # kill -9: everything acknowledged must survive
             gw.kill9()
             gw.start()
-            k = gw.client("kinesis")
+            k = gw.client("kinesis") if wire == "json" else CborKinesis(gw)
 
     groups = {}
     for x in acked:  # one call at a time: each hash key's records in acknowledgement order
