@@ -41,6 +41,17 @@ TOP = 2**128 - 1
 KEYS = [f"pk-{i}" for i in range(12)]
 
 
+def seeded():
+    seed = int(os.environ.get("SL_SEED") or time.time_ns() % 10**9)
+    print(f"kinesis model seed {seed} (rerun with SL_SEED={seed})")
+    return seed, random.Random(seed)
+
+
+def make_stream(k, shards):
+    k.create_stream(StreamName="m", ShardCount=shards)
+    wait_active(k)
+
+
 def wait_active(k, name="m"):
     deadline = time.monotonic() + 30
     while k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
@@ -239,13 +250,10 @@ def verify(gw, k, acked, groups):
 
 @pytest.mark.parametrize("wire", ["json", "cbor"])
 def test_random_puts_reshards_and_restarts_match_the_model(make_gateway, wire):
-    seed = int(os.environ.get("SL_SEED") or time.time_ns() % 10**9)
-    print(f"kinesis model seed {seed} (rerun with SL_SEED={seed})")
-    rnd = random.Random(seed)
+    _, rnd = seeded()
     gw = make_gateway(env=FAST)
     k = gw.client("kinesis") if wire == "json" else CborKinesis(gw)
-    k.create_stream(StreamName="m", ShardCount=rnd.randint(1, 3))
-    wait_active(k)
+    make_stream(k, rnd.randint(1, 3))
 
     acked = []  # dicts: seq, shard, key, hash, data
     rescales = 0
@@ -328,13 +336,10 @@ def test_random_puts_reshards_and_restarts_match_the_model(make_gateway, wire):
 
 
 def test_concurrent_puts_while_resharding_keep_each_key_in_order(make_gateway):
-    seed = int(os.environ.get("SL_SEED") or time.time_ns() % 10**9)
-    print(f"kinesis model seed {seed} (rerun with SL_SEED={seed})")
-    rnd = random.Random(seed)
+    seed, rnd = seeded()
     gw = make_gateway(env=FAST)
     k = gw.client("kinesis")
-    k.create_stream(StreamName="m", ShardCount=2)
-    wait_active(k)
+    make_stream(k, 2)
     done = threading.Event()
     results, errors = [], []
 
@@ -405,13 +410,10 @@ def test_fan_out_consumer_following_lineage_sees_each_key_in_order(make_gateway)
     """An enhanced fan-out consumer as the KCL runs one: a SubscribeToShard per shard, a shard's
     children subscribed once all their parents have ended, while three producers put and another
     thread reshards. It must receive every acknowledged record once, each key in put order."""
-    seed = int(os.environ.get("SL_SEED") or time.time_ns() % 10**9)
-    print(f"kinesis model seed {seed} (rerun with SL_SEED={seed})")
-    rnd = random.Random(seed)
+    seed, rnd = seeded()
     gw = make_gateway(env=FAST)
     k = gw.client("kinesis")
-    k.create_stream(StreamName="m", ShardCount=2)
-    wait_active(k)
+    make_stream(k, 2)
     arn = k.describe_stream_summary(StreamName="m")["StreamDescriptionSummary"]["StreamARN"]
     carn = k.register_stream_consumer(StreamARN=arn, ConsumerName="kcl")["Consumer"]["ConsumerARN"]
     deadline = time.monotonic() + 20
