@@ -125,6 +125,17 @@ sl_store *sl_api_store(void)
     return cfg.store;
 }
 
+int sl_api_shard_limits_env(void)
+{
+    const char *v = getenv("SLUICE_KINESIS_SHARD_LIMITS");
+    if (!v || !*v || strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+        return 0;
+    if (strcmp(v, "aws") == 0 || strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
+        return 1;
+    sl_warn("api", "SLUICE_KINESIS_SHARD_LIMITS=%s: not aws or off; the shard limits stay off", v);
+    return 0;
+}
+
 /* Media type of the Content-Type header, without parameters, lower-cased into buf. */
 static const char *content_type(const sl_http_request *req, char *buf, size_t n)
 {

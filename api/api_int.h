@@ -11,6 +11,10 @@ const char *sl_api_region(void);
 const char *sl_api_account_id(void);
 const char *sl_api_base_url(void);
 sl_store *sl_api_store(void);
+/* The per-shard throughput-limit switch both Kinesis services read: environment
+ * SLUICE_KINESIS_SHARD_LIMITS = aws (also 1 or on) enforces AWS's limits; unset, off or 0 leaves
+ * them off; any other value is logged and leaves them off. */
+int sl_api_shard_limits_env(void);
 
 /* Route handlers (api/api.c). ud is the sl_op_def (NULL: unknown operation). */
 void sl_api_handle_json(sl_exchange *ex, const sl_http_request *req, void *ud);

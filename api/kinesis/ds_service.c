@@ -654,8 +654,10 @@ int sl_ds_service_init(void)
     if (ds.hour_ms != 3600000)
         sl_warn("kinesis", "SLUICE_KINESIS_TEST_HOUR_MS: retention hours last %lld ms (tests only)",
                 (long long)ds.hour_ms);
-    const char *limits = getenv("SLUICE_KINESIS_SHARD_LIMITS");
-    ds.shard_limits = limits && (strcmp(limits, "1") == 0 || strcmp(limits, "on") == 0);
+    ds.shard_limits = sl_api_shard_limits_env();
+    if (ds.shard_limits)
+        sl_info("kinesis",
+                "AWS per-shard throughput limits enforced (SLUICE_KINESIS_SHARD_LIMITS)");
 
     if ((rc = sl_store_migrate(ds.store, "kinesis_ds", migration, 1)))
         goto out;

@@ -47,8 +47,9 @@ int sl_ds_ready_or_reply(sl_api_call *call);
 sl_ds_model *sl_ds_model_or_reply(sl_api_call *call);
 
 sl_store *sl_ds_store(void);
-/* Whether per-shard throughput limits are enforced (environment SLUICE_KINESIS_SHARD_LIMITS=1;
- * off by default, so local loads are not throttled to one shard's real capacity). */
+/* Whether per-shard throughput limits are enforced (environment SLUICE_KINESIS_SHARD_LIMITS=aws,
+ * see sl_api_shard_limits_env; off by default, so local loads are not throttled to one shard's
+ * real capacity). */
 int sl_ds_shard_limits_on(void);
 /* s's retention period in ms. An "hour" is 3600000 ms unless the environment sets
  * SLUICE_KINESIS_TEST_HOUR_MS (tests only: lets an end-to-end test watch records expire). */

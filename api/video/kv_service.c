@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "../api_int.h"
 #include "kv.h"
 #include "sluice/log.h"
 #include "sluice/loop.h"
@@ -203,10 +204,8 @@ const char *kv_status_name(int status)
 int kv_limits_on(void)
 {
     static int on = -1;
-    if (on < 0) {
-        const char *v = getenv("SLUICE_KINESIS_SHARD_LIMITS");
-        on = v && (strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "aws") == 0);
-    }
+    if (on < 0)
+        on = sl_api_shard_limits_env();
     return on;
 }
 

@@ -535,3 +535,62 @@ def test_fan_out_consumer_following_lineage_sees_each_key_in_order(make_gateway)
                 seen.setdefault(key, []).append(seq)
         assert seen == want
     assert gw.stop() == 0, gw.stderr
+
+
+def test_throttled_puts_store_exactly_the_accepted_records(make_gateway):
+    """With the AWS shard limits on, PutRecords refuses records one by one
+    (ProvisionedThroughputExceededException) while two producers overrun two shards, one of which
+    is split half way: afterwards exactly the accepted records are stored, each key in order --
+    nothing refused was written."""
+    seed, rnd = seeded()
+    gw = make_gateway(env=dict(FAST, SLUICE_KINESIS_SHARD_LIMITS="aws"))
+    k = gw.client("kinesis")
+    make_stream(k, 2)
+    results, refused = [], []
+
+    def producer(t):
+        c = gw.client("kinesis")
+        r = random.Random(seed * 13 + t)
+        keys = [f"t{t}-{i}" for i in range(8)]
+        mine, no = [], 0
+        for i in range(25):
+            recs = [{"PartitionKey": r.choice(keys), "Data": bytes([t, i, j % 256]) * 400}
+                    for j in range(r.randint(50, 300))]
+            out = c.put_records(StreamName="m", Records=recs)
+            assert out["FailedRecordCount"] == sum("ErrorCode" in x for x in out["Records"])
+            for rec, x in zip(recs, out["Records"]):
+                if "ErrorCode" in x:
+                    assert x["ErrorCode"] == "ProvisionedThroughputExceededException", x
+                    no += 1
+                    continue
+                mine.append({"seq": x["SequenceNumber"], "shard": x["ShardId"],
+                             "key": rec["PartitionKey"], "data": rec["Data"],
+                             "hash": int(hashlib.md5(rec["PartitionKey"].encode()).hexdigest(),
+                                         16)})
+        results.append(mine)
+        refused.append(no)
+
+    threads = [threading.Thread(target=producer, args=(t,)) for t in range(2)]
+    for th in threads:
+        th.start()
+    time.sleep(0.3 + rnd.random() * 0.5)
+    lo, hi = rng_of(all_shards(k)[0])
+    k.split_shard(StreamName="m", ShardToSplit="shardId-000000000000",
+                  NewStartingHashKey=str(rnd.randint(lo + 2, hi - 1)))
+    wait_active(k)
+    for th in threads:
+        th.join(120)
+    assert len(results) == 2, "a producer failed"
+    assert sum(refused) > 0, "the load never met the shard limits"
+    # Read back without the limits (GetRecords is limited to 5 calls per second per shard).
+    assert gw.stop() == 0, gw.stderr
+    del gw.env["SLUICE_KINESIS_SHARD_LIMITS"]
+    gw.start()
+    k = gw.client("kinesis")
+    acked = [x for mine in results for x in mine]
+    groups = {}
+    for mine in results:
+        for x in mine:
+            groups.setdefault(x["key"], []).append(x["seq"])
+    verify(gw, k, acked, groups)
+    assert gw.stop() == 0, gw.stderr
