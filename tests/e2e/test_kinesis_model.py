@@ -5,7 +5,8 @@ random mix of PutRecord (plain, with ExplicitHashKey, with SequenceNumberForOrde
 PutRecords, SplitShard, MergeShards, UpdateShardCount, clean restarts and kill -9. Several clients: threads putting records of their own partition keys while
 another reshards. Each run ends by reading every shard ever made from TRIM_HORIZON to its end and
 checking, against what the clients were told (a third run consumes the same kind of load live
-with SubscribeToShard, shard by shard along the lineage, and checks the same):
+with SubscribeToShard, shard by shard along the lineage, and checks the same; a fourth overruns
+the AWS shard limits and checks that exactly the accepted records were stored):
 
 - every acknowledged record is read exactly once, from the shard its put named, with its bytes,
   its partition key and its sequence number; nothing else is read;
