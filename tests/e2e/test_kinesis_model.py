@@ -2,7 +2,8 @@
 
 One client (over JSON, and over CBOR as the Java SDK, the KPL and the KCL send it): a seeded
 random mix of PutRecord (plain, with ExplicitHashKey, with SequenceNumberForOrdering),
-PutRecords, SplitShard, MergeShards, UpdateShardCount, clean restarts and kill -9. Several clients: threads putting records of their own partition keys while
+PutRecords, SplitShard, MergeShards, UpdateShardCount, DeleteStream and CreateStream again under
+the same name, clean restarts and kill -9. Several clients: threads putting records of their own partition keys while
 another reshards. Each run ends by reading every shard ever made from TRIM_HORIZON to its end and
 checking, against what the clients were told (a third run consumes the same kind of load live
 with SubscribeToShard, shard by shard along the lineage, and checks the same; a fourth overruns
@@ -314,10 +315,18 @@ def test_random_puts_reshards_and_restarts_match_the_model(make_gateway, wire):
                 rescales += 1
                 wait_active(k)
                 assert len([s for s in all_shards(k) if is_open(s)]) == target
-        elif r < 0.96:  # clean restart
+        elif r < 0.94:  # clean restart
             assert gw.stop() == 0, gw.stderr
             gw.start()
             k = gw.client("kinesis") if wire == "json" else CborKinesis(gw)
+        elif r < 0.96:  # delete the stream and make it again: nothing of the old one may show
+            k.delete_stream(StreamName="m")
+            deadline = time.monotonic() + 30
+            while "m" in k.list_streams()["StreamNames"]:
+                assert time.monotonic() < deadline, "stream never went away"
+                time.sleep(0.02)
+            make_stream(k, rnd.randint(1, 3))
+            acked, rescales = [], 0
         else:  # kill -9: everything acknowledged must survive
             gw.kill9()
             gw.start()
