@@ -133,7 +133,7 @@ class CborKinesis:
 
 
 def raw_iterator(gw, body):
-    """GetShardIterator signed by hand (botocore would round the timestamp to seconds)."""
+    """GetShardIterator signed by hand (Debian's botocore cuts the timestamp to whole seconds)."""
     data = json.dumps(body).encode()
     h = {"Content-Type": "application/x-amz-json-1.1",
          "X-Amz-Target": "Kinesis_20131202.GetShardIterator"}
