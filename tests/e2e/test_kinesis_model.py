@@ -1,10 +1,11 @@
 """Randomized model tests of Kinesis Data Streams against a real sluiced, with boto3.
 
 One client (over JSON, and over CBOR as the Java SDK, the KPL and the KCL send it): a seeded
-random mix of PutRecord (plain, with ExplicitHashKey, with SequenceNumberForOrdering),
-PutRecords, SplitShard, MergeShards, UpdateShardCount, DeleteStream and CreateStream again under
-the same name, clean restarts and kill -9. Several clients: threads putting records of their own partition keys while
-another reshards. Each run ends by reading every shard ever made from TRIM_HORIZON to its end and
+random mix of PutRecord (plain, with ExplicitHashKey, with SequenceNumberForOrdering) and
+PutRecords (by stream name or ARN), StartStreamEncryption / StopStreamEncryption, SplitShard,
+MergeShards, UpdateShardCount, DeleteStream and CreateStream again under the same name, clean
+restarts and kill -9. Several clients: threads putting records of their own partition keys
+while another reshards. Each run ends by reading every shard ever made from TRIM_HORIZON to its end and
 checking, against what the clients were told (a third run consumes the same kind of load live
 with SubscribeToShard, shard by shard along the lineage, and checks the same; a fourth overruns
 the AWS shard limits and checks that exactly the accepted records were stored):
@@ -37,6 +38,11 @@ import pytest
 
 import sigv4_client
 import test_kinesis_cbor as kcbor
+from test_kinesis_clients import model_dir
+
+# Debian's botocore (1.29) predates StreamARN on PutRecord(s): boto3 reads the shared model
+# instead (AWS_DATA_PATH, before the first boto3 session of this process).
+os.environ["AWS_DATA_PATH"] = model_dir()
 
 FAST = {"SLUICE_KINESIS_STATUS_DELAY_MS": "0"}
 TOP = 2**128 - 1
@@ -212,6 +218,8 @@ def verify(gw, k, acked, groups):
         sid, x = read[a["seq"]]
         assert sid == a["shard"]
         assert (x["PartitionKey"], x["Data"]) == (a["key"], a["data"])
+        if "enc" in a:
+            assert x.get("EncryptionType", "NONE") == a["enc"], a["seq"]
         by_seq[a["seq"]] = a
     # Each group's order, reading a hash key's shards root to leaf: the one shard holding the
     # key at each step (a shard's children do not overlap).
@@ -257,9 +265,13 @@ def test_random_puts_reshards_and_restarts_match_the_model(make_gateway, wire):
     gw = make_gateway(env=FAST)
     k = gw.client("kinesis") if wire == "json" else CborKinesis(gw)
     make_stream(k, rnd.randint(1, 3))
+    arn = k.describe_stream_summary(StreamName="m")["StreamDescriptionSummary"]["StreamARN"]
 
-    acked = []  # dicts: seq, shard, key, hash, data
-    rescales = 0
+    def stream_ref():  # the stream by name or by ARN
+        return {"StreamName": "m"} if rnd.random() < 0.7 else {"StreamARN": arn}
+
+    acked = []  # dicts: seq, shard, key, hash, data, enc
+    rescales, encrypted = 0, False
     steps = 200
     for step in range(steps):
         r = rnd.random()
@@ -276,23 +288,37 @@ def test_random_puts_reshards_and_restarts_match_the_model(make_gateway, wire):
             prev = [a["seq"] for a in acked if a["key"] == key]
             if prev and rnd.random() < 0.3:
                 kw["SequenceNumberForOrdering"] = prev[-1]
-            out = k.put_record(StreamName="m", PartitionKey=key, Data=data, **kw)
+            out = k.put_record(PartitionKey=key, Data=data, **stream_ref(), **kw)
+            assert out["EncryptionType"] == ("KMS" if encrypted else "NONE")
             acked.append({"seq": out["SequenceNumber"], "shard": out["ShardId"], "key": key,
-                          "hash": h, "data": data})
-        elif r < 0.70:  # PutRecords
-            recs = []
+                          "hash": h, "data": data, "enc": out["EncryptionType"]})
+        elif r < 0.67:  # PutRecords
+            recs, hashes = [], []
             for _ in range(rnd.randint(1, 30)):
                 key = rnd.choice(KEYS)
-                recs.append({"PartitionKey": key,
-                             "Data": f"b{step}-{rnd.getrandbits(32):x}".encode()})
-            out = k.put_records(StreamName="m", Records=recs)
+                rec = {"PartitionKey": key, "Data": f"b{step}-{rnd.getrandbits(32):x}".encode()}
+                h = int(hashlib.md5(key.encode()).hexdigest(), 16)
+                if rnd.random() < 0.1:
+                    h = rnd.randint(0, TOP)
+                    rec["ExplicitHashKey"] = str(h)
+                recs.append(rec)
+                hashes.append(h)
+            out = k.put_records(Records=recs, **stream_ref())
             assert out["FailedRecordCount"] == 0, out
-            for rec, res in zip(recs, out["Records"]):
+            assert out.get("EncryptionType", "NONE") == ("KMS" if encrypted else "NONE")
+            for rec, h, res in zip(recs, hashes, out["Records"]):
                 acked.append({"seq": res["SequenceNumber"], "shard": res["ShardId"],
-                              "key": rec["PartitionKey"],
-                              "hash": int(hashlib.md5(rec["PartitionKey"].encode()).hexdigest(),
-                                          16),
-                              "data": rec["Data"]})
+                              "key": rec["PartitionKey"], "hash": h, "data": rec["Data"],
+                              "enc": "KMS" if encrypted else "NONE"})
+        elif r < 0.70:  # encryption at rest on or off: records keep what they were written with
+            if encrypted:
+                k.stop_stream_encryption(StreamName="m", EncryptionType="KMS",
+                                         KeyId="alias/aws/kinesis")
+            else:
+                k.start_stream_encryption(StreamName="m", EncryptionType="KMS",
+                                          KeyId="alias/aws/kinesis")
+            encrypted = not encrypted
+            wait_active(k)
         elif r < 0.80 and len(open_) < 12:  # SplitShard
             sh = rnd.choice(open_)
             lo, hi = rng_of(sh)
@@ -327,7 +353,7 @@ def test_random_puts_reshards_and_restarts_match_the_model(make_gateway, wire):
                 assert time.monotonic() < deadline, "stream never went away"
                 time.sleep(0.02)
             make_stream(k, rnd.randint(1, 3))
-            acked, rescales = [], 0
+            acked, rescales, encrypted = [], 0, False
         else:  # kill -9: everything acknowledged must survive
             gw.kill9()
             gw.start()
