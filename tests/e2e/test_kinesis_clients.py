@@ -15,10 +15,11 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 
 import pytest
+
+from aws_models import kinesis_model_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JS_DIR = os.path.join(HERE, "js")
@@ -39,17 +40,6 @@ def model_operations():
         return set(json.load(f)["operations"])
 
 
-def model_dir():
-    """A botocore data folder holding the shared Kinesis model (service, waiters, paginators)."""
-    shared = os.environ["SL_SHARED_DIR"]
-    d = tempfile.mkdtemp(prefix="sluice-model-")
-    os.makedirs(os.path.join(d, "kinesis", "2013-12-02"))
-    for f in ("service-2.json", "waiters-2.json", "paginators-1.json"):
-        os.symlink(os.path.join(shared, "aws-models", "kinesis", f),
-                   os.path.join(d, "kinesis", "2013-12-02", f))
-    return d
-
-
 def pascal(command):
     return "".join(w.capitalize() for w in command.split("-"))
 
@@ -58,7 +48,7 @@ class Cli:
     def __init__(self, gw):
         self.gw = gw
         self.env = gw.cli_env()
-        self.env["AWS_DATA_PATH"] = model_dir()
+        self.env["AWS_DATA_PATH"] = kinesis_model_dir()
         self.ops = set()
 
     def __call__(self, command, *args):

@@ -38,11 +38,12 @@ import pytest
 
 import sigv4_client
 import test_kinesis_cbor as kcbor
-from test_kinesis_clients import model_dir
+from test_kinesis_fanout import register
+from aws_models import kinesis_model_dir
 
 # Debian's botocore (1.29) predates StreamARN on PutRecord(s): boto3 reads the shared model
 # instead (AWS_DATA_PATH, before the first boto3 session of this process).
-os.environ["AWS_DATA_PATH"] = model_dir()
+os.environ["AWS_DATA_PATH"] = kinesis_model_dir()
 
 FAST = {"SLUICE_KINESIS_STATUS_DELAY_MS": "0"}
 TOP = 2**128 - 1
@@ -452,12 +453,7 @@ def test_fan_out_consumer_following_lineage_sees_each_key_in_order(make_gateway)
     k = gw.client("kinesis")
     make_stream(k, 2)
     arn = k.describe_stream_summary(StreamName="m")["StreamDescriptionSummary"]["StreamARN"]
-    carn = k.register_stream_consumer(StreamARN=arn, ConsumerName="kcl")["Consumer"]["ConsumerARN"]
-    deadline = time.monotonic() + 20
-    while k.describe_stream_consumer(ConsumerARN=carn)["ConsumerDescription"][
-            "ConsumerStatus"] != "ACTIVE":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    carn = register(k, arn, "kcl")  # waits for ACTIVE
 
     lock = threading.Lock()
     consumed = []  # (shard, sequence number, key), in the order the consumer took them

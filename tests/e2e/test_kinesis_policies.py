@@ -14,30 +14,19 @@ on-demand-only, commitment and 10 GiB/s rules, persistence)."""
 import json
 import os
 import subprocess
-import tempfile
 import time
 
 import botocore.exceptions
 import pytest
 
 import sigv4_client
+from aws_models import kinesis_model_dir
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 
 
-def _model_dir():
-    shared = os.environ.get("SL_SHARED_DIR")
-    assert shared, "SL_SHARED_DIR is not set (ctest sets it)"
-    src = os.path.join(shared, "aws-models", "kinesis", "service-2.json")
-    assert os.path.exists(src), src
-    d = tempfile.mkdtemp(prefix="sluice-model-")
-    os.makedirs(os.path.join(d, "kinesis", "2013-12-02"))
-    os.symlink(src, os.path.join(d, "kinesis", "2013-12-02", "service-2.json"))
-    return d
-
-
-MODEL_DIR = _model_dir()
+MODEL_DIR = kinesis_model_dir()
 os.environ["AWS_DATA_PATH"] = MODEL_DIR  # before the first boto3 session of this process
 
 
