@@ -47,6 +47,19 @@
  * covering it (and, for a new segment, the fsync of its folder), so a cut never loses an
  * acknowledged entry.
  *
+ * Preallocation: the writer keeps the tail segment zero-filled ahead of its written end. An append
+ * past a file's end changes its size, so its fdatasync must also write the inode (or commit the
+ * journal); an append over zeros already on disk is a plain overwrite, and its fdatasync writes
+ * the data and flushes the disk cache only. When a batch writes at most PREALLOC_MAX_WRITE bytes
+ * to a log and leaves under PREALLOC_LOW bytes of zeros after its end, zeros are written up to
+ * PREALLOC_STEP past the end (never past segment_bytes), in the same batch and before its
+ * fdatasync, which makes the new size durable once per step. Larger batches simply append: their
+ * data write dwarfs the inode's. A zero byte fails the entry magic, so scans stop at the zeros and
+ * recovery cuts them like a torn tail (quietly when everything after the last entry is zero).
+ * A segment is cut back to its written end before it is sealed (before the fdatasync that seals
+ * it) and at a clean close (before the marker is written), so sealed segments keep their exact
+ * sizes and a clean marker still matches only a tail of exactly the size it records.
+ *
  * Concurrency: one writer thread appends (sl_log_write_/sync_/publish_). Readers on any thread take
  * the rwlock shared while they pread, so retention and drops (which close fds) wait for them; the
  * writer takes it exclusively only to add a segment. `durable` is published with release order
@@ -68,7 +81,13 @@
 #include "sluice/time.h"
 #include "storage_int.h"
 
-#define MAX_IOV 1024
+#define MAX_IOV            1024
+#define PREALLOC_STEP      (256u << 10)
+#define PREALLOC_LOW       (32u << 10)
+#define PREALLOC_MAX_WRITE (64u << 10)
+#define ZERO_BLOCK         (64u << 10)
+
+static const uint8_t zero_block[ZERO_BLOCK];
 
 void sl_put32_(uint8_t *p, uint32_t v)
 {
@@ -478,6 +497,7 @@ static int seg_create(sl_log *log, uint64_t base)
     pthread_rwlock_unlock(&log->lock);
     log->tail_fd = fd;
     log->tail_base = base;
+    log->tail_size = SEG_HEADER;
     log->tail_max_ts = INT64_MIN;
     atomic_fetch_add(log->disk_bytes, SEG_HEADER);
     log->dirty = 1;
@@ -512,6 +532,47 @@ static int write_all(sl_log *log, int fd, struct iovec *iov, int n, uint64_t pos
     return 0;
 }
 
+/* Zero-fills the tail ahead of its written end (see "Preallocation" above); `batch` is how many
+ * bytes this batch wrote to the log. */
+static int prealloc_tail(sl_log *log, uint64_t batch)
+{
+    uint64_t end = SEG_HEADER + (log->write_end - log->tail_base);
+    uint64_t cap = SEG_HEADER + log->segment_bytes;
+    if (end > log->tail_size)
+        log->tail_size = end;
+    if (batch > PREALLOC_MAX_WRITE || log->tail_size >= cap || end + PREALLOC_LOW <= log->tail_size)
+        return 0;
+    uint64_t to = cap - end > PREALLOC_STEP ? end + PREALLOC_STEP : cap;
+    struct iovec iov[PREALLOC_STEP / ZERO_BLOCK];
+    int n = 0;
+    for (uint64_t p = log->tail_size; p < to; p += ZERO_BLOCK) {
+        size_t k = to - p < ZERO_BLOCK ? (size_t)(to - p) : ZERO_BLOCK;
+        iov[n++] = (struct iovec){(void *)zero_block, k};
+    }
+    int rc = write_all(log, log->tail_fd, iov, n, log->tail_size);
+    if (rc == 0) {
+        log->tail_size = to;
+        log->dirty = 1;
+    }
+    return rc;
+}
+
+/* Cuts the tail file back to its written end (before it is sealed, and at a clean close). */
+static int trim_tail(sl_log *log)
+{
+    uint64_t end = SEG_HEADER + (log->write_end - log->tail_base);
+    if (log->tail_size <= end)
+        return 0;
+    if (log->vfs->ftruncate(log->tail_fd, (off_t)end) != 0) {
+        sl_error("storage", "log %s: cannot cut the tail to its end: %s", log->name,
+                 strerror(errno));
+        return SL_EIO;
+    }
+    log->tail_size = end;
+    log->dirty = 1;
+    return 0;
+}
+
 static int sync_tail(sl_log *log, uint64_t *fsyncs)
 {
     if (log->dirty) {
@@ -538,6 +599,7 @@ int sl_log_write_(sl_log *log, log_pending *p, uint64_t *fsyncs)
     struct iovec iov[MAX_IOV];
     int n = 0, rc = 0;
     uint64_t start = log->write_end; /* logical offset of iov[0] */
+    uint64_t batch = 0;              /* bytes written to the current tail */
     if (!log->dir_ready && (rc = ensure_dir(log)) != 0)
         return rc;
     if (log->tail_fd < 0 && (rc = seg_create(log, log->write_end)) != 0)
@@ -550,12 +612,14 @@ int sl_log_write_(sl_log *log, log_pending *p, uint64_t *fsyncs)
                                      SEG_HEADER + start - log->tail_base)) != 0)
                 return rc;
             n = 0;
-            /* The old segment is durable before the new one exists (see recovery rules). */
-            if ((rc = sync_tail(log, fsyncs)) != 0)
+            /* The old segment, cut to its end, is durable before the new one exists (see the
+             * recovery rules). */
+            if ((rc = trim_tail(log)) != 0 || (rc = sync_tail(log, fsyncs)) != 0)
                 return rc;
             if ((rc = seg_create(log, log->write_end)) != 0)
                 return rc;
             start = log->write_end;
+            batch = 0;
         }
         uint64_t off = log->write_end;
         sl_put64_(p->frame + 8, off);
@@ -565,6 +629,7 @@ int sl_log_write_(sl_log *log, log_pending *p, uint64_t *fsyncs)
             .offset = off, .next_offset = off + frame, .ts_ns = p->ts_ns, .len = p->len};
         iov[n++] = (struct iovec){p->frame, (size_t)frame};
         log->write_end += frame;
+        batch += frame;
         log->write_last = off;
         if (p->ts_ns > log->tail_max_ts)
             log->tail_max_ts = p->ts_ns;
@@ -580,6 +645,8 @@ int sl_log_write_(sl_log *log, log_pending *p, uint64_t *fsyncs)
     }
     if (n)
         rc = write_all(log, log->tail_fd, iov, n, SEG_HEADER + start - log->tail_base);
+    if (rc == 0)
+        rc = prealloc_tail(log, batch);
     return rc;
 }
 
@@ -600,6 +667,8 @@ int sl_log_write_clean_(sl_log *log)
 {
     if (log->tail_fd < 0 || atomic_load(&log->dropped))
         return 0;
+    if (trim_tail(log) != 0)
+        return SL_EIO; /* no marker: the next open scans the tail and cuts its zeros */
     uint8_t m[CLEAN_MARKER];
     char path[PATH_MAX];
     memcpy(m, CLEAN_MAGIC, 8);

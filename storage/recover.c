@@ -6,11 +6,12 @@
  * and the open fails with SL_ECORRUPT rather than silently losing data. The last segment is read
  * entry by entry with CRC checks; at the first invalid entry (short header, short payload, bad
  * magic, wrong offset field, bad CRC) the file is truncated there and fdatasync'ed, and the cut
- * is logged at WARN with its size and reason. A last segment with a torn header, or with no entry
- * at all while an earlier segment exists, is deleted (the writer creates a segment only after
- * syncing the previous one, so it cannot hold acknowledged data); when it is the only segment
- * left (retention removed the earlier ones) its header is rewritten instead, so that the log's
- * offsets keep growing and are never handed out twice. Scanning also yields the newest
+ * is logged at WARN with its size and reason -- at DEBUG when every byte cut is zero: that is the
+ * writer's preallocated space (see log.c), not a torn write. A last segment with a torn header, or
+ * with no entry at all while an earlier segment exists, is deleted (the writer creates a segment
+ * only after syncing the previous one, so it cannot hold acknowledged data); when it is the only
+ * segment left (retention removed the earlier ones) its header is rewritten instead, so that the
+ * log's offsets keep growing and are never handed out twice. Scanning also yields the newest
  * timestamp and the last entry's offset.
  *
  * seg_reader is a sequential, buffered pread window used by the scans here and in retention.c. */
@@ -179,6 +180,23 @@ static int take_marker(sl_log *log, const seg *t, uint64_t *last, int64_t *max_t
     return 1;
 }
 
+/* 1 when the file's bytes [from, to) are all zero (0 on a read error: the cut is then reported). */
+static int all_zero(const sl_vfs *vfs, int fd, uint64_t from, uint64_t to)
+{
+    uint8_t buf[16384];
+    while (from < to) {
+        size_t n = to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+        ssize_t r = vfs->pread(fd, buf, n, (off_t)from);
+        if (r <= 0)
+            return 0;
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i])
+                return 0;
+        from += (uint64_t)r;
+    }
+    return 1;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -325,8 +343,15 @@ int sl_log_recover_(sl_log *log)
         if (rc)
             goto out;
         if (valid_end < t->end) {
-            sl_warn("storage", "log %s: recovery cut %" PRIu64 " bytes at offset %" PRIu64 " (%s)",
-                    log->name, t->end - valid_end, valid_end, why);
+            if (all_zero(log->vfs, t->fd, SEG_HEADER + valid_end - t->base,
+                         SEG_HEADER + t->end - t->base))
+                sl_debug("storage",
+                         "log %s: cut %" PRIu64 " preallocated zero bytes at offset %" PRIu64,
+                         log->name, t->end - valid_end, valid_end);
+            else
+                sl_warn("storage",
+                        "log %s: recovery cut %" PRIu64 " bytes at offset %" PRIu64 " (%s)",
+                        log->name, t->end - valid_end, valid_end, why);
             if (log->vfs->ftruncate(t->fd, (off_t)(SEG_HEADER + valid_end - t->base)) != 0 ||
                 log->vfs->fdatasync(t->fd) != 0) {
                 rc = SL_EIO;
@@ -362,6 +387,7 @@ int sl_log_recover_(sl_log *log)
     if (log->nsegs > 0) {
         seg *t = &log->segs[log->nsegs - 1];
         log->write_end = t->end;
+        log->tail_size = SEG_HEADER + (t->end - t->base);
         log->tail_fd = t->fd;
         log->tail_base = t->base;
         log->tail_max_ts = t->max_ts_ns;

@@ -48,6 +48,7 @@ struct sl_log {
     uint64_t tail_base;
     int64_t tail_max_ts;
     uint64_t write_end;           /* writer thread: end including written-not-yet-synced */
+    uint64_t tail_size;           /* writer thread: the tail file's size; zeros past write_end */
     uint64_t write_last;          /* writer thread: offset of the last written entry */
     int dir_ready;                /* writer thread: folder exists on disk */
     int dirty;                    /* writer thread: tail written since the last fdatasync */

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 
 #include "storage_test.h"
 
@@ -229,6 +230,77 @@ static void test_clean_marker_skips_scan(void **state)
     rm_rf(dir);
 }
 
+/* The writer zero-fills the tail ahead of its end (log.c, "Preallocation"): the zeros are on disk
+ * while the store runs, gone after a clean close, cut at open after a crash; a torn entry in the
+ * zeros is cut with them. */
+static void test_preallocated_tail(void **state)
+{
+    char dir[256], p[512];
+    sl_store_options o = {0};
+    tmp_dir(dir, sizeof(dir));
+    seg_path(p, sizeof(p), dir, LOGN, 0);
+    uint64_t end = 0;
+    /* A child process appends and dies without closing, as under kill -9. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sl_store *s = NULL;
+        sl_log *log = NULL;
+        char buf[100];
+        if (sl_store_open_with(dir, &o, &s) != 0 || sl_store_log_open(s, LOGN, &log) != 0)
+            _exit(2);
+        for (unsigned i = 0; i < 40; i++) {
+            fill_payload(buf, sizeof(buf), i);
+            if (append_sync(s, log, buf, sizeof(buf), i + 1, NULL) != 0)
+                _exit(3);
+        }
+        /* The first append found no zeros ahead and wrote 256 KiB of them past its end; the
+         * others wrote over them. */
+        _exit(file_len(p) == 32 + 132 + (256 << 10) ? 0 : 4);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    end = 40 * 132;
+    verify(dir, &o, 40, end);                     /* the zeros are cut, the entries all read back */
+    assert_int_equal(file_len(p), 32 + end + 36); /* a clean close cuts them too */
+
+    /* A torn entry (header and part of its payload) in front of the zeros goes with them. */
+    int fd = open(p, O_RDWR);
+    char ent[132];
+    assert_int_equal(pread(fd, ent, sizeof(ent), 32), 132);
+    close(fd);
+    uint64_t at = end + 36;
+    for (int i = 0; i < 8; i++)
+        ent[8 + i] = (char)((at >> (8 * i)) & 0xff);
+    static const char zeros[70000];
+    marker_remove(dir);
+    append_raw(p, ent, 70);
+    append_raw(p, zeros, sizeof(zeros));
+    sl_store *s = NULL;
+    sl_log *log = NULL;
+    assert_int_equal(sl_store_open_with(dir, &o, &s), 0);
+    assert_int_equal(sl_store_log_open(s, LOGN, &log), 0);
+    assert_int_equal(sl_log_end_offset(log), at);
+    assert_int_equal(file_len(p), 32 + at);
+    sl_store_close(s);
+
+    /* Small segments: each sealed one is cut to its end before the next exists, so a reopen that
+     * scans (no marker) finds no gap. */
+    rm_rf(dir);
+    tmp_dir(dir, sizeof(dir));
+    o.segment_bytes = 1000;
+    end = fill(dir, &o, 30);
+    for (uint64_t base = 0; base < end; base += 924) {
+        seg_path(p, sizeof(p), dir, LOGN, base);
+        assert_int_equal(file_len(p), 32 + (base + 924 <= end ? 924 : end - base));
+    }
+    marker_remove(dir);
+    verify(dir, &o, 30, end);
+    rm_rf(dir);
+}
+
 static void test_gap_refused(void **state)
 {
     char dir[256], p[512];
@@ -269,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_empty_and_torn_trailing_segments),
         cmocka_unit_test(test_only_segment_torn_header_keeps_offsets),
         cmocka_unit_test(test_clean_marker_skips_scan),
+        cmocka_unit_test(test_preallocated_tail),
         cmocka_unit_test(test_gap_refused),
         cmocka_unit_test(test_damaged_sealed_header_refused),
     };
