@@ -498,6 +498,7 @@ static int seg_create(sl_log *log, uint64_t base)
     log->tail_fd = fd;
     log->tail_base = base;
     log->tail_size = SEG_HEADER;
+    log->prealloc_off = 0;
     log->tail_max_ts = INT64_MIN;
     atomic_fetch_add(log->disk_bytes, SEG_HEADER);
     log->dirty = 1;
@@ -533,28 +534,50 @@ static int write_all(sl_log *log, int fd, struct iovec *iov, int n, uint64_t pos
 }
 
 /* Zero-fills the tail ahead of its written end (see "Preallocation" above); `batch` is how many
- * bytes this batch wrote to the log. */
+ * bytes this batch wrote to the log. A full disk only stops the preallocation: the file is cut
+ * back to what it was, the entries already written stand, and this segment appends from then on.
+ * Any other error is the log's. */
 static int prealloc_tail(sl_log *log, uint64_t batch)
 {
     uint64_t end = SEG_HEADER + (log->write_end - log->tail_base);
     uint64_t cap = SEG_HEADER + log->segment_bytes;
     if (end > log->tail_size)
         log->tail_size = end;
-    if (batch > PREALLOC_MAX_WRITE || log->tail_size >= cap || end + PREALLOC_LOW <= log->tail_size)
+    if (batch > PREALLOC_MAX_WRITE || log->prealloc_off || log->tail_size >= cap ||
+        end + PREALLOC_LOW <= log->tail_size)
         return 0;
-    uint64_t to = cap - end > PREALLOC_STEP ? end + PREALLOC_STEP : cap;
-    struct iovec iov[PREALLOC_STEP / ZERO_BLOCK];
-    int n = 0;
-    for (uint64_t p = log->tail_size; p < to; p += ZERO_BLOCK) {
-        size_t k = to - p < ZERO_BLOCK ? (size_t)(to - p) : ZERO_BLOCK;
-        iov[n++] = (struct iovec){(void *)zero_block, k};
+    uint64_t pos = log->tail_size, to = cap - end > PREALLOC_STEP ? end + PREALLOC_STEP : cap;
+    while (pos < to) {
+        struct iovec iov[PREALLOC_STEP / ZERO_BLOCK];
+        int n = 0;
+        for (uint64_t p = pos; p < to; p += ZERO_BLOCK)
+            iov[n++] = (struct iovec){(void *)zero_block,
+                                      to - p < ZERO_BLOCK ? (size_t)(to - p) : ZERO_BLOCK};
+        ssize_t w = log->vfs->pwritev(log->tail_fd, iov, n, (off_t)pos);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w > 0) {
+            pos += (uint64_t)w;
+            continue;
+        }
+        int err = w < 0 ? errno : ENOSPC;
+        if (err != ENOSPC && err != EDQUOT) {
+            sl_error("storage", "log %s: write failed: %s", log->name, strerror(err));
+            return SL_EIO;
+        }
+        if (log->vfs->ftruncate(log->tail_fd, (off_t)log->tail_size) != 0) {
+            sl_error("storage", "log %s: cannot cut the tail back after a full disk: %s", log->name,
+                     strerror(errno));
+            return SL_EIO;
+        }
+        sl_warn("storage", "log %s: no space to preallocate its tail segment (%s); it appends",
+                log->name, strerror(err));
+        log->prealloc_off = 1;
+        return 0;
     }
-    int rc = write_all(log, log->tail_fd, iov, n, log->tail_size);
-    if (rc == 0) {
-        log->tail_size = to;
-        log->dirty = 1;
-    }
-    return rc;
+    log->tail_size = to;
+    log->dirty = 1;
+    return 0;
 }
 
 /* Cuts the tail file back to its written end (before it is sealed, and at a clean close). */

@@ -49,6 +49,7 @@ struct sl_log {
     int64_t tail_max_ts;
     uint64_t write_end;           /* writer thread: end including written-not-yet-synced */
     uint64_t tail_size;           /* writer thread: the tail file's size; zeros past write_end */
+    int prealloc_off;             /* writer thread: the disk was full; no zeros for this tail */
     uint64_t write_last;          /* writer thread: offset of the last written entry */
     int dir_ready;                /* writer thread: folder exists on disk */
     int dirty;                    /* writer thread: tail written since the last fdatasync */

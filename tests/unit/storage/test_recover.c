@@ -6,7 +6,9 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "storage_test.h"
@@ -301,6 +303,48 @@ static void test_preallocated_tail(void **state)
     rm_rf(dir);
 }
 
+/* A disk too full for the zeros: the entries are written and acknowledged, the segment appends
+ * from then on, nothing turns read-only. */
+static _Atomic int big_writes_refused;
+
+static ssize_t full_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += iov[i].iov_len;
+    if (len > 32768) {
+        atomic_fetch_add(&big_writes_refused, 1);
+        errno = ENOSPC;
+        return -1;
+    }
+    return pwritev(fd, iov, n, off);
+}
+
+static void test_preallocation_disk_full(void **state)
+{
+    char dir[256], p[512];
+    sl_vfs full = sl_vfs_posix;
+    full.pwritev = full_pwritev;
+    sl_store_options o = {.vfs = &full};
+    tmp_dir(dir, sizeof(dir));
+    sl_store *s = NULL;
+    sl_log *log = NULL;
+    char buf[100];
+    assert_int_equal(sl_store_open_with(dir, &o, &s), 0);
+    assert_int_equal(sl_store_log_open(s, LOGN, &log), 0);
+    seg_path(p, sizeof(p), dir, LOGN, 0);
+    for (unsigned i = 0; i < 20; i++) {
+        fill_payload(buf, sizeof(buf), i);
+        assert_int_equal(append_sync(s, log, buf, sizeof(buf), i + 1, NULL), 0);
+        assert_int_equal(file_len(p), 32 + (i + 1) * 132); /* no zeros, nothing half-written */
+    }
+    assert_int_equal(atomic_load(&big_writes_refused), 1); /* tried once for this segment */
+    sl_store_close(s);
+    o.vfs = NULL;
+    verify(dir, &o, 20, 20 * 132);
+    rm_rf(dir);
+}
+
 static void test_gap_refused(void **state)
 {
     char dir[256], p[512];
@@ -342,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_only_segment_torn_header_keeps_offsets),
         cmocka_unit_test(test_clean_marker_skips_scan),
         cmocka_unit_test(test_preallocated_tail),
+        cmocka_unit_test(test_preallocation_disk_full),
         cmocka_unit_test(test_gap_refused),
         cmocka_unit_test(test_damaged_sealed_header_refused),
     };
