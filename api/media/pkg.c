@@ -199,6 +199,55 @@ static void hevc_codecs(const uint8_t *x, char *out, size_t cap)
         n += snprintf(out + n, cap - (size_t)n, ".%X", x[6 + i]);
 }
 
+/* Walks an avcC (ISO 14496-15 5.3.3.1) or hvcC (8.3.3.1) to its last parameter set and says
+ * whether every count and length it declares fits in its n bytes. FFmpeg's mp4toannexb filters,
+ * which the TS muxer inserts, trust these counts: an hvcC that claims 255 arrays of 65535 NAL
+ * units in 7 KB makes libavformat 5.1 grow a buffer 16 million times (seconds of CPU, gigabytes
+ * of memory) for one segment. Bytes after the last parameter set (avcC's high-profile fields)
+ * are allowed; an avcC that ends right after its SPS (no PPS count) is too, as decoders take it. */
+static int param_sets_fit(const uint8_t *x, size_t n, int hevc)
+{
+    size_t off;
+    unsigned groups;
+    if (hevc) {
+        if (n < 23)
+            return 0;
+        groups = x[22]; /* numOfArrays */
+        off = 23;
+    } else {
+        if (n < 6)
+            return 0;
+        groups = 2; /* SPS, then PPS */
+        off = 5;
+    }
+    for (unsigned g = 0; g < groups; g++) {
+        unsigned count;
+        if (hevc) {
+            if (n - off < 3)
+                return 0;
+            count = (unsigned)x[off + 1] << 8 | x[off + 2]; /* type(1), numNalus(2) */
+            off += 3;
+        } else {
+            if (off == n && g == 1)
+                return 1;
+            if (off >= n)
+                return 0;
+            count = g == 0 ? x[off] & 0x1fu : x[off];
+            off += 1;
+        }
+        for (unsigned i = 0; i < count; i++) {
+            if (n - off < 2)
+                return 0;
+            size_t len = (size_t)x[off] << 8 | x[off + 1];
+            off += 2;
+            if (len == 0 || n - off < len)
+                return 0;
+            off += len;
+        }
+    }
+    return 1;
+}
+
 static int gate_track(const AVStream *st, sl_pkg_track *t, sl_diag *d)
 {
     const AVCodecParameters *cp = st->codecpar;
@@ -226,13 +275,13 @@ static int gate_track(const AVStream *st, sl_pkg_track *t, sl_diag *d)
     switch (t->codec) {
     case SL_PKG_CODEC_H264:
         /* AVCDecoderConfigurationRecord with at least one SPS */
-        if (n < 7 || x[0] != 1 || (x[5] & 0x1f) == 0)
+        if (n < 7 || x[0] != 1 || (x[5] & 0x1f) == 0 || !param_sets_fit(x, (size_t)n, 0))
             return sl_diag_set(d, SL_EMEDIA_BAD_CPD, 0, "track %llu: CodecPrivate is not avcC",
                                (unsigned long long)t->number);
         snprintf(t->codecs, sizeof(t->codecs), "avc1.%02x%02x%02x", x[1], x[2], x[3]);
         break;
     case SL_PKG_CODEC_H265:
-        if (n < 23 || x[0] != 1)
+        if (n < 23 || x[0] != 1 || !param_sets_fit(x, (size_t)n, 1))
             return sl_diag_set(d, SL_EMEDIA_BAD_CPD, 0, "track %llu: CodecPrivate is not hvcC",
                                (unsigned long long)t->number);
         hevc_codecs(x, t->codecs, sizeof(t->codecs));

@@ -191,12 +191,30 @@ static void remux(const sl_buf *in, sl_pkg_kind kind, uint64_t track, int64_t st
 
 /* ---- tests ---- */
 
+/* The payload of the first CodecPrivate element in an MKV header, and its size. */
+static uint8_t *codec_private(sl_buf *h, size_t *len)
+{
+    uint8_t *p = memmem(h->data, h->len, "\x63\xA2", 2);
+    assert_non_null(p);
+    p += 2;
+    size_t w = 1;
+    while (w <= 8 && !(p[0] & (0x80u >> (w - 1))))
+        w++;
+    assert_true(w <= 8);
+    uint64_t v = p[0] & ((0x80u >> (w - 1)) - 1);
+    for (size_t i = 1; i < w; i++)
+        v = v << 8 | p[i];
+    *len = (size_t)v;
+    return p + w;
+}
+
 static void test_probe_and_gate(void **state)
 {
     (void)state;
     cut c;
     sl_pkg_info info;
     sl_diag d;
+    size_t cplen;
 
     cut_file(MEDIA "h264-aac.mkv", &c);
     assert_int_equal(sl_pkg_probe((const uint8_t *)c.header.data, c.header.len, &info, &d), 0);
@@ -228,11 +246,42 @@ static void test_probe_and_gate(void **state)
     sl_buf_cleanup(&h);
     cut_free(&c);
 
+    /* avcC whose SPS length runs past its end: invalid. */
+    cut_file(MEDIA "h264-aac.mkv", &c);
+    sl_buf_append(&h, c.header.data, c.header.len);
+    uint8_t *rec = codec_private(&h, &cplen);
+    assert_true(cplen > 8 && (rec[5] & 0x1f) == 1);
+    rec[6] = 0xff; /* SPS length 0xff.. */
+    assert_int_equal(sl_pkg_probe((const uint8_t *)h.data, h.len, &info, &d), SL_EMEDIA_BAD_CPD);
+    sl_buf_cleanup(&h);
+    cut_free(&c);
+
     cut_file(MEDIA "hevc.mkv", &c);
     assert_int_equal(sl_pkg_probe((const uint8_t *)c.header.data, c.header.len, &info, &d), 0);
     assert_int_equal(info.ntracks, 1);
     assert_int_equal(info.tracks[0].codec, SL_PKG_CODEC_H265);
     assert_string_equal(info.tracks[0].codecs, "hvc1.1.6.L30.90"); /* Main, level 1 */
+    /* hvcC claiming 255 arrays (numOfArrays) it does not hold: invalid, refused before FFmpeg's
+     * hevc_mp4toannexb spends seconds and gigabytes expanding it for a TS segment. */
+    sl_buf_append(&h, c.header.data, c.header.len);
+    rec = codec_private(&h, &cplen);
+    assert_true(cplen > 23 && rec[22] > 0 && rec[22] < 255);
+    rec[22] = 255;
+    assert_int_equal(sl_pkg_probe((const uint8_t *)h.data, h.len, &info, &d), SL_EMEDIA_BAD_CPD);
+    sl_buf o = SL_BUF_INIT;
+    sl_pkg_opts po = {.kind = SL_PKG_TS, .track = 1};
+    assert_int_equal(sl_pkg_remux((const uint8_t *)h.data, h.len, &po, &o, &d), SL_EMEDIA_BAD_CPD);
+    assert_int_equal(o.len, 0);
+    /* ... and one whose arrays are right but whose first NAL unit's length is one too many. */
+    memcpy(h.data, c.header.data, c.header.len);
+    /* array 0: type at 23, numNalus at 24..25, its first length at 26..27 */
+    size_t l0 = (size_t)rec[26] << 8 | rec[27];
+    assert_true(l0 > 0 && 28 + l0 <= cplen);
+    size_t l1 = cplen - 28 + 1;
+    rec[26] = (uint8_t)(l1 >> 8);
+    rec[27] = (uint8_t)l1;
+    assert_int_equal(sl_pkg_probe((const uint8_t *)h.data, h.len, &info, &d), SL_EMEDIA_BAD_CPD);
+    sl_buf_cleanup(&h);
     cut_free(&c);
 
     cut_file(MEDIA "vp8.mkv", &c);
