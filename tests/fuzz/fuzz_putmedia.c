@@ -13,9 +13,11 @@
  *   - at most one ERROR, and it is the last event; its ErrorId is one PutMedia defines.
  * A failed check aborts (a crash for libFuzzer). The temporary folder is removed at exit. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -84,9 +86,26 @@ static void teardown(void)
 static int dial(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        perror("fuzz_putmedia: socket");
+    check(fd >= 0, "socket");
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fz.port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    check(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect");
+    int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    if (rc != 0 && errno == EINTR) {
+        /* libFuzzer's once-a-second SIGALRM (its -timeout check) has no SA_RESTART: the
+         * connection goes on being made; wait for it and take its outcome. */
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        while (poll(&pf, 1, -1) < 0 && errno == EINTR)
+            ;
+        int err = 0;
+        socklen_t el = sizeof(err);
+        rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0 ? 0 : -1;
+        errno = err;
+    }
+    if (rc != 0)
+        perror("fuzz_putmedia: connect");
+    check(rc == 0, "connect");
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
@@ -97,6 +116,8 @@ static void send_all(int fd, const void *p, size_t n)
     const char *c = p;
     while (n) {
         ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
             return; /* the server may stop reading after an ERROR: fine */
         c += w;
@@ -117,6 +138,8 @@ static char *recv_all(int fd, size_t *len)
             check(b != NULL, "realloc");
         }
         ssize_t r = recv(fd, b + n, cap - n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r <= 0)
             break;
         n += (size_t)r;
@@ -130,7 +153,7 @@ static void start(void)
 {
     snprintf(fz.dir, sizeof(fz.dir), "/tmp/sluice-fuzz-putmedia-XXXXXX");
     check(mkdtemp(fz.dir) != NULL, "mkdtemp");
-    sl_log_set_level(SL_LOG_ERROR);
+    sl_log_set_level(getenv("SLUICE_FUZZ_VERBOSE") ? SL_LOG_INFO : SL_LOG_ERROR);
     check(sl_store_open(fz.dir, &fz.store) == 0, "store open");
     sl_server_config sc = {
         .host = "127.0.0.1", .route = sl_api_route, .store = fz.store, .region = "us-east-1"};
