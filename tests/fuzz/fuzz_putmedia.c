@@ -93,7 +93,7 @@ static int dial(void)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
     if (rc != 0 && errno == EINTR) {
-        /* libFuzzer's once-a-second SIGALRM (its -timeout check) has no SA_RESTART: the
+        /* libFuzzer's periodic SIGALRM (its -timeout check) has no SA_RESTART: the
          * connection goes on being made; wait for it and take its outcome. */
         struct pollfd pf = {.fd = fd, .events = POLLOUT};
         while (poll(&pf, 1, -1) < 0 && errno == EINTR)
