@@ -746,6 +746,9 @@ int sl_pkg_image(const uint8_t *mkv, size_t len, const sl_pkg_image_opts *o, sl_
         goto out;
     }
     dec->thread_count = 1;
+    /* No H.264 or H.265 level allows a larger picture (MaxFS 139264 MBs; MaxLumaPs 35651584):
+     * a stream whose SPS claims more is refused by the decoder instead of being given gigabytes. */
+    dec->max_pixels = o->max_pixels > 0 ? o->max_pixels : SL_PKG_MAX_PIXELS;
     int ret = avcodec_open2(dec, dc, NULL);
     if (ret >= 0)
         ret = av_packet_ref(pkt, key);
@@ -764,10 +767,12 @@ int sl_pkg_image(const uint8_t *mkv, size_t len, const sl_pkg_image_opts *o, sl_
     if (w <= 0 && h <= 0) {
         w = frame->width;
         h = frame->height;
-    } else if (w <= 0) {
-        w = (int)((int64_t)frame->width * h / frame->height);
+    } else if (w <= 0) { /* the side not given follows the aspect ratio, up to GetImages' cap */
+        int64_t x = (int64_t)frame->width * h / frame->height;
+        w = (int)(x > SL_PKG_IMAGE_MAX_W ? SL_PKG_IMAGE_MAX_W : x);
     } else if (h <= 0) {
-        h = (int)((int64_t)frame->height * w / frame->width);
+        int64_t x = (int64_t)frame->height * w / frame->width;
+        h = (int)(x > SL_PKG_IMAGE_MAX_H ? SL_PKG_IMAGE_MAX_H : x);
     }
     if (w < 1)
         w = 1;

@@ -93,12 +93,23 @@ typedef enum sl_pkg_image_format {
     SL_PKG_PNG,
 } sl_pkg_image_format;
 
+/* The largest picture sl_pkg_image decodes (H.264 level 6.2's MaxFS, 139264 macroblocks, and
+ * H.265 level 6.2's MaxLumaPs are both 35651584 luma samples), and the largest side it derives
+ * from the source's aspect ratio when one of width/height is given (GetImages' own limits on
+ * WidthPixels / HeightPixels). */
+#define SL_PKG_MAX_PIXELS  35651584
+#define SL_PKG_IMAGE_MAX_W 3840
+#define SL_PKG_IMAGE_MAX_H 2160
+
 typedef struct sl_pkg_image_opts {
     int64_t at_ms; /* time wanted: the key frame nearest it is decoded */
     int relative;  /* at_ms counts from the input's first frame (else: MKV time, in ms) */
     sl_pkg_image_format format;
-    int width, height; /* 0 = keep the source's (one given: keep the aspect ratio) */
-    int jpeg_quality;  /* 1..100, 0 = 80 */
+    /* 0 = keep the source's; one given: the other keeps the aspect ratio, capped at
+     * SL_PKG_IMAGE_MAX_W / _H */
+    int width, height;
+    int jpeg_quality;   /* 1..100, 0 = 80 */
+    int64_t max_pixels; /* largest picture decoded; 0 = SL_PKG_MAX_PIXELS */
 } sl_pkg_image_opts;
 
 /* Decodes the key frame of mkv's video track whose time is nearest o->at_ms (times as in the

@@ -542,6 +542,21 @@ static void test_images(void **state)
     assert_int_equal(w, 160);
     assert_int_equal(h, 120);
 
+    /* a derived side stops at GetImages' cap: 3840 wide from 4:3 would be 2880 high */
+    sl_buf_reset(&img);
+    o.width = 3840;
+    assert_int_equal(sl_pkg_image((const uint8_t *)in.data, in.len, &o, &img, NULL, &d), 0);
+    decode_image(&img, AV_CODEC_ID_PNG, &w, &h, &varied);
+    assert_int_equal(w, 3840);
+    assert_int_equal(h, 2160);
+    sl_buf_reset(&img);
+    o.width = 0;
+    o.height = 2160; /* 2880 wide: allowed, the cap is 3840 */
+    assert_int_equal(sl_pkg_image((const uint8_t *)in.data, in.len, &o, &img, NULL, &d), 0);
+    decode_image(&img, AV_CODEC_ID_PNG, &w, &h, &varied);
+    assert_int_equal(w, 2880);
+    assert_int_equal(h, 2160);
+
     sl_buf_reset(&img);
     o.format = SL_PKG_JPEG;
     o.width = 100;
@@ -551,6 +566,14 @@ static void test_images(void **state)
     decode_image(&img, AV_CODEC_ID_MJPEG, &w, &h, &varied);
     assert_int_equal(w, 100);
     assert_int_equal(h, 30);
+
+    /* a picture over the decoder's pixel limit does not decode (the limit lowered to 640x480
+     * less one; SL_PKG_MAX_PIXELS by default) */
+    o.max_pixels = 640 * 480 - 1;
+    assert_int_equal(sl_pkg_image((const uint8_t *)in.data, in.len, &o, &img, NULL, &d),
+                     SL_EMEDIA_FRAME);
+    o.max_pixels = 640 * 480;
+    assert_int_equal(sl_pkg_image((const uint8_t *)in.data, in.len, &o, &img, NULL, &d), 0);
 
     /* header only: no key frame */
     assemble(&c, 0, 0, &in);
