@@ -126,7 +126,7 @@ window.playState = {errors: []};
 const url = new URLSearchParams(location.search).get("hls");
 const video = document.getElementById("video");
 const hls = new Hls({liveSyncDuration: 0.5});
-hls.on(Hls.Events.ERROR, (_, d) => window.playState.errors.push(d.details));
+hls.on(Hls.Events.ERROR, (_, d) => window.playState.errors.push((d.fatal ? "fatal " : "") + d.details));
 hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
 hls.loadSource(url);
 hls.attachMedia(video);
@@ -158,7 +158,11 @@ def test_cross_origin_page_plays_hls(gateway):
     gw_origin = "http://127.0.0.1:%d" % gw.port
     assert res["origin"] != gw_origin and res["origin"].startswith("http://127.0.0.1:")
     assert "timeout" not in res, res
-    assert res["pageErrors"] == [] and res["failedRequests"] == [], res
+    # hls.js now and then cancels a load of its own (a fragment superseded at the live edge):
+    # a non-fatal "aborted" and a request failed with net::ERR_ABORTED. Anything else, a CORS
+    # refusal (net::ERR_FAILED), a reset, an HTTP error, a fatal error, fails the test.
+    assert all(e == "aborted" for e in res["pageErrors"]), res
+    assert all(f["error"] == "net::ERR_ABORTED" for f in res["failedRequests"]), res
     assert_played(res)
 
 

@@ -5,7 +5,8 @@
 // given in its query; every playlist and segment request is then a cross-origin XHR, which the
 // browser only lets through when the gateway's CORS headers allow it. The page sets
 // window.playState = {errors: [...]} itself. Reported: currentTime advance over `seconds`, the
-// pixel spread of the frame on screen, the page's origin, failed requests and console errors.
+// pixel spread of the frame on screen, the page's origin, failed requests (url and Chromium's
+// reason) and console errors.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,7 +26,8 @@ const ctx = await chromium.launchPersistentContext(profile, {
 try {
   const page = ctx.pages()[0] || await ctx.newPage();
   page.on("console", (m) => { if (m.type() === "error") out.consoleErrors.push(m.text()); });
-  page.on("requestfailed", (r) => out.failedRequests.push(r.url()));
+  page.on("requestfailed", (r) => out.failedRequests.push({ url: r.url(),
+                                                            error: (r.failure() || {}).errorText }));
   await page.goto(pageUrl);
   out.origin = await page.evaluate(() => location.origin);
   try {
