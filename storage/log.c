@@ -506,18 +506,16 @@ static int seg_create(sl_log *log, uint64_t base)
     return 0;
 }
 
-/* Writes iov[0..n) at file position pos, resuming after short writes. */
-static int write_all(sl_log *log, int fd, struct iovec *iov, int n, uint64_t pos)
+/* Writes iov[0..n) at file position pos, resuming after short writes. Returns 0 or the errno
+ * (ENOSPC for a write that makes no progress). */
+static int pwritev_all(const sl_vfs *vfs, int fd, struct iovec *iov, int n, uint64_t pos)
 {
     while (n > 0) {
-        ssize_t w = log->vfs->pwritev(fd, iov, n, (off_t)pos);
+        ssize_t w = vfs->pwritev(fd, iov, n, (off_t)pos);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            sl_error("storage", "log %s: write failed: %s", log->name,
-                     w < 0 ? strerror(errno) : "no progress");
-            return SL_EIO;
-        }
+        if (w <= 0)
+            return w < 0 ? errno : ENOSPC;
         pos += (uint64_t)w;
         size_t left = (size_t)w;
         while (n > 0 && left >= iov->iov_len) {
@@ -529,6 +527,16 @@ static int write_all(sl_log *log, int fd, struct iovec *iov, int n, uint64_t pos
             iov->iov_base = (uint8_t *)iov->iov_base + left;
             iov->iov_len -= left;
         }
+    }
+    return 0;
+}
+
+static int write_all(sl_log *log, int fd, struct iovec *iov, int n, uint64_t pos)
+{
+    int err = pwritev_all(log->vfs, fd, iov, n, pos);
+    if (err) {
+        sl_error("storage", "log %s: write failed: %s", log->name, strerror(err));
+        return SL_EIO;
     }
     return 0;
 }
@@ -546,37 +554,30 @@ static int prealloc_tail(sl_log *log, uint64_t batch)
     if (batch > PREALLOC_MAX_WRITE || log->prealloc_off || log->tail_size >= cap ||
         end + PREALLOC_LOW <= log->tail_size)
         return 0;
-    uint64_t pos = log->tail_size, to = cap - end > PREALLOC_STEP ? end + PREALLOC_STEP : cap;
-    while (pos < to) {
-        struct iovec iov[PREALLOC_STEP / ZERO_BLOCK];
-        int n = 0;
-        for (uint64_t p = pos; p < to; p += ZERO_BLOCK)
-            iov[n++] = (struct iovec){(void *)zero_block,
-                                      to - p < ZERO_BLOCK ? (size_t)(to - p) : ZERO_BLOCK};
-        ssize_t w = log->vfs->pwritev(log->tail_fd, iov, n, (off_t)pos);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w > 0) {
-            pos += (uint64_t)w;
-            continue;
-        }
-        int err = w < 0 ? errno : ENOSPC;
-        if (err != ENOSPC && err != EDQUOT) {
-            sl_error("storage", "log %s: write failed: %s", log->name, strerror(err));
-            return SL_EIO;
-        }
-        if (log->vfs->ftruncate(log->tail_fd, (off_t)log->tail_size) != 0) {
-            sl_error("storage", "log %s: cannot cut the tail back after a full disk: %s", log->name,
-                     strerror(errno));
-            return SL_EIO;
-        }
-        sl_warn("storage", "log %s: no space to preallocate its tail segment (%s); it appends",
-                log->name, strerror(err));
-        log->prealloc_off = 1;
+    uint64_t to = cap - end > PREALLOC_STEP ? end + PREALLOC_STEP : cap;
+    struct iovec iov[PREALLOC_STEP / ZERO_BLOCK]; /* to - tail_size <= PREALLOC_STEP */
+    int n = 0;
+    for (uint64_t p = log->tail_size; p < to; p += ZERO_BLOCK)
+        iov[n++] =
+            (struct iovec){(void *)zero_block, to - p < ZERO_BLOCK ? (size_t)(to - p) : ZERO_BLOCK};
+    int err = pwritev_all(log->vfs, log->tail_fd, iov, n, log->tail_size);
+    if (err == 0) {
+        log->tail_size = to;
+        log->dirty = 1;
         return 0;
     }
-    log->tail_size = to;
-    log->dirty = 1;
+    if (err != ENOSPC && err != EDQUOT) {
+        sl_error("storage", "log %s: write failed: %s", log->name, strerror(err));
+        return SL_EIO;
+    }
+    if (log->vfs->ftruncate(log->tail_fd, (off_t)log->tail_size) != 0) {
+        sl_error("storage", "log %s: cannot cut the tail back after a full disk: %s", log->name,
+                 strerror(errno));
+        return SL_EIO;
+    }
+    sl_warn("storage", "log %s: no space to preallocate its tail segment (%s); it appends",
+            log->name, strerror(err));
+    log->prealloc_off = 1;
     return 0;
 }
 
